@@ -44,11 +44,12 @@ class Embedder(BaseEmbedding):
 
     @property
     def max_input_tokens(self) -> int | None:
-        """The model's own input limit in its own tokens, or None when unknown."""
+        """How many of its own tokens the model reads of one text (special tokens excluded),
+        or None when unknown."""
         return None
 
-    def count_tokens(self, text: str) -> int | None:
-        """Length of ``text`` in the model's own tokens, or None when it cannot be counted."""
+    def count_tokens_many(self, texts: list[str]) -> list[int] | None:
+        """Lengths in the model's own tokens (special tokens excluded), or None when unknown."""
         return None
 
     @abstractmethod

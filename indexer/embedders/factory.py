@@ -27,3 +27,9 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
                 max_retries=settings.embed_max_retries,
             )
     raise ValueError(f"unknown embed_mode {settings.embed_mode!r}")
+
+
+def embedder_name(settings: IndexerSettings) -> str:
+    """The name ``build_embedder(settings)`` would report, without loading the model."""
+    prefix = "sentence-transformers" if settings.embed_mode == "sentence-transformers" else "openai"
+    return f"{prefix}:{settings.embed_model}"

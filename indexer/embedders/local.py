@@ -65,12 +65,13 @@ class SentenceTransformerEmbedder(Embedder):
     @property
     def max_input_tokens(self) -> int | None:
         limit = self._model.max_seq_length
-        return int(limit) if limit else None
+        if not limit:
+            return None
+        return int(limit) - int(self._model.tokenizer.num_special_tokens_to_add())
 
-    def count_tokens(self, text: str) -> int | None:
-        # The model's own word pieces, including its special tokens ([CLS], [SEP]).
-        ids = self._model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]
-        return len(ids)
+    def count_tokens_many(self, texts: list[str]) -> list[int] | None:
+        encoded = self._model.tokenizer(texts, add_special_tokens=False, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
 
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
         encode = self._model.encode_query if kind == "query" else self._model.encode_document

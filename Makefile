@@ -1,0 +1,47 @@
+# Every target sets up what it needs: a fresh machine only needs python3 (3.11+) and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INDEX_DIR ?= index
+CORPUS := data/daily-papers.txt
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export ABSTRACTQA_INDEX_DIR := $(INDEX_DIR)
+
+.PHONY: run test index lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch==2.13.0 is the CPU build pip finds on this kind of machine; see pyproject.toml.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(INDEX_DIR)/CURRENT: | $(VENV)/.installed
+	$(BIN)/abstractqa index add $(CORPUS)
+
+index: $(INDEX_DIR)/CURRENT
+
+run: $(VENV)/.installed $(INDEX_DIR)/CURRENT
+	$(BIN)/abstractqa index info
+	$(BIN)/abstractqa search "sparse fine-tuning for cross-lingual transfer" -k 5
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_index.py
+
+clean:
+	rm -rf $(VENV) $(INDEX_DIR) build *.egg-info

@@ -1,0 +1,300 @@
+"""The indexer's write path: add files, remove papers, rebuild, each as a new version."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+from indexer.chunking import ChunkLimits, chunk_paper
+from indexer.config import IndexerSettings
+from indexer.embedders import Embedder, build_embedder
+from indexer.errors import IndexerError, NothingToIndexError
+from indexer.identity import content_hash, deduplicate, fill_empty_fields, normalise_title
+from indexer.index import check_embedder, open_version
+from indexer.models import Chunk, Paper, PaperRecord, RecordError
+from indexer.progress import Progress, SilentProgress
+from indexer.readers import read_file
+from indexer.storage import IndexDir, sha256_file
+from indexer.text import TIKTOKEN_ENCODING, clean, split_sentences
+from indexer.vector_store import PaperVectorStore
+from indexer.writer import IndexState, now_iso, write_version
+
+_EMBED_SLICE = 512  # texts per progress update; the encoder batches within each slice
+
+
+@dataclass
+class BuildReport:
+    """What one indexer run did."""
+
+    operation: str
+    version: str | None = None
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    rejected: int = 0
+    merged: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    errors: list[RecordError] = field(default_factory=list)
+    warnings: list[RecordError] = field(default_factory=list)
+
+    @property
+    def papers_per_second(self) -> float:
+        return (self.added + self.updated) / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        parts = [
+            f"papers: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.removed} removed, {self.rejected} rejected, {self.merged} merged duplicates",
+            f"chunks embedded: {self.chunks_embedded}",
+            f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s)",
+            f"version: {self.version} (current)" if self.version else "no new version: nothing changed",
+        ]
+        return "; ".join(parts)
+
+
+class Indexer:
+    """Builds index versions in ``settings.index_dir`` with the configured embedder."""
+
+    def __init__(
+        self,
+        settings: IndexerSettings,
+        embedder: Embedder | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings
+        self.root = IndexDir(settings.index_dir)
+        self._embedder = embedder
+        self.progress = progress or SilentProgress()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = build_embedder(self.settings)
+        return self._embedder
+
+    def _load_state(self, check: bool = True) -> IndexState | None:
+        """The current version, verified; with ``check``, built with the configured embedder."""
+        if not self.root.exists():
+            return None
+        version = self.root.current()
+        manifest = self.root.read_manifest(version)
+        if check:
+            check_embedder(manifest, self.embedder.name, self.root.root)
+        self.root.verify(version, manifest)
+        loaded = open_version(version, manifest)
+        return IndexState(loaded.papers, loaded.chunks, loaded.vectors, manifest.get("sources", {}))
+
+    def _empty_state(self) -> IndexState:
+        s = self.settings
+        vectors = PaperVectorStore.create(
+            self.embedder.dimension, s.vector_index, s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search
+        )
+        return IndexState({}, {}, vectors)
+
+    def add(self, files: Sequence[Path], format: str | None = None) -> BuildReport:
+        """Ingest ``files``: embed only new or changed papers, then write a new version."""
+        started = time.monotonic()
+        report = BuildReport("add")
+        records, sources = self._read(files, format, report)
+        if not records:
+            raise NothingToIndexError(
+                "no usable paper in " + ", ".join(str(f) for f in files) + _first_errors(report.errors)
+            )
+        with self.root.write_lock():
+            state = self._load_state()
+            parent = self.root.current_name() if state is not None else None
+            state = state or self._empty_state()
+            known = {normalise_title(p.title): p.paper_id for p in state.papers.values()}
+            dedup = deduplicate(records, known)
+            report.merged = len(dedup.merged)
+            report.warnings.extend(dedup.merged)
+            fresh: list[Paper] = []
+            for paper_id, found in dedup.papers:
+                old = state.papers.get(paper_id)
+                record = _keep_old_fields(found, old)
+                digest = content_hash(record)
+                if old is not None and old.content_hash == digest:
+                    report.unchanged += 1
+                    continue
+                if old is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
+                fresh.append(_paper(paper_id, record, digest, old))
+            state.sources.update(sources)
+            if fresh:
+                self._replace_papers(state, fresh, report)
+                report.version = self._write(state, report, parent)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def remove(self, paper_ids: Sequence[str]) -> BuildReport:
+        """Remove papers by id and write a new version; unknown ids are reported."""
+        started = time.monotonic()
+        report = BuildReport("remove")
+        with self.root.write_lock():
+            state = self._load_state(check=False)
+            if state is None:
+                raise IndexerError(f"no index at {self.root.root}: nothing to remove")
+            parent = self.root.current_name()
+            known = [p for p in dict.fromkeys(paper_ids) if p in state.papers]
+            report.errors = [
+                RecordError(str(self.root.root), None, f"no paper with id {p!r} in the index")
+                for p in dict.fromkeys(paper_ids) if p not in state.papers
+            ]  # fmt: skip
+            if not known:
+                raise IndexerError("none of the given paper ids is in the index" + _first_errors(report.errors))
+            state.vectors.delete_papers(known)
+            for paper_id in known:
+                del state.papers[paper_id]
+            state.chunks = {i: c for i, c in state.chunks.items() if c.paper_id in state.papers}
+            report.removed = len(known)
+            report.version = self._write(state, report, parent)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def rebuild(self) -> BuildReport:
+        """Re-split, re-chunk and re-embed every paper with the configured embedder."""
+        started = time.monotonic()
+        report = BuildReport("rebuild")
+        with self.root.write_lock():
+            old = self._load_state(check=False)
+            if old is None:
+                raise IndexerError(f"no index at {self.root.root}: nothing to rebuild")
+            parent = self.root.current_name()
+            state = self._empty_state()
+            state.sources = old.sources
+            papers = [_paper(p.paper_id, _record(p), p.content_hash, p) for p in old.papers.values()]
+            report.updated = len(papers)
+            self._replace_papers(state, papers, report)
+            report.version = self._write(state, report, parent)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _read(
+        self, files: Sequence[Path], format: str | None, report: BuildReport
+    ) -> tuple[list[PaperRecord], dict[str, Any]]:
+        records: list[PaperRecord] = []
+        sources: dict[str, Any] = {}
+        for path in files:
+            result = read_file(Path(path), format)
+            records.extend(result.records)
+            report.errors.extend(result.errors)
+            report.warnings.extend(result.warnings)
+            report.rejected += sum(1 for e in result.errors if e.location is not None)
+            self.progress.log(f"read {path}: {len(result.records)} papers ({result.format}), "
+                              f"{len(result.errors)} errors")  # fmt: skip
+            if result.records:
+                sources[str(Path(path).resolve())] = {
+                    "format": result.format,
+                    "sha256": sha256_file(Path(path)),
+                    "papers": len(result.records),
+                    "ingested": now_iso(),
+                }
+        return records, sources
+
+    def _replace_papers(self, state: IndexState, papers: list[Paper], report: BuildReport) -> None:
+        """Chunk and embed ``papers`` and put them in ``state`` in place of older versions."""
+        limits = ChunkLimits(
+            self.settings.chunk_tokens,
+            self.settings.chunk_overlap_sentences,
+            self.embedder.max_input_tokens,
+        )
+        counter = self.embedder.count_tokens_many if self.embedder.max_input_tokens else None
+        specs = [(p, chunk_paper(p.title, p.sentences, limits, counter)) for p in papers]
+        nodes = [(p, i, spec) for p, chunks in specs for i, spec in enumerate(chunks)]
+        vectors = self._embed([spec.text for _, _, spec in nodes])
+        replaced = {p.paper_id for p in papers}
+        state.vectors.delete_papers(replaced)
+        state.chunks = {i: c for i, c in state.chunks.items() if c.paper_id not in replaced}
+        text_nodes = []
+        for (paper, ordinal, spec), vector in zip(nodes, vectors, strict=True):
+            node = TextNode(id_=f"{paper.paper_id}#{ordinal}", text=spec.text, embedding=vector.tolist())
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=paper.paper_id)
+            text_nodes.append(node)
+        state.vectors.add(text_nodes)
+        for (paper, ordinal, spec), node in zip(nodes, text_nodes, strict=True):
+            chunk_id = state.vectors.faiss_id(node.node_id)
+            state.chunks[chunk_id] = Chunk(chunk_id, paper.paper_id, spec.first, spec.end, spec.text)
+        for paper in papers:
+            state.papers[paper.paper_id] = paper
+        report.chunks_embedded += len(nodes)
+
+    def _embed(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        # Similar lengths side by side keep the encoder's batches free of padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        with self.progress.stage("embedding chunks", len(texts)) as stage:
+            for start in range(0, len(order), _EMBED_SLICE):
+                part = order[start : start + _EMBED_SLICE]
+                out[part] = self.embedder.embed_documents([texts[i] for i in part])
+                stage.update(len(part))
+        return out
+
+    def _write(self, state: IndexState, report: BuildReport, parent: str | None) -> str:
+        embedder = {
+            "name": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "max_input_tokens": self.embedder.max_input_tokens,
+        }
+        settings = {
+            "chunk_tokens": self.settings.chunk_tokens,
+            "chunk_overlap_sentences": self.settings.chunk_overlap_sentences,
+            "tokenizer": f"tiktoken:{TIKTOKEN_ENCODING}",
+            "vector_index": state.vectors.kind,
+        }
+        operation = {k: getattr(report, k) for k in
+                     ("operation", "added", "updated", "unchanged", "removed", "rejected")}  # fmt: skip
+        name, _ = write_version(self.root, state, embedder, settings, operation, parent)
+        self.root.prune(self.settings.keep_versions)
+        return name
+
+
+def _paper(paper_id: str, record: PaperRecord, digest: str, old: Paper | None) -> Paper:
+    sources = list(old.sources) if old else []
+    if record.source and record.source not in sources:
+        sources.append(record.source)
+    return Paper(
+        paper_id=paper_id,
+        title=record.title,
+        abstract=clean(record.abstract),
+        sentences=split_sentences(record.abstract),
+        content_hash=digest,
+        authors=list(record.authors),
+        url=record.url,
+        published=record.published,
+        metadata=dict(record.metadata),
+        sources=sources,
+    )
+
+
+def _keep_old_fields(record: PaperRecord, old: Paper | None) -> PaperRecord:
+    """A re-ingested paper keeps the fields its new record does not carry (as duplicates merge)."""
+    if old is None:
+        return record
+    merged = replace(record, authors=list(record.authors), metadata=dict(record.metadata))
+    fill_empty_fields(merged, _record(old))
+    return merged
+
+
+def _record(paper: Paper) -> PaperRecord:
+    return PaperRecord(
+        title=paper.title, abstract=paper.abstract, source="", location="", id=paper.paper_id,
+        authors=paper.authors, url=paper.url, published=paper.published, metadata=paper.metadata,
+    )  # fmt: skip
+
+
+def _first_errors(errors: list[RecordError], n: int = 5) -> str:
+    if not errors:
+        return ""
+    more = f"\n  … and {len(errors) - n} more" if len(errors) > n else ""
+    return ":\n  " + "\n  ".join(str(e) for e in errors[:n]) + more

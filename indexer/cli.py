@@ -1,0 +1,171 @@
+"""The indexer's commands: ``index add|remove|rebuild|info`` and ``search``.
+
+``service.cli`` mounts these under the one ``abstractqa`` command (the indexer never imports
+the service).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from indexer.config import IndexerSettings
+from indexer.errors import IndexerError, NothingToIndexError
+from indexer.progress import Progress
+from indexer.readers import FORMATS
+from indexer.retrieval import MODES
+
+
+def settings_from(args: argparse.Namespace) -> IndexerSettings:
+    """Settings from the environment, with ``--index-dir`` taking precedence."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    return IndexerSettings(**overrides)
+
+
+def common_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--index-dir",
+        default=argparse.SUPPRESS,
+        help="index directory (default: $ABSTRACTQA_INDEX_DIR, else ./index)",
+    )
+    return parent
+
+
+def add_commands(commands: Any, parent: argparse.ArgumentParser) -> None:
+    index = commands.add_parser("index", help="build and maintain the index", parents=[parent])
+    sub = index.add_subparsers(dest="index_command", required=True, metavar="COMMAND")
+    add = sub.add_parser("add", parents=[parent], help="add or update papers from files")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.add_argument("--format", choices=FORMATS, help="input format (default: detected)")
+    add.set_defaults(handler=_add)
+    remove = sub.add_parser("remove", parents=[parent], help="remove papers by id")
+    remove.add_argument("paper_ids", nargs="+", metavar="PAPER_ID")
+    remove.set_defaults(handler=_remove)
+    rebuild = sub.add_parser(
+        "rebuild", parents=[parent], help="re-chunk and re-embed every paper (e.g. new embedder)"
+    )
+    rebuild.set_defaults(handler=_rebuild)
+    info = sub.add_parser("info", parents=[parent], help="describe the current index version")
+    info.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    info.set_defaults(handler=_info)
+
+    search = commands.add_parser("search", parents=[parent], help="search the indexed papers")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=10, help="number of papers (default 10)")
+    search.add_argument("--mode", choices=MODES, default="hybrid")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.set_defaults(handler=_search)
+
+
+def _report(report: Any, progress: Progress) -> int:
+    for warning in report.warnings:
+        progress.log(f"warning: {warning}")
+    for error in report.errors:
+        progress.log(f"error: {error}")
+    print(report.summary())
+    return 0
+
+
+def _indexer(args: argparse.Namespace) -> Any:
+    from indexer.builder import Indexer
+
+    progress = Progress()
+    return Indexer(settings_from(args), progress=progress), progress
+
+
+def _add(args: argparse.Namespace) -> int:
+    indexer, progress = _indexer(args)
+    try:
+        return _report(indexer.add(args.files, args.format), progress)
+    except NothingToIndexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _remove(args: argparse.Namespace) -> int:
+    indexer, progress = _indexer(args)
+    return _report(indexer.remove(args.paper_ids), progress)
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    indexer, progress = _indexer(args)
+    return _report(indexer.rebuild(), progress)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from indexer.storage import IndexDir
+
+    root = IndexDir(settings_from(args).index_dir)
+    version = root.current()
+    manifest = root.read_manifest(version)
+    if args.json:
+        print(json.dumps(manifest, indent=2, sort_keys=True))
+        return 0
+    counts, embedder = manifest["counts"], manifest["embedder"]
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    lines = [
+        f"index:      {root.root.resolve()}",
+        f"version:    {manifest['version']} (created {manifest['created']}; "
+        f"{len(root.version_names())} kept on disk)",
+        f"format:     {manifest['format_version']}",
+        f"papers:     {counts['papers']}",
+        f"chunks:     {counts['chunks']} ({counts['sentences']} sentences)",
+        f"embedder:   {embedder['name']} (dimension {embedder['dimension']})",
+        f"vectors:    {counts['vectors']} in a {manifest['settings']['vector_index']} index",
+        f"chunking:   {manifest['settings']['chunk_tokens']} tokens, "
+        f"{manifest['settings']['chunk_overlap_sentences']} sentence(s) overlap",
+        f"size:       {size / 1e6:.1f} MB in {len(manifest['files'])} files",
+        "sources:",
+    ]
+    for path, source in sorted(manifest["sources"].items()):
+        lines.append(f"  {path}  ({source['format']}, {source['papers']} papers, "
+                     f"sha256 {source['sha256'][:12]}, {source['ingested']})")  # fmt: skip
+    op = manifest.get("operation", {})
+    lines.append(f"last change: {op.get('operation')}: {op.get('added', 0)} added, "
+                 f"{op.get('updated', 0)} updated, {op.get('removed', 0)} removed")  # fmt: skip
+    print("\n".join(lines))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from indexer.embedders import build_embedder
+    from indexer.embedders.factory import embedder_name
+    from indexer.index import open_index
+    from indexer.retrieval import Retriever
+
+    if not 1 <= args.k <= 1000:
+        print("error: -k must be between 1 and 1000", file=sys.stderr)
+        return 2
+    settings = settings_from(args)
+    index = open_index(settings.index_dir, expected_embedder=embedder_name(settings))
+    retriever = Retriever(index, build_embedder(settings))
+    hits = retriever.search(args.query, k=args.k, mode=args.mode)
+    if args.json:
+        results = [{"paper_id": h.paper.paper_id, "title": h.paper.title, "score": h.score,
+                    "url": h.paper.url, "snippet": " ".join(h.sentences)} for h in hits]  # fmt: skip
+        print(json.dumps({"query": args.query, "mode": args.mode, "results": results}, indent=2))
+        return 0
+    if not hits:
+        print("no matching papers")
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank:>2}. {hit.score:.4f}  {hit.paper.title}  [{hit.paper.paper_id}]")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed indexer command; indexer errors become a message and exit code 1."""
+    try:
+        return int(args.handler(args))
+    except IndexerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the current index version is unchanged", file=sys.stderr)
+        return 130
+

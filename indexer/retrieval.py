@@ -1,0 +1,182 @@
+"""Retrieval over an index version: dense (FAISS), BM25, and hybrid (reciprocal-rank fusion),
+with results grouped per paper.
+
+llama-index's ``QueryFusionRetriever`` fuses node lists and needs an LLM object even for one
+query; here fusion happens after grouping per paper, so it is a few lines of our own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from indexer.embedders.base import Embedder
+from indexer.index import IndexVersion
+from indexer.models import Chunk, Paper
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Equality on paper fields or metadata keys (a list field matches when it contains the
+    value), and an inclusive ISO-date range on ``published``."""
+
+    equals: dict[str, Any] = field(default_factory=dict)
+    published_from: str | None = None
+    published_to: str | None = None
+
+    def accepts(self, paper: Paper) -> bool:
+        for key, wanted in self.equals.items():
+            value = getattr(paper, key, None) if key in _PAPER_FIELDS else paper.metadata.get(key)
+            if isinstance(value, list):
+                if wanted not in value:
+                    return False
+            elif value != wanted:
+                return False
+        if self.published_from or self.published_to:
+            if not paper.published:
+                return False
+            if self.published_from and paper.published < self.published_from:
+                return False
+            if self.published_to and paper.published > self.published_to:
+                return False
+        return True
+
+
+_PAPER_FIELDS = {"paper_id", "title", "authors", "url", "published"}
+
+
+@dataclass
+class PaperHit:
+    """A retrieved paper: its score in the chosen mode, the per-retriever evidence, and the
+    chunk that matched best."""
+
+    paper: Paper
+    score: float
+    chunk: Chunk
+    dense_score: float | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    @property
+    def sentences(self) -> list[str]:
+        return self.paper.sentences[self.chunk.first : self.chunk.end]
+
+
+@dataclass
+class _Ranked:
+    score: float
+    chunk_id: int
+    rank: int = 0
+
+
+def _group_by_paper(index: IndexVersion, scores: np.ndarray, ids: np.ndarray) -> dict[str, _Ranked]:
+    """Best chunk per paper, in descending score order, with 1-based ranks."""
+    best: dict[str, _Ranked] = {}
+    for score, chunk_id in zip(scores.tolist(), ids.tolist(), strict=True):
+        paper_id = index.chunks[chunk_id].paper_id
+        if paper_id not in best:
+            best[paper_id] = _Ranked(float(score), int(chunk_id), rank=len(best) + 1)
+    return best
+
+
+class Retriever:
+    """Searches one index version with the embedder it was built with."""
+
+    def __init__(
+        self, index: IndexVersion, embedder: Embedder, rrf_k: int = 60, depth: int = 100
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.rrf_k = rrf_k
+        self.depth = depth
+        chunks_per_paper = len(index.chunks) / max(1, len(index.papers))
+        self._chunk_factor = max(2, int(np.ceil(chunks_per_paper)) + 1)
+
+    def allowed_chunks(
+        self, paper_ids: Iterable[str] | None, filters: Filters | None
+    ) -> np.ndarray | None:
+        """FAISS ids of the chunks of the papers a request may see (None: all of them)."""
+        if paper_ids is None and (filters is None or filters == Filters()):
+            return None
+        papers = self.index.papers
+        allowed = set(paper_ids) & papers.keys() if paper_ids is not None else papers.keys()
+        if filters is not None:
+            allowed = {p for p in allowed if filters.accepts(papers[p])}
+        ids = [c.chunk_id for c in self.index.chunks.values() if c.paper_id in allowed]
+        return np.array(sorted(ids), dtype=np.int64)
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.embedder.embed_queries([query])[0]
+
+    def dense(
+        self, query_vector: np.ndarray, depth: int, allowed: np.ndarray | None
+    ) -> dict[str, _Ranked]:
+        k = depth * self._chunk_factor
+        scores, ids = self.index.vectors.search(query_vector[np.newaxis, :], k, allowed)
+        return _group_by_paper(self.index, scores[0], ids[0])
+
+    def lexical(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[str, _Ranked]:
+        rows = self.index.bm25.rows_of(allowed) if allowed is not None else None
+        scores, ids = self.index.bm25.search(query, depth * self._chunk_factor, rows)
+        return _group_by_paper(self.index, scores, ids)
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: Mode = "hybrid",
+        paper_ids: Iterable[str] | None = None,
+        filters: Filters | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[PaperHit]:
+        """The ``k`` best papers for ``query``; ``query_vector`` skips embedding the query."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        allowed = self.allowed_chunks(paper_ids, filters)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        depth = max(k, self.depth)
+        dense: dict[str, _Ranked] = {}
+        lexical: dict[str, _Ranked] = {}
+        if mode in ("hybrid", "dense"):
+            vector = query_vector if query_vector is not None else self.embed_query(query)
+            dense = self.dense(vector, depth, allowed)
+        if mode in ("hybrid", "bm25"):
+            lexical = self.lexical(query, depth, allowed)
+        if mode == "dense":
+            fused = {p: r.score for p, r in dense.items()}
+        elif mode == "bm25":
+            fused = {p: r.score for p, r in lexical.items()}
+        else:
+            fused = self._fuse(dense, lexical)
+        order = sorted(fused, key=lambda p: (-fused[p], p))[:k]
+        return [self._hit(p, fused[p], dense.get(p), lexical.get(p)) for p in order]
+
+    def _fuse(self, dense: dict[str, _Ranked], lexical: dict[str, _Ranked]) -> dict[str, float]:
+        fused: dict[str, float] = {}
+        for ranking in (dense, lexical):
+            for paper_id, ranked in ranking.items():
+                fused[paper_id] = fused.get(paper_id, 0.0) + 1.0 / (self.rrf_k + ranked.rank)
+        return fused
+
+    def _hit(
+        self, paper_id: str, score: float, dense: _Ranked | None, lexical: _Ranked | None
+    ) -> PaperHit:
+        best = dense or lexical
+        assert best is not None
+        return PaperHit(
+            paper=self.index.papers[paper_id],
+            score=score,
+            chunk=self.index.chunks[best.chunk_id],
+            dense_score=dense.score if dense else None,
+            bm25_score=lexical.score if lexical else None,
+            dense_rank=dense.rank if dense else None,
+            bm25_rank=lexical.rank if lexical else None,
+        )
