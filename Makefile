@@ -29,8 +29,7 @@ $(INDEX_DIR)/CURRENT: | $(VENV)/.installed
 index: $(INDEX_DIR)/CURRENT
 
 run: $(VENV)/.installed $(INDEX_DIR)/CURRENT
-	$(BIN)/abstractqa index info
-	$(BIN)/abstractqa search "sparse fine-tuning for cross-lingual transfer" -k 5
+	$(BIN)/abstractqa serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,4 @@
-"""The BM25 index of an index version: bm25s over chunk texts, English stop words, Snowball stems."""
+"""The BM25 index of a version: bm25s over chunk texts, English stop words, Snowball stems."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _stemmer() -> Any:
 def tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(  # type: ignore[no-any-return]
+    return bm25s.tokenize(
         texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
 
@@ -62,6 +62,18 @@ class BM25Index:
         target = directory / BM25_DIR
         retriever = bm25s.BM25.load(str(target))
         return cls(retriever, np.load(target / _DOC_IDS))
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """IDF of each distinct stemmed term of ``text`` over the chunks; a term the index has
+        never seen gets the highest weight (it is as rare as a term can be)."""
+        scores = self._retriever.scores
+        indptr, n = scores["indptr"], scores["num_docs"]
+        vocab = self._retriever.vocab_dict
+        weights = {}
+        for term in dict.fromkeys(tokenize([text])[0]):
+            df = int(indptr[vocab[term] + 1] - indptr[vocab[term]]) if term in vocab else 0
+            weights[term] = float(np.log((n + 1) / (df + 0.5)))
+        return weights
 
     def rows_of(self, chunk_ids: np.ndarray) -> np.ndarray:
         return np.array([self._row_of[int(i)] for i in chunk_ids.tolist()], dtype=np.int64)

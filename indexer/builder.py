@@ -54,7 +54,9 @@ class BuildReport:
             f"{self.removed} removed, {self.rejected} rejected, {self.merged} merged duplicates",
             f"chunks embedded: {self.chunks_embedded}",
             f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s)",
-            f"version: {self.version} (current)" if self.version else "no new version: nothing changed",
+            f"version: {self.version} (current)"
+            if self.version
+            else "no new version: nothing changed",
         ]
         return "; ".join(parts)
 
@@ -94,7 +96,11 @@ class Indexer:
     def _empty_state(self) -> IndexState:
         s = self.settings
         vectors = PaperVectorStore.create(
-            self.embedder.dimension, s.vector_index, s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search
+            self.embedder.dimension,
+            s.vector_index,
+            s.hnsw_m,
+            s.hnsw_ef_construction,
+            s.hnsw_ef_search,
         )
         return IndexState({}, {}, vectors)
 
@@ -105,7 +111,9 @@ class Indexer:
         records, sources = self._read(files, format, report)
         if not records:
             raise NothingToIndexError(
-                "no usable paper in " + ", ".join(str(f) for f in files) + _first_errors(report.errors)
+                "no usable paper in "
+                + ", ".join(str(f) for f in files)
+                + _first_errors(report.errors)
             )
         with self.root.write_lock():
             state = self._load_state()
@@ -147,10 +155,13 @@ class Indexer:
             known = [p for p in dict.fromkeys(paper_ids) if p in state.papers]
             report.errors = [
                 RecordError(str(self.root.root), None, f"no paper with id {p!r} in the index")
-                for p in dict.fromkeys(paper_ids) if p not in state.papers
-            ]  # fmt: skip
+                for p in dict.fromkeys(paper_ids)
+                if p not in state.papers
+            ]
             if not known:
-                raise IndexerError("none of the given paper ids is in the index" + _first_errors(report.errors))
+                raise IndexerError(
+                    "none of the given paper ids is in the index" + _first_errors(report.errors)
+                )
             state.vectors.delete_papers(known)
             for paper_id in known:
                 del state.papers[paper_id]
@@ -171,7 +182,9 @@ class Indexer:
             parent = self.root.current_name()
             state = self._empty_state()
             state.sources = old.sources
-            papers = [_paper(p.paper_id, _record(p), p.content_hash, p) for p in old.papers.values()]
+            papers = [
+                _paper(p.paper_id, _record(p), p.content_hash, p) for p in old.papers.values()
+            ]
             report.updated = len(papers)
             self._replace_papers(state, papers, report)
             report.version = self._write(state, report, parent)
@@ -189,8 +202,10 @@ class Indexer:
             report.errors.extend(result.errors)
             report.warnings.extend(result.warnings)
             report.rejected += sum(1 for e in result.errors if e.location is not None)
-            self.progress.log(f"read {path}: {len(result.records)} papers ({result.format}), "
-                              f"{len(result.errors)} errors")  # fmt: skip
+            self.progress.log(
+                f"read {path}: {len(result.records)} papers ({result.format}), "
+                f"{len(result.errors)} errors"
+            )
             if result.records:
                 sources[str(Path(path).resolve())] = {
                     "format": result.format,
@@ -216,13 +231,17 @@ class Indexer:
         state.chunks = {i: c for i, c in state.chunks.items() if c.paper_id not in replaced}
         text_nodes = []
         for (paper, ordinal, spec), vector in zip(nodes, vectors, strict=True):
-            node = TextNode(id_=f"{paper.paper_id}#{ordinal}", text=spec.text, embedding=vector.tolist())
+            node = TextNode(
+                id_=f"{paper.paper_id}#{ordinal}", text=spec.text, embedding=vector.tolist()
+            )
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=paper.paper_id)
             text_nodes.append(node)
         state.vectors.add(text_nodes)
-        for (paper, ordinal, spec), node in zip(nodes, text_nodes, strict=True):
+        for (paper, _, spec), node in zip(nodes, text_nodes, strict=True):
             chunk_id = state.vectors.faiss_id(node.node_id)
-            state.chunks[chunk_id] = Chunk(chunk_id, paper.paper_id, spec.first, spec.end, spec.text)
+            state.chunks[chunk_id] = Chunk(
+                chunk_id, paper.paper_id, spec.first, spec.end, spec.text
+            )
         for paper in papers:
             state.papers[paper.paper_id] = paper
         report.chunks_embedded += len(nodes)
@@ -252,8 +271,10 @@ class Indexer:
             "tokenizer": f"tiktoken:{TIKTOKEN_ENCODING}",
             "vector_index": state.vectors.kind,
         }
-        operation = {k: getattr(report, k) for k in
-                     ("operation", "added", "updated", "unchanged", "removed", "rejected")}  # fmt: skip
+        operation = {
+            k: getattr(report, k)
+            for k in ("operation", "added", "updated", "unchanged", "removed", "rejected")
+        }
         name, _ = write_version(self.root, state, embedder, settings, operation, parent)
         self.root.prune(self.settings.keep_versions)
         return name
@@ -288,9 +309,16 @@ def _keep_old_fields(record: PaperRecord, old: Paper | None) -> PaperRecord:
 
 def _record(paper: Paper) -> PaperRecord:
     return PaperRecord(
-        title=paper.title, abstract=paper.abstract, source="", location="", id=paper.paper_id,
-        authors=paper.authors, url=paper.url, published=paper.published, metadata=paper.metadata,
-    )  # fmt: skip
+        title=paper.title,
+        abstract=paper.abstract,
+        source="",
+        location="",
+        id=paper.paper_id,
+        authors=paper.authors,
+        url=paper.url,
+        published=paper.published,
+        metadata=paper.metadata,
+    )
 
 
 def _first_errors(errors: list[RecordError], n: int = 5) -> str:

@@ -33,7 +33,7 @@ class ChunkLimits:
     model_max_tokens: int | None = None
 
 
-ModelCounter = Callable[[list[str]], list[int]] | None
+ModelCounter = Callable[[list[str]], list[int] | None] | None
 
 
 def chunk_text(title: str, body: str) -> str:
@@ -51,8 +51,9 @@ def chunk_paper(
         return [ChunkSpec(0, 0, title)]
     tik = count_tokens_many([title, *sentences])
     budgets = [(tik, limits.chunk_tokens)]
-    if model_counter is not None and limits.model_max_tokens:
-        budgets.append((model_counter([title, *sentences]), limits.model_max_tokens))
+    model_counts = model_counter([title, *sentences]) if model_counter else None
+    if model_counts is not None and limits.model_max_tokens:
+        budgets.append((model_counts, limits.model_max_tokens))
 
     def fits(first: int, end: int) -> bool:
         # counts[0] is the title; sentence i is counts[i + 1]
@@ -68,7 +69,9 @@ def chunk_paper(
         while end < n and fits(first, end + 1):
             end += 1
         if end == first + 1 and not fits(first, end):
-            chunks.extend(_split_long_sentence(title, sentences[first], first, limits, model_counter))
+            chunks.extend(
+                _split_long_sentence(title, sentences[first], first, limits, model_counter)
+            )
         else:
             chunks.append(ChunkSpec(first, end, chunk_text(title, " ".join(sentences[first:end]))))
         if end >= n:
@@ -85,9 +88,12 @@ def _split_long_sentence(
     size = len(words)
     while True:
         size = max(1, size // 2)
-        texts = [chunk_text(title, " ".join(words[i : i + size])) for i in range(0, len(words), size)]
+        texts = [
+            chunk_text(title, " ".join(words[i : i + size])) for i in range(0, len(words), size)
+        ]
         fit = all(count + _MARGIN <= limits.chunk_tokens for count in count_tokens_many(texts))
-        if fit and model_counter is not None and limits.model_max_tokens:
-            fit = all(c + _MARGIN <= limits.model_max_tokens for c in model_counter(texts))
+        counts = model_counter(texts) if model_counter and limits.model_max_tokens else None
+        if fit and counts is not None and limits.model_max_tokens:
+            fit = all(c + _MARGIN <= limits.model_max_tokens for c in counts)
         if fit or size == 1:
             return [ChunkSpec(index, index + 1, text) for text in texts]

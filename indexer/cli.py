@@ -124,11 +124,15 @@ def _info(args: argparse.Namespace) -> int:
         "sources:",
     ]
     for path, source in sorted(manifest["sources"].items()):
-        lines.append(f"  {path}  ({source['format']}, {source['papers']} papers, "
-                     f"sha256 {source['sha256'][:12]}, {source['ingested']})")  # fmt: skip
+        lines.append(
+            f"  {path}  ({source['format']}, {source['papers']} papers, "
+            f"sha256 {source['sha256'][:12]}, {source['ingested']})"
+        )
     op = manifest.get("operation", {})
-    lines.append(f"last change: {op.get('operation')}: {op.get('added', 0)} added, "
-                 f"{op.get('updated', 0)} updated, {op.get('removed', 0)} removed")  # fmt: skip
+    lines.append(
+        f"last change: {op.get('operation')}: {op.get('added', 0)} added, "
+        f"{op.get('updated', 0)} updated, {op.get('removed', 0)} removed"
+    )
     print("\n".join(lines))
     return 0
 
@@ -147,8 +151,16 @@ def _search(args: argparse.Namespace) -> int:
     retriever = Retriever(index, build_embedder(settings))
     hits = retriever.search(args.query, k=args.k, mode=args.mode)
     if args.json:
-        results = [{"paper_id": h.paper.paper_id, "title": h.paper.title, "score": h.score,
-                    "url": h.paper.url, "snippet": " ".join(h.sentences)} for h in hits]  # fmt: skip
+        results = [
+            {
+                "paper_id": h.paper.paper_id,
+                "title": h.paper.title,
+                "score": h.score,
+                "url": h.paper.url,
+                "snippet": " ".join(h.sentences),
+            }
+            for h in hits
+        ]
         print(json.dumps({"query": args.query, "mode": args.mode, "results": results}, indent=2))
         return 0
     if not hits:
@@ -168,4 +180,3 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the current index version is unchanged", file=sys.stderr)
         return 130
-

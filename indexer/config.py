@@ -30,8 +30,10 @@ class IndexerSettings(BaseSettings):
     embed_base_url: str = Field(
         "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible embeddings API."
     )
-    embed_api_key: SecretStr | None = Field(None, description="Bearer token for the embeddings API.")
-    embed_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding call.")
+    embed_api_key: SecretStr | None = Field(
+        None, description="Bearer token for the embeddings API."
+    )
+    embed_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
     embed_timeout_s: float = Field(60.0, gt=0, description="Timeout of one embeddings request.")
     embed_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/connect errors.")
     embed_device: str = Field("cpu", description="torch device for local models.")
@@ -48,7 +50,8 @@ class IndexerSettings(BaseSettings):
     )
 
     vector_index: Literal["flat", "hnsw"] = Field(
-        "flat", description="flat: exact inner-product search; hnsw: approximate, for large corpora."
+        "flat",
+        description="flat: exact inner-product search; hnsw: approximate, for large corpora.",
     )
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=16, le=2048)

@@ -73,17 +73,26 @@ def check_embedder(manifest: dict[str, Any], expected: str | None, where: Path) 
 def open_version(version: Path, manifest: dict[str, Any]) -> IndexVersion:
     papers_path, chunks_path = version / PAPERS_FILE, version / CHUNKS_FILE
     papers = _load(
-        papers_path, "papers", lambda: {p["paper_id"]: Paper.from_json(p) for p in read_jsonl(papers_path)}
+        papers_path,
+        "papers",
+        lambda: {p["paper_id"]: Paper.from_json(p) for p in read_jsonl(papers_path)},
     )
     chunks = _load(
-        chunks_path, "chunks", lambda: {c["chunk_id"]: Chunk.from_json(c) for c in read_jsonl(chunks_path)}
+        chunks_path,
+        "chunks",
+        lambda: {c["chunk_id"]: Chunk.from_json(c) for c in read_jsonl(chunks_path)},
     )
     vectors = _load(version / INDEX_FILE, "FAISS index", lambda: PaperVectorStore.load(version))
     bm25 = _load(version / BM25_DIR, "BM25 index", lambda: BM25Index.load(version))
     counts = manifest["counts"]
-    if len(papers) != counts["papers"] or len(chunks) != counts["chunks"] or len(vectors) != len(chunks):
+    if (
+        len(papers) != counts["papers"]
+        or len(chunks) != counts["chunks"]
+        or len(vectors) != len(chunks)
+    ):
         raise IndexCorruptError(
-            f"{version}: holds {len(papers)} papers, {len(chunks)} chunks and {len(vectors)} vectors; "
+            f"{version}: holds {len(papers)} papers, {len(chunks)} chunks and "
+            f"{len(vectors)} vectors; "
             f"the manifest says {counts['papers']} papers and {counts['chunks']} chunks"
         )
     return IndexVersion(version, manifest, papers, chunks, vectors, bm25)

@@ -127,7 +127,8 @@ class IndexDir:
             size = path.stat().st_size
             if size != meta["bytes"]:
                 raise IndexCorruptError(
-                    f"{path}: {size} bytes, the manifest says {meta['bytes']} (truncated or altered)"
+                    f"{path}: {size} bytes, the manifest says {meta['bytes']} "
+                    "(truncated or altered)"
                 )
             if hashes and sha256_file(path) != meta["sha256"]:
                 raise IndexCorruptError(f"{path}: content differs from the manifest's sha256")

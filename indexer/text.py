@@ -12,9 +12,32 @@ from typing import Any
 _SPACE = re.compile(r"\s+")
 # Abbreviations common in abstracts that punkt's English model would end a sentence at.
 _ABBREVIATIONS = {
-    "e.g", "i.e", "cf", "vs", "etc", "al", "approx", "resp", "fig", "figs", "eq", "eqs",
-    "sec", "tab", "ref", "refs", "no", "vol", "pp", "ca", "viz", "dr", "prof", "inc", "ltd",
-}  # fmt: skip
+    "e.g",
+    "i.e",
+    "cf",
+    "vs",
+    "etc",
+    "al",
+    "approx",
+    "resp",
+    "fig",
+    "figs",
+    "eq",
+    "eqs",
+    "sec",
+    "tab",
+    "ref",
+    "refs",
+    "no",
+    "vol",
+    "pp",
+    "ca",
+    "viz",
+    "dr",
+    "prof",
+    "inc",
+    "ltd",
+}
 TIKTOKEN_ENCODING = "cl100k_base"
 
 
@@ -35,9 +58,8 @@ def llama_index_static_dir() -> Path:
 
 @cache
 def _punkt() -> Any:
-    from nltk.tokenize.punkt import PunktParameters, PunktTokenizer
-
     import nltk.data
+    from nltk.tokenize.punkt import PunktParameters, PunktTokenizer
 
     nltk_dir = str(llama_index_static_dir() / "nltk_cache")
     if nltk_dir not in nltk.data.path:

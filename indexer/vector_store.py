@@ -22,6 +22,7 @@ from llama_index.vector_stores.faiss import FaissMapVectorStore
 
 VectorIndexKind = Literal["flat", "hnsw"]
 INDEX_FILE = "vectors.faiss"
+faiss_any: Any = faiss  # faiss's type stubs lack the search-parameter classes
 ID_MAP_FILE = "id_map.json"
 
 
@@ -29,6 +30,7 @@ def new_faiss_index(
     dimension: int, kind: VectorIndexKind, hnsw_m: int = 32, ef_construction: int = 200
 ) -> Any:
     """An ID-mapped inner-product index: exact (flat) or HNSW."""
+    inner: Any
     if kind == "flat":
         inner = faiss.IndexFlatIP(dimension)
     else:
@@ -129,8 +131,10 @@ class PaperVectorStore(FaissMapVectorStore):
         old = self._faiss_index
         ids = faiss.vector_to_array(old.id_map)
         keep = np.array([i for i in ids.tolist() if i not in removed], dtype=np.int64)
-        inner = faiss.downcast_index(old.index)
-        fresh = new_faiss_index(old.d, "hnsw", inner.hnsw.nb_neighbors(1), inner.hnsw.efConstruction)
+        inner: Any = faiss.downcast_index(old.index)
+        fresh = new_faiss_index(
+            old.d, "hnsw", inner.hnsw.nb_neighbors(1), inner.hnsw.efConstruction
+        )
         if len(keep):
             fresh.add_with_ids(np.vstack([old.reconstruct(int(i)) for i in keep]), keep)
         self._faiss_index = fresh
@@ -151,9 +155,11 @@ class PaperVectorStore(FaissMapVectorStore):
             return empty.astype(np.float32), empty.astype(np.int64)
         selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
         if self.kind == "hnsw":
-            params: Any = faiss.SearchParametersHNSW(sel=selector, efSearch=max(self._ef_search, k))
+            params: Any = faiss_any.SearchParametersHNSW(
+                sel=selector, efSearch=max(self._ef_search, k)
+            )
         else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+            params = faiss_any.SearchParameters(sel=selector) if selector is not None else None
         scores, ids = self._faiss_index.search(
             np.ascontiguousarray(queries, dtype=np.float32), k, params=params
         )
@@ -169,10 +175,12 @@ class PaperVectorStore(FaissMapVectorStore):
         id_map = {
             "next_id": self._next_id,
             "ef_search": self._ef_search,
-            "papers": {p: [self._node_id_to_faiss_id_map[n] for n in nodes]
-                       for p, nodes in self._paper_nodes.items()},
+            "papers": {
+                p: [self._node_id_to_faiss_id_map[n] for n in nodes]
+                for p, nodes in self._paper_nodes.items()
+            },
             "nodes": {str(f): n for f, n in self._faiss_id_to_node_id_map.items()},
-        }  # fmt: skip
+        }
         map_path.write_text(json.dumps(id_map, separators=(",", ":")), encoding="utf-8")
         return [index_path, map_path]
 
@@ -187,5 +195,7 @@ class PaperVectorStore(FaissMapVectorStore):
         store._node_id_to_faiss_id_map = {n: f for f, n in nodes.items()}
         store._paper_nodes = {p: [nodes[f] for f in ids] for p, ids in id_map["papers"].items()}
         if len(nodes) != len(store):
-            raise ValueError(f"{ID_MAP_FILE} names {len(nodes)} vectors, the index holds {len(store)}")
+            raise ValueError(
+                f"{ID_MAP_FILE} names {len(nodes)} vectors, the index holds {len(store)}"
+            )
         return store

@@ -15,10 +15,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from indexer.builder import Indexer  # noqa: E402
-from indexer.config import IndexerSettings  # noqa: E402
-from indexer.embedders.local import SentenceTransformerEmbedder  # noqa: E402
-from indexer.index import IndexVersion, open_index  # noqa: E402
+from indexer.builder import Indexer
+from indexer.config import IndexerSettings
+from indexer.embedders.local import SentenceTransformerEmbedder
+from indexer.index import IndexVersion, open_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "daily-papers.txt"
@@ -35,7 +35,9 @@ def embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
-def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+def corpus_index_dir(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Path:
     """An index of the bundled corpus; tests must not write to it (copy it with ``index_copy``)."""
     index_dir = tmp_path_factory.mktemp("corpus-index")
     Indexer(IndexerSettings(index_dir=index_dir), embedder=embedder).add([CORPUS])

@@ -12,7 +12,9 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
             from indexer.embedders.local import SentenceTransformerEmbedder
 
             return SentenceTransformerEmbedder(
-                settings.embed_model, device=settings.embed_device, batch_size=settings.embed_batch_size
+                settings.embed_model,
+                device=settings.embed_device,
+                batch_size=settings.embed_batch_size,
             )
         case "openai":
             from indexer.embedders.openai_http import OpenAIEmbedder

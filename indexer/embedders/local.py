@@ -25,7 +25,7 @@ def _resolve(model: str) -> tuple[str, bool]:
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """Embeds with ``SentenceTransformer.encode_query`` / ``encode_document`` (model prompts apply)."""
+    """Embeds with ``encode_query`` / ``encode_document``, so a model's own prompts apply."""
 
     _model: Any = PrivateAttr()
     _name: str = PrivateAttr()

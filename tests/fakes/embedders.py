@@ -17,13 +17,17 @@ class CountingEmbedder(Embedder):
 
     _inner: Any = PrivateAttr()
     _name: str = PrivateAttr()
-    embedded: list[str] = []
+    _embedded: list[str] = PrivateAttr()
 
     def __init__(self, inner: Embedder, name: str | None = None) -> None:
         super().__init__(model_name=inner.model_name)
         self._inner = inner
         self._name = name or inner.name
-        self.embedded = []
+        self._embedded = []
+
+    @property
+    def embedded(self) -> list[str]:
+        return self._embedded
 
     @property
     def name(self) -> str:
@@ -42,7 +46,7 @@ class CountingEmbedder(Embedder):
 
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
         if kind == "document":
-            self.embedded.extend(texts)
+            self._embedded.extend(texts)
         return self._inner._embed(texts, kind)
 
 

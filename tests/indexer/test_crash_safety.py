@@ -18,12 +18,18 @@ from indexer.index import open_index
 from indexer.retrieval import Retriever
 from indexer.storage import IndexDir
 
-QUERIES = ["composable sparse masks for cross-lingual transfer", "memorize at test time", "temporal logic"]
+QUERIES = [
+    "composable sparse masks for cross-lingual transfer",
+    "memorize at test time",
+    "temporal logic",
+]
 
 
 def _results(index_dir: Path, embedder) -> list[list[tuple[str, float]]]:
     retriever = Retriever(open_index(index_dir), embedder)
-    return [[(h.paper.paper_id, round(h.score, 6)) for h in retriever.search(q, 5)] for q in QUERIES]
+    return [
+        [(h.paper.paper_id, round(h.score, 6)) for h in retriever.search(q, 5)] for q in QUERIES
+    ]
 
 
 def _big_jsonl(index_dir: Path, path: Path, copies: int) -> Path:
@@ -31,12 +37,24 @@ def _big_jsonl(index_dir: Path, path: Path, copies: int) -> Path:
     with path.open("w") as out:
         for n in range(copies):
             for p in papers:
-                out.write(json.dumps({"title": f"{p['title']} (replica {n})", "abstract": p["abstract"]}) + "\n")
+                out.write(
+                    json.dumps({"title": f"{p['title']} (replica {n})", "abstract": p["abstract"]})
+                    + "\n"
+                )
     return path
 
 
 def _start_add(index_dir: Path, source: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "service.cli", "index", "add", str(source), "--index-dir", str(index_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "index",
+        "add",
+        str(source),
+        "--index-dir",
+        str(index_dir),
+    ]
     return subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
 
 
@@ -45,7 +63,9 @@ def test_a_build_killed_midway_leaves_the_previous_version_loadable_and_unchange
     moment: str, index_copy: Path, embedder, tmp_path: Path
 ) -> None:
     before = _results(index_copy, embedder)
-    source = _big_jsonl(index_copy, tmp_path / "big.jsonl", copies=12 if moment == "embedding" else 2)
+    source = _big_jsonl(
+        index_copy, tmp_path / "big.jsonl", copies=12 if moment == "embedding" else 2
+    )
     process = _start_add(index_copy, source)
     assert process.stderr is not None
     if moment == "embedding":
@@ -65,9 +85,28 @@ def test_a_build_killed_midway_leaves_the_previous_version_loadable_and_unchange
     assert _results(index_copy, embedder) == before
     # The next build cleans up after the dead one and succeeds.
     small = tmp_path / "one.jsonl"
-    small.write_text(json.dumps({"title": "A brand new paper on frogs", "abstract": "Frogs jump far. We measure it."}) + "\n")
-    assert subprocess.run([sys.executable, "-m", "service.cli", "index", "add", str(small), "--index-dir", str(index_copy)],
-                          capture_output=True).returncode == 0  # fmt: skip
+    small.write_text(
+        json.dumps(
+            {"title": "A brand new paper on frogs", "abstract": "Frogs jump far. We measure it."}
+        )
+        + "\n"
+    )
+    assert (
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "index",
+                "add",
+                str(small),
+                "--index-dir",
+                str(index_copy),
+            ],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     assert not list(index_copy.joinpath("versions").glob(".build-*"))
     assert len(open_index(index_copy).papers) == 55
 
@@ -75,7 +114,9 @@ def test_a_build_killed_midway_leaves_the_previous_version_loadable_and_unchange
 def test_a_truncated_file_is_named_when_the_index_is_opened(index_copy: Path) -> None:
     target = IndexDir(index_copy).current() / "vectors.faiss"
     target.write_bytes(target.read_bytes()[:100])
-    with pytest.raises(IndexCorruptError, match=r"vectors\.faiss: 100 bytes, the manifest says \d+"):
+    with pytest.raises(
+        IndexCorruptError, match=r"vectors\.faiss: 100 bytes, the manifest says \d+"
+    ):
         open_index(index_copy)
 
 

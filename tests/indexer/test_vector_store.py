@@ -29,10 +29,10 @@ def test_delete_then_add_gives_the_new_vector_a_fresh_id(store: PaperVectorStore
     store.add([node(0, "a"), node(1, "b"), node(2, "c")])
     store.delete("a")
     store.add([node(3, "d")])
-    scores, ids = store.search(E[[2]], 1)
+    _, ids = store.search(E[[2]], 1)
     assert store.node_id(int(ids[0][0])) == "n2"
-    scores, ids = store.search(E[[3]], 3)
-    assert [store.node_id(int(i)) for i in ids[0]][0] == "n3"
+    _scores, ids = store.search(E[[3]], 3)
+    assert next(store.node_id(int(i)) for i in ids[0]) == "n3"
     assert len(set(ids[0].tolist())) == len(ids[0]) == 3
     assert store.faiss_id("n3") == 3
 
@@ -57,7 +57,12 @@ def test_store_round_trips_through_disk(store: PaperVectorStore, tmp_path: Path)
     store.delete("a")
     store.save(tmp_path)
     loaded = PaperVectorStore.load(tmp_path)
-    assert (loaded.kind, len(loaded), loaded.next_id, loaded.paper_ids()) == (store.kind, 1, 2, {"b"})
+    assert (loaded.kind, len(loaded), loaded.next_id, loaded.paper_ids()) == (
+        store.kind,
+        1,
+        2,
+        {"b"},
+    )
     loaded.add([node(2, "c")])
     assert loaded.faiss_id("n2") == 2
 

@@ -1,0 +1,215 @@
+"""A client of any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, vLLM, llama.cpp,
+Ollama, LM Studio, LiteLLM, text-embeddings-inference) over httpx."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+from pydantic import PrivateAttr
+
+from indexer.embedders.base import Embedder, TextKind, normalise
+from indexer.errors import EmbedderError
+
+log = logging.getLogger(__name__)
+
+# llama-index's BaseEmbedding rejects a larger embed_batch_size; our own batching has no limit.
+_LLAMA_INDEX_MAX_BATCH = 2048
+_MAX_RETRY_AFTER_S = 30.0
+_EXCERPT_CHARS = 200
+_PROBE_TEXT = "dimension probe"
+
+# Failures worth another attempt: the request is idempotent, so a lost connection is harmless.
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class OpenAIEmbedder(Embedder):
+    """Embeds by POSTing batches to ``{base_url}/embeddings``; retries 429, 5xx and network errors.
+
+    The OpenAI API has no query/document distinction, so both kinds are embedded alike.
+    """
+
+    _url: str = PrivateAttr()
+    _model: str = PrivateAttr()
+    _api_key: str | None = PrivateAttr()
+    _batch_size: int = PrivateAttr()
+    _timeout_s: float = PrivateAttr()
+    _max_retries: int = PrivateAttr()
+    _backoff_s: float = PrivateAttr()
+    _dimensions: int | None = PrivateAttr()
+    _dimension: int | None = PrivateAttr(default=None)
+    _client: httpx.Client = PrivateAttr()
+    _owns_client: bool = PrivateAttr()
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        batch_size: int = 64,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        client: httpx.Client | None = None,
+        backoff_s: float = 0.5,
+        dimensions: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise EmbedderError(f"batch_size must be at least 1, got {batch_size}")
+        if max_retries < 0:
+            raise EmbedderError(f"max_retries must be 0 or more, got {max_retries}")
+        if dimensions is not None and dimensions < 1:
+            raise EmbedderError(f"dimensions must be at least 1, got {dimensions}")
+        super().__init__(model_name=model, embed_batch_size=min(batch_size, _LLAMA_INDEX_MAX_BATCH))
+        self._url = base_url.rstrip("/") + "/embeddings"
+        self._model = model
+        self._api_key = api_key or None
+        self._batch_size = batch_size
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
+        self._dimensions = dimensions
+        self._dimension = dimensions
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=timeout_s)
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self._model}"
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._request([_PROBE_TEXT])
+        assert self._dimension is not None  # _request records it or raises
+        return self._dimension
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
+        batches = [
+            self._request(texts[start : start + self._batch_size])
+            for start in range(0, len(texts), self._batch_size)
+        ]
+        return normalise(np.concatenate(batches, axis=0))
+
+    # -- one request, with retries -----------------------------------------------------------
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        payload: dict[str, Any] = {"model": self._model, "input": texts, "encoding_format": "float"}
+        if self._dimensions is not None:
+            payload["dimensions"] = self._dimensions
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        attempts = self._max_retries + 1
+        failure = ""
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            try:
+                response = self._client.post(
+                    self._url, json=payload, headers=headers, timeout=self._timeout_s
+                )
+            except _TRANSIENT_ERRORS as exc:
+                failure = self._describe(exc)
+                if attempt == attempts - 1:
+                    raise self._error(f"failed after {attempts} attempts: {failure}") from exc
+            except httpx.HTTPError as exc:
+                raise self._error(f"failed: {self._describe(exc)}") from exc
+            else:
+                if response.is_success:
+                    return self._parse(response, len(texts))
+                failure = f"HTTP {response.status_code}: {_excerpt(response.text)}"
+                if response.status_code != 429 and response.status_code < 500:
+                    raise self._error(f"failed with {failure}")
+                retry_after = _retry_after(response)
+            if attempt == attempts - 1:
+                break
+            delay = retry_after if retry_after is not None else self._backoff_s * 2**attempt
+            log.warning(
+                "embeddings request to %s: %s; retrying in %.2f s",
+                self._url,
+                self._scrub(failure),
+                delay,
+            )
+            time.sleep(min(delay, _MAX_RETRY_AFTER_S))
+        raise self._error(f"failed after {attempts} attempts: {failure}")
+
+    def _describe(self, exc: Exception) -> str:
+        if isinstance(exc, httpx.TimeoutException):
+            kind = type(exc).__name__.removesuffix("Timeout").lower() or "request"
+            return f"{kind} timeout after {self._timeout_s:g} s"
+        text = str(exc) or type(exc).__name__
+        if isinstance(exc, httpx.ConnectError) and "refused" in text.lower():
+            return "connection refused"
+        return f"{type(exc).__name__}: {text}"
+
+    def _error(self, what: str) -> EmbedderError:
+        return EmbedderError(self._scrub(f"embeddings request to {self._url} {what}"))
+
+    def _scrub(self, message: str) -> str:
+        # A proxy may echo the Authorization header in its error body; never pass the key on.
+        return message.replace(self._api_key, "***") if self._api_key else message
+
+    # -- response validation -----------------------------------------------------------------
+
+    def _parse(self, response: httpx.Response, expected: int) -> np.ndarray:
+        def bad(what: str) -> EmbedderError:
+            return EmbedderError(self._scrub(f"embeddings response from {self._url} {what}"))
+
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise bad(f"is not JSON: {_excerpt(response.text)}") from exc
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise bad(f"lacks a 'data' list: {_excerpt(response.text)}")
+        if len(data) != expected:
+            raise bad(f"has {len(data)} embeddings for {expected} inputs")
+        if not all(isinstance(item, dict) and "embedding" in item for item in data):
+            raise bad("has an item without an 'embedding'")
+        indices = [item.get("index", position) for position, item in enumerate(data)]
+        if sorted(i for i in indices if isinstance(i, int)) != list(range(expected)):
+            raise bad(f"has indices {indices[:10]}, not a permutation of 0..{expected - 1}")
+        vectors: list[Any] = [None] * expected
+        for index, item in zip(indices, data, strict=True):
+            vectors[index] = item["embedding"]
+        lengths = {len(v) if isinstance(v, list) else -1 for v in vectors}
+        if -1 in lengths:
+            raise bad("has an embedding that is not a list of numbers")
+        if len(lengths) > 1:
+            raise bad(f"mixes embedding dimensions {sorted(lengths)}")
+        try:
+            matrix = np.array(vectors)
+        except ValueError as exc:
+            raise bad("has an embedding that is not a list of numbers") from exc
+        if matrix.ndim != 2 or matrix.dtype.kind not in "iuf" or matrix.shape[1] == 0:
+            raise bad("has an embedding that is not a list of numbers")
+        if not np.isfinite(matrix).all():
+            raise bad("has an embedding with NaN or infinite values")
+        dimension = int(matrix.shape[1])
+        if self._dimension is not None and dimension != self._dimension:
+            raise bad(f"has dimension {dimension}, expected {self._dimension}")
+        self._dimension = dimension
+        return matrix.astype(np.float32)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    if not flat:
+        return "(empty body)"
+    return flat if len(flat) <= _EXCERPT_CHARS else flat[:_EXCERPT_CHARS] + "…"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """A numeric ``Retry-After`` in seconds (capped); HTTP dates fall back to the backoff."""
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, _MAX_RETRY_AFTER_S)

@@ -1,0 +1,38 @@
+"""Whether the retrieved papers answer a question at all.
+
+A paper's answerability score is its dense (cosine) relevance plus a weighted *coverage*:
+the IDF-weighted share of the question's terms (stemmed, stop words removed) that occur in
+the paper's title or abstract. Dense similarity alone confuses on-topic questions the corpus
+does not answer with paraphrased ones it does; a question whose distinctive terms appear
+nowhere in the paper is rarely answered by it. Weight and threshold are tuned on the
+development question set (benchmarks/bench_answers.py, docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from indexer.bm25 import tokenize
+from indexer.models import Paper
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(tokenize([text])[0])
+
+
+def paper_terms(paper: Paper) -> frozenset[str]:
+    return _terms(f"{paper.title} {paper.abstract}")
+
+
+def coverage(weights: dict[str, float], paper: Paper) -> float:
+    """Share of the question's term weight that occurs in the paper (0..1)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    terms = paper_terms(paper)
+    return sum(w for term, w in weights.items() if term in terms) / total
+
+
+def answerability(relevance: float, covered: float, coverage_weight: float) -> float:
+    return relevance + coverage_weight * covered

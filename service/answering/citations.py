@@ -1,0 +1,161 @@
+"""Citation verification: markers that name no source are removed, and each answer sentence
+is checked against the sentences of the papers it cites (cosine similarity with the index's
+embedder). The quote of a citation is the sentence of the abstract that best supports it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.text import clean, split_sentences
+from service.backends.base import Source
+
+_MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class CheckedSentence:
+    text: str  # as shown in the answer, with its markers
+    cited: list[int]
+    # For each cited source n: (similarity, index) of its sentence most similar to this one.
+    evidence: dict[int, tuple[float, int]] = field(default_factory=dict)
+    supported: bool = False
+
+    @property
+    def score(self) -> float | None:
+        return max((score for score, _ in self.evidence.values()), default=None)
+
+
+@dataclass
+class Citation:
+    n: int
+    source: Source
+    sentence_indices: list[int]
+    quote: str
+    score: float
+    supported: bool
+
+
+@dataclass
+class Verified:
+    answer: str
+    sentences: list[CheckedSentence]
+    citations: list[Citation]
+    removed_markers: int = 0
+    unsupported: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unsupported = sum(1 for s in self.sentences if not s.supported)
+
+
+def _numbers(group: str) -> list[int]:
+    return [int(x) for x in re.split(r"[,;]", group)]
+
+
+def remove_unknown_markers(text: str, valid: set[int]) -> tuple[str, int]:
+    """Drop every ``[n]`` whose n names no source (``[1, 9]`` keeps ``[1]``)."""
+    removed = 0
+
+    def keep(match: re.Match[str]) -> str:
+        nonlocal removed
+        numbers = _numbers(match.group(1))
+        good = [n for n in numbers if n in valid]
+        removed += len(numbers) - len(good)
+        return "".join(f"[{n}]" for n in dict.fromkeys(good))
+
+    cleaned = _MARKER.sub(keep, text)
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", clean(cleaned)), removed
+
+
+def segment(text: str) -> list[tuple[str, list[int]]]:
+    """Answer sentences with the source numbers each cites; markers that open a sentence
+    (``... end. [2] Next``) belong to the sentence before."""
+    pieces: list[list[str]] = []
+    for sentence in split_sentences(text):
+        lead = _LEADING_MARKERS.match(sentence)
+        if lead and pieces:
+            pieces[-1].append(lead.group(0).strip())
+            sentence = sentence[lead.end() :].strip()
+        if sentence:
+            pieces.append([sentence])
+    out = []
+    for parts in pieces:
+        shown = " ".join(parts)
+        cited = list(
+            dict.fromkeys(n for m in _MARKER.finditer(shown) for n in _numbers(m.group(1)))
+        )
+        out.append((shown, cited))
+    return out
+
+
+def claim_of(sentence: str) -> str:
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", clean(_MARKER.sub(" ", sentence)))
+
+
+def verify(
+    answer: str,
+    sources: list[Source],
+    sentence_vectors: dict[str, np.ndarray],
+    paper_sentences: dict[str, list[str]],
+    embed: Embed,
+    threshold: float,
+) -> Verified:
+    by_n = {s.n: s for s in sources}
+    text, removed = remove_unknown_markers(answer, set(by_n))
+    segments = segment(text)
+    claims = [claim_of(shown) for shown, _ in segments]
+    # A claim that is a verbatim sentence of a cited abstract needs no embedding.
+    to_embed = [
+        i
+        for i, (_, cited) in enumerate(segments)
+        if cited and not any(claims[i] in paper_sentences[by_n[n].paper_id] for n in cited)
+    ]
+    vectors = embed([claims[i] for i in to_embed]) if to_embed else None
+    claim_vectors = dict(zip(to_embed, vectors, strict=True)) if vectors is not None else {}
+
+    checked: list[CheckedSentence] = []
+    for i, (shown, cited) in enumerate(segments):
+        sentence = CheckedSentence(shown, cited)
+        for n in cited:
+            paper_id = by_n[n].paper_id
+            if claims[i] in paper_sentences[paper_id]:
+                sentence.evidence[n] = (1.0, paper_sentences[paper_id].index(claims[i]))
+            elif i in claim_vectors and len(sentence_vectors[paper_id]):
+                similarities = sentence_vectors[paper_id] @ claim_vectors[i]
+                best = int(np.argmax(similarities))
+                sentence.evidence[n] = (float(similarities[best]), best)
+        sentence.supported = (sentence.score or 0.0) >= threshold if cited else False
+        checked.append(sentence)
+    return Verified(text, checked, _citations(checked, by_n, paper_sentences, threshold), removed)
+
+
+def _citations(
+    checked: list[CheckedSentence],
+    by_n: dict[int, Source],
+    paper_sentences: dict[str, list[str]],
+    threshold: float,
+) -> list[Citation]:
+    citations = []
+    for n in dict.fromkeys(n for s in checked for n in s.cited):
+        evidence = [s.evidence[n] for s in checked if n in s.evidence]
+        indices = sorted({index for _, index in evidence})
+        score = max((sim for sim, _ in evidence), default=0.0)
+        sentences = paper_sentences[by_n[n].paper_id]
+        citations.append(
+            Citation(
+                n=n,
+                source=by_n[n],
+                sentence_indices=indices,
+                quote=" ".join(sentences[i] for i in indices),
+                score=score,
+                supported=score >= threshold,
+            )
+        )
+    return citations

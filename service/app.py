@@ -1,0 +1,71 @@
+"""The app factory: ``create_app(settings)`` builds the FastAPI app; tests pass their own."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from indexer.embedders import Embedder
+from service import api_errors
+from service.ask.router import router as ask_router
+from service.ask.service import AskService
+from service.health.router import router as health_router
+from service.papers.router import router as papers_router
+from service.papers.service import PapersService
+from service.search.router import router as search_router
+from service.search.service import SearchService
+from service.settings import Settings
+from service.state import ServiceState
+
+log = logging.getLogger("abstractqa.service")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    load_in_background: bool = True,
+) -> FastAPI:
+    """The service app. ``embedder`` reuses a loaded model; ``http_client`` is the client LLM
+    backends use (tests swap its transport)."""
+    settings = settings or Settings()
+    state = ServiceState(settings, embedder)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load_in_background:
+            threading.Thread(
+                target=_load_quietly, args=(state,), name="index-loader", daemon=True
+            ).start()
+        else:
+            state.load()
+        yield
+        await app.state.ask.aclose()
+
+    app = FastAPI(
+        title="abstractqa",
+        version="0.1.0",
+        summary="Question answering over research-paper abstracts, with sentence-level citations.",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.state.search = SearchService(state)
+    app.state.ask = AskService(state, http_client)
+    app.state.papers = PapersService(state)
+    api_errors.install(app)
+    for router in (health_router, search_router, ask_router, papers_router):
+        app.include_router(router)
+    return app
+
+
+def _load_quietly(state: ServiceState) -> None:
+    try:
+        state.load()
+    except Exception:  # the reason is kept in state.error and shown by /readyz
+        log.debug("index loading failed", exc_info=True)

@@ -1,0 +1,95 @@
+"""Request and response models of ``/v1/ask``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.search.models import Scope
+
+
+class AskRequest(Scope):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., min_length=1, description="A question in plain language.")
+    top_k: int | None = Field(
+        None, ge=1, le=20, description="Papers the answer may draw on (default 5)."
+    )
+    backend: str | None = Field(
+        None,
+        description="Answer backend: 'extractive' (no LLM) or 'openai' (default: the server's).",
+    )
+    stream: bool = Field(
+        False,
+        description="Answer as Server-Sent Events (also chosen by Accept: text/event-stream).",
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class SourceRef(BaseModel):
+    n: int = Field(..., description="The number answer text cites as [n].")
+    paper_id: str
+    title: str
+    url: str | None = None
+    score: float = Field(
+        ...,
+        description="Answerability of the question by this paper: dense cosine + weighted "
+        "term coverage.",
+    )
+
+
+class CitationOut(BaseModel):
+    n: int = Field(..., description="The [n] marker in the answer.")
+    paper_id: str
+    title: str
+    url: str | None = None
+    quote: str = Field(..., description="The exact sentence(s) of the abstract relied on.")
+    sentence_indices: list[int] = Field(
+        ..., description="Indices of the quoted sentences in the paper."
+    )
+    score: float = Field(..., description="Similarity of the citing answer text to the quote.")
+    supported: bool = Field(..., description="Whether the quote supports the citing answer text.")
+
+
+class AnswerSentence(BaseModel):
+    text: str = Field(..., description="The answer sentence with its [n] markers.")
+    citations: list[int]
+    supported: bool = Field(
+        ..., description="A cited abstract states it (similarity over the threshold)."
+    )
+    score: float | None = Field(None, description="Best similarity to a sentence of a cited paper.")
+
+
+class AskResponse(BaseModel):
+    answer: str = Field(..., description="The answer text with [n] citation markers.")
+    citations: list[CitationOut] = Field(..., description="The cited papers, verified.")
+    abstained: bool = Field(..., description="The indexed papers do not cover the question.")
+    related: list[SourceRef] = Field(
+        default_factory=list, description="When abstaining: the closest papers, not citations."
+    )
+    sources: list[SourceRef] = Field(
+        default_factory=list, description="The numbered papers offered to the backend."
+    )
+    sentences: list[AnswerSentence] = Field(
+        default_factory=list, description="Per-sentence verification."
+    )
+    unsupported_sentences: int = Field(
+        0, description="Answer sentences no cited abstract supports."
+    )
+    removed_markers: int = Field(0, description="Markers that named no source and were removed.")
+    backend: str = Field(..., description="The backend that produced the answer.")
+    degraded: bool = Field(
+        False, description="The requested backend failed; the extractive answer was used."
+    )
+    degraded_reason: str | None = None
+    answerability: float = Field(
+        ...,
+        description="How well the best paper matches the question; below the threshold: abstain.",
+    )
+    index_version: str
+    took_ms: float

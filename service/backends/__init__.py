@@ -1,0 +1,55 @@
+"""Answer backends by name; each is imported only when it is built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from service.backends.base import AnswerBackend, AnswerPrompt, Source, SourceSentence
+from service.settings import Settings
+
+
+def _extractive(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBackend:
+    from service.backends.extractive import ExtractiveBackend
+
+    return ExtractiveBackend()
+
+
+def _openai(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBackend:
+    from service.backends.openai_chat import OpenAIChatBackend
+
+    return OpenAIChatBackend(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        timeout_s=settings.llm_timeout_s,
+        connect_timeout_s=settings.llm_connect_timeout_s,
+        max_retries=settings.llm_max_retries,
+        backoff_s=settings.llm_backoff_s,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+        client=client,
+    )
+
+
+BACKENDS: dict[str, Callable[[Settings, httpx.AsyncClient | None], AnswerBackend]] = {
+    "extractive": _extractive,
+    "openai": _openai,
+}
+
+
+def build_backend(
+    name: str, settings: Settings, client: httpx.AsyncClient | None = None
+) -> AnswerBackend:
+    """The backend registered as ``name``; ``client`` lets tests swap the HTTP transport."""
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}"
+        ) from None
+    return factory(settings, client)
+
+
+__all__ = ["BACKENDS", "AnswerBackend", "AnswerPrompt", "Source", "SourceSentence", "build_backend"]

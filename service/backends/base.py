@@ -1,0 +1,52 @@
+"""The answer-backend interface: one required method, ``stream(prompt)``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    """A sentence of a source abstract and its similarity to the question."""
+
+    index: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered paper the answer may cite as ``[n]``."""
+
+    n: int
+    paper_id: str
+    title: str
+    sentences: list[SourceSentence]
+    relevance: float  # answerability: dense cosine + weighted term coverage (answering/abstain.py)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerPrompt:
+    """What a backend answers from: the question, the numbered sources, and the rendered chat
+    messages (``{"role", "content"}``) for backends that call an LLM."""
+
+    question: str
+    sources: list[Source]
+    messages: list[dict[str, str]] = field(default_factory=list)
+    max_sentences: int = 4
+
+
+class AnswerBackend(ABC):
+    """Produces answer text with ``[n]`` markers, as a stream of text pieces."""
+
+    name: str
+
+    @abstractmethod
+    def stream(self, prompt: AnswerPrompt) -> AsyncIterator[str]:
+        """Yield the answer's text in pieces; raise ``BackendError`` on failure."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections; backends without any need not override this."""

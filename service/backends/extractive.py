@@ -1,0 +1,63 @@
+"""The default backend: an answer made of the abstracts' own most relevant sentences.
+
+Needs no LLM and is deterministic. The most relevant paper always contributes; others
+contribute only when they are about as relevant to the question (within ``paper_margin`` of
+it), at most ``max_per_source`` sentences each, taken round-robin so one paper cannot fill the
+answer while others are relevant. Papers appear most relevant first, each with its sentences in
+abstract order, each sentence followed by its [n].
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from service.backends.base import AnswerBackend, AnswerPrompt, Source, SourceSentence
+
+
+class ExtractiveBackend(AnswerBackend):
+    name = "extractive"
+
+    def __init__(
+        self, max_per_source: int = 2, paper_margin: float = 0.1, sentence_margin: float = 0.1
+    ) -> None:
+        self.max_per_source = max_per_source
+        self.paper_margin = paper_margin
+        self.sentence_margin = sentence_margin
+
+    def _candidates(self, source: Source) -> list[SourceSentence]:
+        ranked = sorted(source.sentences, key=lambda s: (-s.score, s.index))
+        if not ranked:
+            return []
+        cutoff = ranked[0].score - self.sentence_margin
+        return [s for s in ranked if s.score >= cutoff][: self.max_per_source]
+
+    def select(self, prompt: AnswerPrompt) -> list[tuple[Source, SourceSentence]]:
+        """The chosen sentences, grouped by source (most relevant first), in abstract order."""
+        sources = [s for s in prompt.sources if s.sentences]
+        if not sources:
+            return []
+        sources.sort(key=lambda s: (-s.relevance, s.n))
+        eligible = [s for s in sources if s.relevance >= sources[0].relevance - self.paper_margin]
+        candidates = {s.n: self._candidates(s) for s in eligible}
+        chosen: dict[int, list[SourceSentence]] = {s.n: [] for s in eligible}
+        taken = 0
+        for round_ in range(self.max_per_source):
+            for source in eligible:
+                if taken < prompt.max_sentences and round_ < len(candidates[source.n]):
+                    chosen[source.n].append(candidates[source.n][round_])
+                    taken += 1
+        return [(s, x) for s in eligible for x in sorted(chosen[s.n], key=lambda x: x.index)]
+
+    def pieces(self, prompt: AnswerPrompt) -> list[str]:
+        chosen = self.select(prompt)
+        return [
+            f"{sentence.text} [{source.n}]" + (" " if i < len(chosen) - 1 else "")
+            for i, (source, sentence) in enumerate(chosen)
+        ]
+
+    def compose(self, prompt: AnswerPrompt) -> str:
+        return "".join(self.pieces(prompt))
+
+    async def stream(self, prompt: AnswerPrompt) -> AsyncIterator[str]:
+        for piece in self.pieces(prompt):
+            yield piece

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from service.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str = Field(..., description="'ready', 'loading' or 'failed'.")
+    index_version: str | None = None
+    papers: int | None = None
+    error: str | None = Field(None, description="Why the index could not be loaded.")
+
+
+@router.get("/healthz", response_model=Health, summary="The process is alive")
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Index not loaded (yet)."}},
+    summary="The index is loaded and queries are answered",
+)
+def readyz(state: StateDep) -> Readiness | JSONResponse:
+    if state.ready:
+        index = state.loaded.index
+        return Readiness(status="ready", index_version=index.name, papers=len(index.papers))
+    body = Readiness(status="failed" if state.error else "loading", error=state.error)
+    return JSONResponse(body.model_dump(), status_code=503)

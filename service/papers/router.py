@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.deps import PapersServiceDep
+from service.papers.models import PaperDetail, PaperList
+
+router = APIRouter(prefix="/v1/papers", tags=["papers"])
+
+
+@router.get("", response_model=PaperList, summary="Browse the indexed papers")
+def list_papers(
+    papers: PapersServiceDep,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Papers to skip.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200, description="Papers per page.")] = 20,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Words that must all occur in the "
+            "title, abstract, authors or id (case-insensitive).",
+        ),
+    ] = None,
+) -> PaperList:
+    return papers.list(offset, limit, q)
+
+
+@router.get("/{paper_id}", response_model=PaperDetail, summary="One paper, with its sentences")
+def get_paper(paper_id: str, papers: PapersServiceDep) -> PaperDetail:
+    return papers.get(paper_id)

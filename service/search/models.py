@@ -1,0 +1,91 @@
+"""Request and response models of ``/v1/search`` (shared with ``/v1/ask``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from indexer.retrieval import Filters
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class PublishedRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: str | None = Field(
+        None, alias="from", pattern=ISO_DATE, description="Earliest date, YYYY-MM-DD."
+    )
+    to: str | None = Field(
+        None, pattern=ISO_DATE, description="Latest date, YYYY-MM-DD (inclusive)."
+    )
+
+
+class SearchFilters(BaseModel):
+    """Restrict retrieval: equality on metadata fields, and a range on ``published``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    equals: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Field -> value; a paper matches when the field equals the value (for a "
+        "list field such as authors: contains it). Fields: paper fields (authors, url, "
+        "published, title) or any metadata key.",
+        max_length=20,
+    )
+    published: PublishedRange | None = Field(
+        None, description="Inclusive range of publication dates."
+    )
+
+    def to_filters(self) -> Filters:
+        published = self.published or PublishedRange()
+        return Filters(dict(self.equals), published.from_, published.to)
+
+
+class Scope(BaseModel):
+    """Fields shared by search and ask requests that narrow what retrieval may return."""
+
+    paper_ids: list[str] | None = Field(
+        None,
+        max_length=1000,
+        description="Only these papers are retrieved (e.g. 'ask about this paper').",
+    )
+    filters: SearchFilters | None = Field(None, description="Metadata filters.")
+
+
+class SearchRequest(Scope):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(..., min_length=1, max_length=2000, description="What to search for.")
+    top_k: int = Field(10, ge=1, le=50, description="Number of papers to return.")
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="hybrid: dense + BM25 by reciprocal-rank fusion."
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class PaperResult(BaseModel):
+    paper_id: str = Field(..., description="Stable id of the paper.")
+    title: str
+    score: float = Field(..., description="Relevance in the chosen mode (RRF score for hybrid).")
+    snippet: str = Field(..., description="The paper's sentences that best match the query.")
+    url: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    published: str | None = None
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Other metadata of the paper."
+    )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    results: list[PaperResult] = Field(..., description="Ranked papers, best first.")
+    took_ms: float = Field(..., description="Server time spent on the request.")

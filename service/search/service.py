@@ -1,0 +1,78 @@
+"""Retrieval for the service: ranked papers with the sentences that best match the query."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.retrieval import Filters, Mode, PaperHit
+from service.search.models import PaperResult, Scope, SearchRequest, SearchResponse
+from service.state import Loaded, ServiceState
+
+
+@dataclass
+class Retrieved:
+    """Papers retrieved for a query, with the query's vector and each paper's sentence scores."""
+
+    hits: list[PaperHit]
+    query_vector: np.ndarray
+    sentence_scores: dict[str, np.ndarray]
+
+    def relevance(self, hit: PaperHit, loaded: Loaded) -> float:
+        """The paper's dense cosine score, computed when only BM25 found it."""
+        if hit.dense_score is not None:
+            return hit.dense_score
+        chunk_ids = [c.chunk_id for c in loaded.index.chunks_of(hit.paper.paper_id)]
+        return float((loaded.index.vectors.vectors_of(chunk_ids) @ self.query_vector).max())
+
+    def best_sentences(self, hit: PaperHit, n: int = 2) -> list[int]:
+        """Indices of the ``n`` sentences most similar to the query, in abstract order."""
+        scores = self.sentence_scores[hit.paper.paper_id]
+        return sorted(np.argsort(-scores, kind="stable")[:n].tolist())
+
+
+def retrieve(
+    loaded: Loaded,
+    query: str,
+    top_k: int,
+    mode: Mode = "hybrid",
+    scope: Scope | None = None,
+    query_vector: np.ndarray | None = None,
+) -> Retrieved:
+    vector = query_vector if query_vector is not None else loaded.retriever.embed_query(query)
+    filters: Filters | None = None
+    paper_ids = None
+    if scope is not None:
+        paper_ids = scope.paper_ids
+        filters = scope.filters.to_filters() if scope.filters else None
+    hits = loaded.retriever.search(query, top_k, mode, paper_ids, filters, query_vector=vector)
+    vectors = loaded.sentences.get([h.paper.paper_id for h in hits])
+    scores = {paper_id: v @ vector if len(v) else np.zeros(0) for paper_id, v in vectors.items()}
+    return Retrieved(hits, vector, scores)
+
+
+class SearchService:
+    def __init__(self, state: ServiceState) -> None:
+        self._state = state
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        started = time.perf_counter()
+        loaded = self._state.loaded
+        retrieved = retrieve(loaded, request.query, request.top_k, request.mode, request)
+        results = [
+            PaperResult(
+                paper_id=hit.paper.paper_id,
+                title=hit.paper.title,
+                score=hit.score,
+                snippet=" ".join(hit.paper.sentences[i] for i in retrieved.best_sentences(hit)),
+                url=hit.paper.url,
+                authors=hit.paper.authors,
+                published=hit.paper.published,
+                metadata=hit.paper.metadata,
+            )
+            for hit in retrieved.hits
+        ]
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(query=request.query, mode=request.mode, results=results, took_ms=took)

@@ -1,0 +1,83 @@
+"""/v1/search over the real server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+PARAPHRASES = [
+    (
+        "How can a model keep a long-term memory of the past and learn what to remember while it is "
+        "being used?",
+        "titans-learning-to-memorize-at-test-time-ba030557",
+    ),
+    (
+        "Turning plain English requirements into formal specifications that machines can verify",
+        "nl2tl-transforming-natural-languages-to-temporal-logics-cbe8f615",
+    ),
+    (
+        "a Japanese benchmark for judging whether sentences are grammatical",
+        "jcola-japanese-corpus-of-linguistic-acceptability-06dece5f",
+    ),
+    (
+        "Do individual neurons in LLMs specialise in particular kinds of facts about entities?",
+        "on-relation-specific-neurons-in-large-language-models-4ec2f3e5",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "paper_id"), PARAPHRASES)
+def test_search_ranks_the_right_paper_first_for_a_paraphrased_question(
+    client: httpx.Client, query: str, paper_id: str
+) -> None:
+    response = client.post("/v1/search", json={"query": query})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["results"][0]["paper_id"] == paper_id
+    assert len(body["results"]) == 10
+    assert body["took_ms"] > 0
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_every_mode_returns_distinct_papers_with_snippets(client: httpx.Client, mode: str) -> None:
+    body = client.post(
+        "/v1/search", json={"query": "speech language model", "top_k": 5, "mode": mode}
+    ).json()
+    ids = [r["paper_id"] for r in body["results"]]
+    assert len(ids) == len(set(ids)) == 5
+    scores = [r["score"] for r in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    for result in body["results"]:
+        paper = client.get(f"/v1/papers/{result['paper_id']}").json()
+        assert result["snippet"] and all(
+            part in paper["abstract"] for part in [result["snippet"][:40]]
+        )
+        assert result["title"] == paper["title"]
+        assert result["metadata"] == {"listing_date": "Mar 13"}
+
+
+def test_search_can_be_restricted_to_named_papers(client: httpx.Client) -> None:
+    allowed = [
+        "jcola-japanese-corpus-of-linguistic-acceptability-06dece5f",
+        "the-consciousness-prior-6a422aac",
+    ]
+    body = client.post(
+        "/v1/search", json={"query": "memory at test time", "paper_ids": allowed}
+    ).json()
+    assert sorted(r["paper_id"] for r in body["results"]) == sorted(allowed)
+
+
+def test_search_filters_on_metadata_equality_and_published_range(client: httpx.Client) -> None:
+    body = client.post(
+        "/v1/search", json={"query": "language", "filters": {"equals": {"listing_date": "Mar 13"}}}
+    ).json()
+    assert len(body["results"]) == 10
+    body = client.post(
+        "/v1/search", json={"query": "language", "filters": {"equals": {"listing_date": "Apr 1"}}}
+    ).json()
+    assert body["results"] == []
+    # The bundled corpus has no publication dates, so a date range excludes every paper.
+    body = client.post(
+        "/v1/search", json={"query": "language", "filters": {"published": {"from": "2024-01-01"}}}
+    ).json()
+    assert body["results"] == []
