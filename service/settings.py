@@ -43,14 +43,14 @@ class Settings(IndexerSettings):
     ask_top_k: int = Field(5, ge=1, le=20, description="Default number of papers an answer uses.")
     answer_max_sentences: int = Field(4, ge=1, le=20, description="Longest answer in sentences.")
     abstain_min_score: float = Field(
-        0.57,
+        0.635,
         ge=-1,
         le=3,
         description="Abstain when no retrieved paper's answerability (dense cosine + "
         "coverage_weight x IDF-weighted share of the question's terms it contains) reaches "
         "this; tuned on the development question set (docs/benchmarks.md).",
     )
-    abstain_coverage_weight: float = Field(0.5, ge=0, le=2, description="See abstain_min_score.")
+    abstain_coverage_weight: float = Field(0.7, ge=0, le=2, description="See abstain_min_score.")
     abstain_min_score_scoped: float = Field(
         0.0,
         ge=-1,
@@ -60,7 +60,7 @@ class Settings(IndexerSettings):
         "only a question with no relation at all abstains.",
     )
     support_min_similarity: float = Field(
-        0.55,
+        0.525,
         ge=-1,
         le=1,
         description="An answer sentence is supported when a sentence of a paper it cites is at "

@@ -1,0 +1,101 @@
+"""Answer quality on the development sets of the bundled corpus (data/dev/).
+
+Builds (or opens, with --index-dir) an index of data/daily-papers.txt, runs every question of
+data/dev/questions.jsonl through search and the extractive /v1/ask path in-process, and
+reports hit@1, recall@5, MRR, citation precision, supported share and abstention accuracy;
+then the abstention threshold sweep and the citation-verification threshold fitted on
+data/dev/claims.jsonl.
+
+    .venv/bin/python benchmarks/bench_answers.py [--index-dir DIR] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index-dir", type=Path, help="an index of data/daily-papers.txt (default: build one)")
+    parser.add_argument("--questions", type=Path, default=ROOT / "data/dev/questions.jsonl")
+    parser.add_argument("--claims", type=Path, default=ROOT / "data/dev/claims.jsonl")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from indexer.builder import Indexer
+    from service.evaluate import (
+        abstention_sweep,
+        accuracy,
+        best_threshold,
+        claim_similarities,
+        evaluate_answers,
+        read_jsonl,
+    )
+    from service.settings import Settings
+    from service.state import ServiceState
+
+    index_dir = args.index_dir
+    if index_dir is None:
+        index_dir = Path(tempfile.mkdtemp(prefix="abstractqa-bench-")) / "index"
+        Indexer(Settings(index_dir=index_dir)).add([ROOT / "data/daily-papers.txt"])
+    settings = Settings(index_dir=index_dir)
+    state = ServiceState(settings)
+    state.load()
+    report = asyncio.run(evaluate_answers(state, read_jsonl(args.questions)))
+    sweep = abstention_sweep(report.results)
+    perfect = [t for t, false, missed in sweep if false == 0 and missed == 0]
+    pairs = claim_similarities(state, read_jsonl(args.claims))
+    fitted, fitted_accuracy = best_threshold(pairs)
+    out = {
+        "answers": report.summary(),
+        "abstention": {
+            "threshold": settings.abstain_min_score,
+            "coverage_weight": settings.abstain_coverage_weight,
+            "perfect_range": [min(perfect), max(perfect)] if perfect else None,
+            "max_unanswerable": max((r.answerability for r in report.results if not r.gold), default=None),
+            "min_answerable": min((r.answerability for r in report.results if r.gold), default=None),
+        },
+        "verification": {
+            "claims": len(pairs),
+            "threshold": settings.support_min_similarity,
+            "accuracy": accuracy(pairs, settings.support_min_similarity),
+            "fitted_threshold": fitted,
+            "fitted_accuracy": fitted_accuracy,
+        },
+        "misses": [
+            {"question": r.question, "gold": r.gold, "top": r.ranked[:3], "abstained": r.abstained,
+             "answerability": round(r.answerability, 3)}
+            for r in report.results
+            if (r.gold and (not r.ranked or r.ranked[0] not in r.gold or r.abstained))
+            or (not r.gold and not r.abstained)
+        ],
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    a = out["answers"]
+    print(f"questions: {a['questions']} ({a['answerable']} answerable, {a['unanswerable']} unanswerable)")
+    for key in ("hit_at_1", "recall_at_5", "mrr", "citation_precision", "supported_share", "abstention_accuracy"):
+        print(f"  {key:20s} {a[key]:.3f}")
+    print(f"  {'false_abstentions':20s} {a['false_abstentions']}")
+    ab = out["abstention"]
+    print(f"abstention threshold {ab['threshold']} (weight {ab['coverage_weight']}); "
+          f"max unanswerable {ab['max_unanswerable']:.3f}, min answerable {ab['min_answerable']:.3f}; "
+          f"perfect range {ab['perfect_range']}")
+    v = out["verification"]
+    print(f"verification: {v['claims']} claims; threshold {v['threshold']} accuracy {v['accuracy']:.3f}; "
+          f"fitted {v['fitted_threshold']:.3f} accuracy {v['fitted_accuracy']:.3f}")
+    for miss in out["misses"]:
+        print(f"  miss: {miss}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

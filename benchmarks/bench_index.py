@@ -1,0 +1,278 @@
+"""Indexing throughput: the full ``Indexer.add`` pipeline against a bare encoder call.
+
+The bundled corpus (data/daily-papers.txt, 54 papers) is replicated into ``--papers`` distinct
+papers: replica r of a paper has the title "<title> (replica r)" and its abstract's sentences
+rotated by r, so every replica has its own paper id and content hash and none is deduplicated.
+They are written as one JSONL file into a temporary directory.
+
+Both sides use the same, already loaded SentenceTransformer (model loading is not timed):
+
+* pipeline: ``Indexer(IndexerSettings(index_dir=<fresh dir>), embedder=embedder).add([file])``
+  end to end: read, dedupe, split sentences, chunk, embed, FAISS + BM25, write the version
+  (fsynced) and make it current;
+* bare: ``embedder._model.encode(texts, batch_size=<same>, normalize_embeddings=True,
+  convert_to_numpy=True)`` over exactly the chunk texts the index ended up with (read back from
+  the version's chunks.jsonl).
+
+ratio = bare seconds / pipeline seconds: 1.0 means the pipeline costs nothing beyond the
+encoder; the target is >= 0.85. The pair is repeated ``--repeat`` times in alternating order
+(pipeline first, then bare first, ...) and medians are reported. An untimed warm-up (the 54
+original papers through the pipeline) first pays one-off costs both sides share or that any
+long-running process pays once: torch's thread pool, lazy imports (bm25s, NLTK punkt, tiktoken).
+The pipeline's stages are timed by wrapping the Indexer's steps in a subclass.
+
+    .venv/bin/python benchmarks/bench_index.py [--papers 2000] [--repeat 3] [--batch-size 64]
+                                               [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The bundled model lies on disk; nothing may try the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from indexer.builder import BuildReport, Indexer  # noqa: E402
+from indexer.config import IndexerSettings  # noqa: E402
+from indexer.embedders.local import SentenceTransformerEmbedder  # noqa: E402
+from indexer.index import CHUNKS_FILE  # noqa: E402
+from indexer.models import Paper  # noqa: E402
+from indexer.readers import read_file  # noqa: E402
+from indexer.storage import IndexDir  # noqa: E402
+from indexer.text import split_sentences  # noqa: E402
+from indexer.writer import IndexState  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "data" / "daily-papers.txt"
+TARGET_RATIO = 0.85
+
+
+def replicate_corpus(corpus: Path, n_papers: int, target: Path) -> Path:
+    """Write ``n_papers`` distinct papers made from ``corpus`` as JSONL to ``target``."""
+    records = read_file(corpus).records
+    if not records:
+        raise SystemExit(f"{corpus}: no papers")
+    with target.open("w", encoding="utf-8") as handle:
+        for i in range(n_papers):
+            replica, record = divmod(i, len(records))
+            base = records[record]
+            sentences = split_sentences(base.abstract)
+            shift = replica % len(sentences) if sentences else 0
+            abstract = " ".join(sentences[shift:] + sentences[:shift])
+            title = f"{base.title} (replica {replica})" if replica else base.title
+            row = {"title": title, "abstract": abstract, "published": base.published}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return target
+
+
+class TimedIndexer(Indexer):
+    """The Indexer with its steps timed; what it does is unchanged."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.times: dict[str, float] = {}
+
+    def _timed(self, key: str, started: float) -> None:
+        self.times[key] = self.times.get(key, 0.0) + time.perf_counter() - started
+
+    def _read(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super()._read(*args, **kwargs)
+        finally:
+            self._timed("read", started)
+
+    def _replace_papers(self, state: IndexState, papers: list[Paper], report: BuildReport) -> None:
+        started = time.perf_counter()
+        try:
+            super()._replace_papers(state, papers, report)
+        finally:
+            self._timed("replace", started)
+
+    def _embed(self, texts: list[str]) -> Any:
+        started = time.perf_counter()
+        try:
+            return super()._embed(texts)
+        finally:
+            self._timed("embed", started)
+
+    def _write(self, *args: Any, **kwargs: Any) -> str:
+        started = time.perf_counter()
+        try:
+            return super()._write(*args, **kwargs)
+        finally:
+            self._timed("write", started)
+
+
+@dataclass
+class PipelineRun:
+    seconds: float
+    papers: int
+    chunks: int
+    stages: dict[str, float]
+    texts: list[str] = field(repr=False)
+
+
+def run_pipeline(embedder: SentenceTransformerEmbedder, corpus: Path, workdir: Path) -> PipelineRun:
+    index_dir = Path(tempfile.mkdtemp(prefix="index-", dir=workdir))
+    indexer = TimedIndexer(IndexerSettings(index_dir=index_dir), embedder=embedder)
+    started = time.perf_counter()
+    report = indexer.add([corpus])
+    seconds = time.perf_counter() - started
+    if report.errors or report.merged or report.added == 0:
+        raise SystemExit(f"unexpected build: {report.summary()}")
+    t = indexer.times
+    stages = {
+        "read files": t["read"],
+        "dedupe + split sentences": seconds - t["read"] - t["replace"] - t["write"],
+        "chunk + FAISS add": t["replace"] - t["embed"],
+        "embed": t["embed"],
+        "BM25 + write version": t["write"],
+    }
+    chunks_file = IndexDir(index_dir).current() / CHUNKS_FILE
+    with chunks_file.open(encoding="utf-8") as handle:
+        texts = [json.loads(line)["text"] for line in handle]
+    shutil.rmtree(index_dir)
+    return PipelineRun(seconds, report.added, report.chunks_embedded, stages, texts)
+
+
+def run_bare(model: Any, texts: list[str], batch_size: int) -> float:
+    started = time.perf_counter()
+    model.encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return time.perf_counter() - started
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": round(ram_gb, 1),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "os": platform.platform(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--papers", type=int, default=2000, help="distinct papers to index")
+    parser.add_argument("--repeat", type=int, default=3, help="(pipeline, bare) pairs to time")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="encoder batch size, both sides (default 64)"
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    args = parser.parse_args(argv)
+    if args.papers < 1 or args.repeat < 1 or args.batch_size < 1:
+        parser.error("--papers, --repeat and --batch-size must be positive")
+
+    load_before = os.getloadavg()
+    embedder = SentenceTransformerEmbedder(batch_size=args.batch_size)
+    model = embedder._model
+    workdir = Path(tempfile.mkdtemp(prefix="abstractqa-bench-index-"))
+    try:
+        corpus = replicate_corpus(CORPUS, args.papers, workdir / "papers.jsonl")
+        warm = replicate_corpus(CORPUS, min(args.papers, 54), workdir / "warmup.jsonl")
+        run_pipeline(embedder, warm, workdir)
+
+        pipelines: list[PipelineRun] = []
+        bares: list[float] = []
+        texts: list[str] | None = None
+        for i in range(args.repeat):
+            # Alternate the order so neither side always runs on a warmer (or hotter) CPU.
+            if i % 2 == 1 and texts is not None:
+                bares.append(run_bare(model, texts, args.batch_size))
+                pipelines.append(run_pipeline(embedder, corpus, workdir))
+            else:
+                pipelines.append(run_pipeline(embedder, corpus, workdir))
+                texts = texts if texts is not None else pipelines[0].texts
+                bares.append(run_bare(model, texts, args.batch_size))
+            if pipelines[-1].texts != texts:
+                raise SystemExit("the pipeline produced different chunks in different runs")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    pipeline_s = statistics.median(p.seconds for p in pipelines)
+    bare_s = statistics.median(bares)
+    ratios = [b / p.seconds for b, p in zip(bares, pipelines, strict=True)]
+    papers, chunks = pipelines[0].papers, pipelines[0].chunks
+    stages = {k: statistics.median(p.stages[k] for p in pipelines) for k in pipelines[0].stages}
+    summary = {
+        "papers": papers,
+        "chunks": chunks,
+        "batch_size": args.batch_size,
+        "repeat": args.repeat,
+        "pipeline_seconds": pipeline_s,
+        "bare_encode_seconds": bare_s,
+        "ratio": bare_s / pipeline_s,
+        "ratio_per_pair_median": statistics.median(ratios),
+        "papers_per_second": papers / pipeline_s,
+        "chunks_per_second": chunks / pipeline_s,
+        "bare_chunks_per_second": chunks / bare_s,
+        "target_ratio": TARGET_RATIO,
+        "target_met": bare_s / pipeline_s >= TARGET_RATIO,
+        "stages_median_seconds": stages,
+        "runs": [
+            {"pipeline_seconds": p.seconds, "bare_encode_seconds": b, "stages": p.stages}
+            for p, b in zip(pipelines, bares, strict=True)
+        ],
+        "machine": machine() | {"loadavg_before": [round(x, 2) for x in load_before]},
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{papers} papers, {chunks} chunks, batch size {args.batch_size}, {args.repeat} runs")
+    print(f"{'':26} {'median s':>9}  runs (s)")
+    print(
+        f"{'pipeline (Indexer.add)':26} {pipeline_s:9.2f}  "
+        + " ".join(f"{p.seconds:.2f}" for p in pipelines)
+    )
+    print(f"{'bare model.encode':26} {bare_s:9.2f}  " + " ".join(f"{b:.2f}" for b in bares))
+    for name, seconds in stages.items():
+        print(f"  {name:24} {seconds:9.2f}")
+    met = "met" if summary["target_met"] else "NOT met"
+    print(
+        f"papers/s {summary['papers_per_second']:.1f}, chunks/s {summary['chunks_per_second']:.1f}"
+        f" (bare {summary['bare_chunks_per_second']:.1f})"
+    )
+    print(f"ratio bare/pipeline {summary['ratio']:.3f} (target >= {TARGET_RATIO}: {met})")
+    load = summary["machine"]["loadavg"]
+    print(f"load average before {summary['machine']['loadavg_before']}, after {load}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Evaluation of answering on a question set: retrieval, citations, abstention, verification.
+
+A question set is JSON Lines of ``{"question", "gold"}`` (gold: paper ids or titles; empty
+means the corpus cannot answer it). A claim set, for tuning citation verification, is JSON
+Lines of ``{"claim", "paper_id", "supported"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.identity import normalise_title
+from service.ask.models import AskRequest
+from service.ask.service import AskService
+from service.search.models import SearchRequest
+from service.search.service import SearchService
+from service.state import ServiceState
+
+
+@dataclass
+class QuestionResult:
+    question: str
+    gold: list[str]
+    ranked: list[str]
+    abstained: bool
+    answerability: float
+    cited: list[str]
+    sentences: int
+    supported: int
+
+
+@dataclass
+class AnswerReport:
+    questions: int
+    answerable: int
+    unanswerable: int
+    hit_at_1: float
+    recall_at_5: float
+    mrr: float
+    citation_precision: float
+    supported_share: float
+    abstention_accuracy: float
+    false_abstentions: int
+    results: list[QuestionResult] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("results")
+        return out
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _resolve_gold(state: ServiceState, gold: list[str]) -> list[str]:
+    """Gold entries may be paper ids or titles."""
+    papers = state.loaded.index.papers
+    by_title = {normalise_title(p.title): p.paper_id for p in papers.values()}
+    return [g if g in papers else by_title.get(normalise_title(g), g) for g in gold]
+
+
+async def evaluate_answers(
+    state: ServiceState, questions: list[dict[str, Any]], backend: str | None = None
+) -> AnswerReport:
+    search, ask = SearchService(state), AskService(state)
+    results = []
+    try:
+        for item in questions:
+            gold = _resolve_gold(state, list(item.get("gold") or []))
+            ranked = [
+                r.paper_id
+                for r in search.search(SearchRequest(query=item["question"], top_k=10)).results
+            ]
+            prepared = await ask.prepare(AskRequest(question=item["question"], backend=backend))
+            answer = await ask.complete(prepared)
+            results.append(
+                QuestionResult(
+                    question=item["question"],
+                    gold=gold,
+                    ranked=ranked,
+                    abstained=answer.abstained,
+                    answerability=answer.answerability,
+                    cited=[c.paper_id for c in answer.citations],
+                    sentences=len(answer.sentences),
+                    supported=sum(1 for s in answer.sentences if s.supported),
+                )
+            )
+    finally:
+        await ask.aclose()
+    return _report(results)
+
+
+def _report(results: list[QuestionResult]) -> AnswerReport:
+    answerable = [r for r in results if r.gold]
+    unanswerable = [r for r in results if not r.gold]
+
+    def rr(r: QuestionResult) -> float:
+        return next((1 / (i + 1) for i, p in enumerate(r.ranked) if p in r.gold), 0.0)
+
+    answered = [r for r in answerable if not r.abstained]
+    cited = [p in r.gold for r in answered for p in r.cited]
+    sentences = sum(r.sentences for r in results if not r.abstained)
+    return AnswerReport(
+        questions=len(results),
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
+        hit_at_1=_mean([r.ranked[:1] != [] and r.ranked[0] in r.gold for r in answerable]),
+        recall_at_5=_mean([len(set(r.ranked[:5]) & set(r.gold)) / len(r.gold) for r in answerable]),
+        mrr=_mean([rr(r) for r in answerable]),
+        citation_precision=_mean(cited),
+        supported_share=sum(r.supported for r in results) / sentences if sentences else 0.0,
+        abstention_accuracy=_mean([r.abstained for r in unanswerable]),
+        false_abstentions=sum(1 for r in answerable if r.abstained),
+        results=results,
+    )
+
+
+def _mean(values: list[float] | list[bool]) -> float:
+    return float(np.mean(values)) if values else 0.0
+
+
+def abstention_sweep(results: list[QuestionResult]) -> list[tuple[float, int, int]]:
+    """(threshold, false abstentions, missed abstentions) at each distinct answerability."""
+    points = sorted({round(r.answerability, 4) for r in results})
+    out = []
+    for threshold in points:
+        false = sum(1 for r in results if r.gold and r.answerability < threshold)
+        missed = sum(1 for r in results if not r.gold and r.answerability >= threshold)
+        out.append((threshold, false, missed))
+    return out
+
+
+def claim_similarities(state: ServiceState, claims: list[dict[str, Any]]) -> list[tuple[float, bool]]:
+    """For each claim: its best cosine with a sentence of the named paper, and its label."""
+    loaded = state.loaded
+    vectors = loaded.embedder.embed_documents([c["claim"] for c in claims])
+    sentences = loaded.sentences.get(list(dict.fromkeys(c["paper_id"] for c in claims)))
+    return [
+        (float((sentences[c["paper_id"]] @ v).max()), bool(c["supported"]))
+        for c, v in zip(claims, vectors, strict=True)
+    ]
+
+
+def best_threshold(pairs: list[tuple[float, bool]]) -> tuple[float, float]:
+    """The threshold (midpoint between neighbouring scores) with the highest accuracy."""
+    scores = sorted({s for s, _ in pairs})
+    candidates = [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)] or scores
+    best = max(candidates, key=lambda t: (accuracy(pairs, t), -abs(t - 0.5)))
+    return best, accuracy(pairs, best)
+
+
+def accuracy(pairs: list[tuple[float, bool]], threshold: float) -> float:
+    return _mean([(score >= threshold) == label for score, label in pairs])
