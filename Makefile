@@ -7,6 +7,9 @@ CORPUS := data/daily-papers.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export ABSTRACTQA_INDEX_DIR := $(INDEX_DIR)
+# Browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test index lint bench clean
 
@@ -31,7 +34,11 @@ index: $(INDEX_DIR)/CURRENT
 run: $(VENV)/.installed $(INDEX_DIR)/CURRENT
 	$(BIN)/abstractqa serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev

@@ -22,8 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index-dir", type=Path, help="an index of data/daily-papers.txt (default: build one)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--index-dir", type=Path, help="an index of data/daily-papers.txt (default: build one)"
+    )
     parser.add_argument("--questions", type=Path, default=ROOT / "data/dev/questions.jsonl")
     parser.add_argument("--claims", type=Path, default=ROOT / "data/dev/claims.jsonl")
     parser.add_argument("--json", action="store_true")
@@ -59,8 +63,12 @@ def main() -> int:
             "threshold": settings.abstain_min_score,
             "coverage_weight": settings.abstain_coverage_weight,
             "perfect_range": [min(perfect), max(perfect)] if perfect else None,
-            "max_unanswerable": max((r.answerability for r in report.results if not r.gold), default=None),
-            "min_answerable": min((r.answerability for r in report.results if r.gold), default=None),
+            "max_unanswerable": max(
+                (r.answerability for r in report.results if not r.gold), default=None
+            ),
+            "min_answerable": min(
+                (r.answerability for r in report.results if r.gold), default=None
+            ),
         },
         "verification": {
             "claims": len(pairs),
@@ -70,8 +78,13 @@ def main() -> int:
             "fitted_accuracy": fitted_accuracy,
         },
         "misses": [
-            {"question": r.question, "gold": r.gold, "top": r.ranked[:3], "abstained": r.abstained,
-             "answerability": round(r.answerability, 3)}
+            {
+                "question": r.question,
+                "gold": r.gold,
+                "top": r.ranked[:3],
+                "abstained": r.abstained,
+                "answerability": round(r.answerability, 3),
+            }
             for r in report.results
             if (r.gold and (not r.ranked or r.ranked[0] not in r.gold or r.abstained))
             or (not r.gold and not r.abstained)
@@ -81,17 +94,33 @@ def main() -> int:
         print(json.dumps(out, indent=2))
         return 0
     a = out["answers"]
-    print(f"questions: {a['questions']} ({a['answerable']} answerable, {a['unanswerable']} unanswerable)")
-    for key in ("hit_at_1", "recall_at_5", "mrr", "citation_precision", "supported_share", "abstention_accuracy"):
+    print(
+        f"questions: {a['questions']} "
+        f"({a['answerable']} answerable, {a['unanswerable']} unanswerable)"
+    )
+    for key in (
+        "hit_at_1",
+        "recall_at_5",
+        "mrr",
+        "citation_precision",
+        "supported_share",
+        "abstention_accuracy",
+    ):
         print(f"  {key:20s} {a[key]:.3f}")
     print(f"  {'false_abstentions':20s} {a['false_abstentions']}")
     ab = out["abstention"]
-    print(f"abstention threshold {ab['threshold']} (weight {ab['coverage_weight']}); "
-          f"max unanswerable {ab['max_unanswerable']:.3f}, min answerable {ab['min_answerable']:.3f}; "
-          f"perfect range {ab['perfect_range']}")
+    print(
+        f"abstention threshold {ab['threshold']} (weight {ab['coverage_weight']}); "
+        f"max unanswerable {ab['max_unanswerable']:.3f}, "
+        f"min answerable {ab['min_answerable']:.3f}; "
+        f"perfect range {ab['perfect_range']}"
+    )
     v = out["verification"]
-    print(f"verification: {v['claims']} claims; threshold {v['threshold']} accuracy {v['accuracy']:.3f}; "
-          f"fitted {v['fitted_threshold']:.3f} accuracy {v['fitted_accuracy']:.3f}")
+    print(
+        f"verification: {v['claims']} claims; "
+        f"threshold {v['threshold']} accuracy {v['accuracy']:.3f}; "
+        f"fitted {v['fitted_threshold']:.3f} accuracy {v['fitted_accuracy']:.3f}"
+    )
     for miss in out["misses"]:
         print(f"  miss: {miss}")
     return 0

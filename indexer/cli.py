@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from indexer.config import IndexerSettings
+from indexer.config import SEARCH_MODES, IndexerSettings
 from indexer.errors import IndexerError, NothingToIndexError
 from indexer.progress import Progress
 from indexer.readers import FORMATS
-from indexer.retrieval import MODES
 
 
 def settings_from(args: argparse.Namespace) -> IndexerSettings:
@@ -58,7 +57,7 @@ def add_commands(commands: Any, parent: argparse.ArgumentParser) -> None:
     search = commands.add_parser("search", parents=[parent], help="search the indexed papers")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=10, help="number of papers (default 10)")
-    search.add_argument("--mode", choices=MODES, default="hybrid")
+    search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(handler=_search)
 

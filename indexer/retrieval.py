@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from indexer.config import SEARCH_MODES, SearchMode
 from indexer.embedders.base import Embedder
 from indexer.index import IndexVersion
 from indexer.models import Chunk, Paper
 
-Mode = Literal["hybrid", "dense", "bm25"]
-MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+Mode = SearchMode
+MODES = SEARCH_MODES
 
 
 @dataclass(frozen=True)

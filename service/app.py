@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import httpx
 from fastapi import FastAPI
 
@@ -14,6 +13,7 @@ from indexer.embedders import Embedder
 from service import api_errors
 from service.ask.router import router as ask_router
 from service.ask.service import AskService
+from service.chat.router import router as chat_router
 from service.health.router import router as health_router
 from service.papers.router import router as papers_router
 from service.papers.service import PapersService
@@ -21,8 +21,7 @@ from service.search.router import router as search_router
 from service.search.service import SearchService
 from service.settings import Settings
 from service.state import ServiceState
-
-log = logging.getLogger("abstractqa.service")
+from service.web.router import router as web_router
 
 
 def create_app(
@@ -40,13 +39,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if load_in_background:
-            threading.Thread(
-                target=_load_quietly, args=(state,), name="index-loader", daemon=True
-            ).start()
+            state.start_loading()
         else:
             state.load()
         yield
         await app.state.ask.aclose()
+        await anyio.to_thread.run_sync(state.close)
 
     app = FastAPI(
         title="abstractqa",
@@ -59,13 +57,13 @@ def create_app(
     app.state.ask = AskService(state, http_client)
     app.state.papers = PapersService(state)
     api_errors.install(app)
-    for router in (health_router, search_router, ask_router, papers_router):
+    for router in (
+        health_router,
+        search_router,
+        ask_router,
+        papers_router,
+        chat_router,
+        web_router,
+    ):
         app.include_router(router)
     return app
-
-
-def _load_quietly(state: ServiceState) -> None:
-    try:
-        state.load()
-    except Exception:  # the reason is kept in state.error and shown by /readyz
-        log.debug("index loading failed", exc_info=True)

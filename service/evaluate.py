@@ -7,6 +7,7 @@ Lines of ``{"claim", "paper_id", "supported"}``.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -137,7 +138,9 @@ def abstention_sweep(results: list[QuestionResult]) -> list[tuple[float, int, in
     return out
 
 
-def claim_similarities(state: ServiceState, claims: list[dict[str, Any]]) -> list[tuple[float, bool]]:
+def claim_similarities(
+    state: ServiceState, claims: list[dict[str, Any]]
+) -> list[tuple[float, bool]]:
     """For each claim: its best cosine with a sentence of the named paper, and its label."""
     loaded = state.loaded
     vectors = loaded.embedder.embed_documents([c["claim"] for c in claims])
@@ -151,7 +154,7 @@ def claim_similarities(state: ServiceState, claims: list[dict[str, Any]]) -> lis
 def best_threshold(pairs: list[tuple[float, bool]]) -> tuple[float, float]:
     """The threshold (midpoint between neighbouring scores) with the highest accuracy."""
     scores = sorted({s for s, _ in pairs})
-    candidates = [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)] or scores
+    candidates = [(a + b) / 2 for a, b in itertools.pairwise(scores)] or scores
     best = max(candidates, key=lambda t: (accuracy(pairs, t), -abs(t - 0.5)))
     return best, accuracy(pairs, best)
 

@@ -67,3 +67,17 @@ class Settings(IndexerSettings):
         "least this similar (cosine); tuned on the development set.",
     )
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longest question.")
+    chat_max_messages: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="/v1/chat/completions: most messages of a conversation used to understand "
+        "the latest question; older ones are dropped.",
+    )
+    chat_max_tokens: int = Field(
+        8000,
+        ge=16,
+        le=1_000_000,
+        description="/v1/chat/completions: most tiktoken tokens of a conversation used; older "
+        "messages are dropped, and a latest user message longer than this is refused.",
+    )

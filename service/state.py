@@ -39,21 +39,24 @@ class SentenceVectors:
     def get(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
         missing = [p for p in dict.fromkeys(paper_ids) if p not in self._vectors]
         if missing:
+            # Encoded outside the lock, so a request never queues behind the warm-up; two
+            # threads may embed the same paper once, which costs time but not correctness.
+            texts = [s for p in missing for s in self._index.papers[p].sentences]
+            vectors = self._embedder.embed_documents(texts)
             with self._lock:
-                missing = [p for p in missing if p not in self._vectors]
-                texts = [s for p in missing for s in self._index.papers[p].sentences]
-                vectors = self._embedder.embed_documents(texts)
                 start = 0
                 for paper_id in missing:
                     n = len(self._index.papers[paper_id].sentences)
-                    self._vectors[paper_id] = vectors[start : start + n]
+                    self._vectors.setdefault(paper_id, vectors[start : start + n])
                     start += n
         return {p: self._vectors[p] for p in paper_ids}
 
-    def warm(self, batch_papers: int = 64) -> None:
-        """Embed every paper's sentences, a batch at a time (run in a background thread)."""
+    def warm(self, stop: threading.Event, batch_papers: int = 8) -> None:
+        """Embed every paper's sentences, a batch at a time, until done or ``stop`` is set."""
         ids = list(self._index.papers)
         for start in range(0, len(ids), batch_papers):
+            if stop.is_set():
+                return
             self.get(ids[start : start + batch_papers])
 
 
@@ -73,7 +76,8 @@ class ServiceState:
         self._embedder = embedder
         self._loaded: Loaded | None = None
         self.error: str | None = None
-        self.backends: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
 
     @property
     def ready(self) -> bool:
@@ -105,10 +109,33 @@ class ServiceState:
             self.error = str(exc)
             log.error("cannot load the index: %s", exc)
             raise
-        threading.Thread(target=self._warm, name="sentence-warmup", daemon=True).start()
+        self._spawn(self._warm, "sentence-warmup")
+
+    def start_loading(self) -> None:
+        """Load in a background thread; failures are kept in ``error`` (shown by /readyz)."""
+        self._spawn(self._load_quietly, "index-loader")
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop background work and wait for it: a thread still inside torch when the
+        interpreter exits aborts the process."""
+        self._stop.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout_s)
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self.load()
+        except Exception:  # the reason is kept in self.error
+            log.debug("index loading failed", exc_info=True)
 
     def _warm(self) -> None:
         try:
-            self.loaded.sentences.warm()
+            self.loaded.sentences.warm(self._stop)
         except Exception as exc:  # warming is an optimisation; answering embeds on demand
             log.warning("sentence warm-up stopped: %s", exc)

@@ -8,14 +8,24 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ["answer", "no_answer", "source", "system"]
+TEMPLATES = ["answer", "condense", "no_answer", "source", "system"]
 
 
 def test_prompts_are_found_from_an_installed_wheel(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-         "--quiet", "-w", str(wheels)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(wheels),
+        ],
         check=True,
         cwd=tmp_path,
     )
@@ -24,7 +34,17 @@ def test_prompts_are_found_from_an_installed_wheel(tmp_path: Path) -> None:
     assert {f"prompts/{name}.txt" for name in TEMPLATES} <= names
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
     )
     code = (
@@ -32,7 +52,16 @@ def test_prompts_are_found_from_an_installed_wheel(tmp_path: Path) -> None:
         f"print(all(prompts.load(n) for n in {TEMPLATES!r}))"
     )
     out = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {code}", str(target)],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(target)!r}); {code}",
+            str(target),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert out.stdout.strip() == "True"

@@ -145,7 +145,10 @@ def _citations(
     citations = []
     for n in dict.fromkeys(n for s in checked for n in s.cited):
         evidence = [s.evidence[n] for s in checked if n in s.evidence]
-        indices = sorted({index for _, index in evidence})
+        # Quote only sentences that support some claim citing n; the nearest neighbour of an
+        # unsupported claim is not evidence. With no support at all, show the closest ones.
+        supporting = [e for e in evidence if e[0] >= threshold]
+        indices = sorted({index for _, index in supporting or evidence})
         score = max((sim for sim, _ in evidence), default=0.0)
         sentences = paper_sentences[by_n[n].paper_id]
         citations.append(

@@ -33,9 +33,9 @@ class AskRequest(Scope):
 
 class SourceRef(BaseModel):
     n: int = Field(..., description="The number answer text cites as [n].")
-    paper_id: str
-    title: str
-    url: str | None = None
+    paper_id: str = Field(..., description="Stable id of the paper.")
+    title: str = Field(..., description="The paper's title.")
+    url: str | None = Field(None, description="Link to the paper, when known.")
     score: float = Field(
         ...,
         description="Answerability of the question by this paper: dense cosine + weighted "
@@ -45,9 +45,9 @@ class SourceRef(BaseModel):
 
 class CitationOut(BaseModel):
     n: int = Field(..., description="The [n] marker in the answer.")
-    paper_id: str
-    title: str
-    url: str | None = None
+    paper_id: str = Field(..., description="Stable id of the paper.")
+    title: str = Field(..., description="The paper's title.")
+    url: str | None = Field(None, description="Link to the paper, when known.")
     quote: str = Field(..., description="The exact sentence(s) of the abstract relied on.")
     sentence_indices: list[int] = Field(
         ..., description="Indices of the quoted sentences in the paper."
@@ -58,7 +58,7 @@ class CitationOut(BaseModel):
 
 class AnswerSentence(BaseModel):
     text: str = Field(..., description="The answer sentence with its [n] markers.")
-    citations: list[int]
+    citations: list[int] = Field(..., description="The [n] markers of this sentence.")
     supported: bool = Field(
         ..., description="A cited abstract states it (similarity over the threshold)."
     )
@@ -86,10 +86,10 @@ class AskResponse(BaseModel):
     degraded: bool = Field(
         False, description="The requested backend failed; the extractive answer was used."
     )
-    degraded_reason: str | None = None
+    degraded_reason: str | None = Field(None, description="Why the requested backend failed.")
     answerability: float = Field(
         ...,
         description="How well the best paper matches the question; below the threshold: abstain.",
     )
-    index_version: str
-    took_ms: float
+    index_version: str = Field(..., description="The index version that answered.")
+    took_ms: float = Field(..., description="Server time spent on the request.")

@@ -18,7 +18,7 @@ class ExtractiveBackend(AnswerBackend):
     name = "extractive"
 
     def __init__(
-        self, max_per_source: int = 2, paper_margin: float = 0.1, sentence_margin: float = 0.1
+        self, max_per_source: int = 2, paper_margin: float = 0.15, sentence_margin: float = 0.1
     ) -> None:
         self.max_per_source = max_per_source
         self.paper_margin = paper_margin

@@ -10,13 +10,13 @@ router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(..., description="Always 'ok' while the process runs.")
 
 
 class Readiness(BaseModel):
     status: str = Field(..., description="'ready', 'loading' or 'failed'.")
-    index_version: str | None = None
-    papers: int | None = None
+    index_version: str | None = Field(None, description="The loaded index version.")
+    papers: int | None = Field(None, description="Papers in the loaded index.")
     error: str | None = Field(None, description="Why the index could not be loaded.")
 
 

@@ -8,11 +8,11 @@ from pydantic import BaseModel, Field
 
 
 class PaperSummary(BaseModel):
-    paper_id: str
-    title: str
-    authors: list[str] = Field(default_factory=list)
-    url: str | None = None
-    published: str | None = None
+    paper_id: str = Field(..., description="Stable id of the paper.")
+    title: str = Field(..., description="The paper's title.")
+    authors: list[str] = Field(default_factory=list, description="Authors, when known.")
+    url: str | None = Field(None, description="Link to the paper, when known.")
+    published: str | None = Field(None, description="Publication date (YYYY-MM-DD), when known.")
 
 
 class PaperDetail(PaperSummary):
@@ -20,12 +20,14 @@ class PaperDetail(PaperSummary):
     sentences: list[str] = Field(
         ..., description="The abstract's sentences, as citations quote them."
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Other fields of the source record."
+    )
 
 
 class PaperList(BaseModel):
     total: int = Field(..., description="Papers matching `q` (all papers without `q`).")
-    offset: int
-    limit: int
-    papers: list[PaperSummary]
-    index_version: str
+    offset: int = Field(..., description="Papers skipped.")
+    limit: int = Field(..., description="Page size.")
+    papers: list[PaperSummary] = Field(..., description="This page, ordered by title.")
+    index_version: str = Field(..., description="The index version that answered.")

@@ -73,19 +73,19 @@ class SearchRequest(Scope):
 
 class PaperResult(BaseModel):
     paper_id: str = Field(..., description="Stable id of the paper.")
-    title: str
+    title: str = Field(..., description="The paper's title.")
     score: float = Field(..., description="Relevance in the chosen mode (RRF score for hybrid).")
     snippet: str = Field(..., description="The paper's sentences that best match the query.")
-    url: str | None = None
-    authors: list[str] = Field(default_factory=list)
-    published: str | None = None
+    url: str | None = Field(None, description="Link to the paper, when known.")
+    authors: list[str] = Field(default_factory=list, description="Authors, when known.")
+    published: str | None = Field(None, description="Publication date (YYYY-MM-DD), when known.")
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Other metadata of the paper."
     )
 
 
 class SearchResponse(BaseModel):
-    query: str
-    mode: str
+    query: str = Field(..., description="The query as received.")
+    mode: str = Field(..., description="The retrieval mode used.")
     results: list[PaperResult] = Field(..., description="Ranked papers, best first.")
     took_ms: float = Field(..., description="Server time spent on the request.")

@@ -191,3 +191,25 @@ def test_manifest_records_sources_counts_and_file_hashes(
     )
     assert manifest["counts"]["chunks"] == len(corpus_index.chunks)
     json.dumps(manifest)
+
+
+def test_an_hnsw_index_finds_papers_and_supports_removal(
+    tmp_path: Path, embedder, settings_for, corpus_path: Path
+) -> None:
+    settings = settings_for(vector_index="hnsw")
+    indexer = Indexer(settings, embedder=embedder)
+    indexer.add([corpus_path])
+    index = open_index(settings.index_dir)
+    assert index.vectors.kind == "hnsw" and index.manifest["settings"]["vector_index"] == "hnsw"
+    query = "neural long-term memory that learns to memorize at test time"
+    assert (
+        Retriever(index, embedder).search(query, 1, "dense")[0].paper.paper_id.startswith("titans")
+    )
+    indexer.remove(["titans-learning-to-memorize-at-test-time-ba030557"])
+    index = open_index(settings.index_dir)
+    assert len(index.vectors) == len(index.chunks)
+    assert (
+        not Retriever(index, embedder)
+        .search(query, 1, "dense")[0]
+        .paper.paper_id.startswith("titans")
+    )

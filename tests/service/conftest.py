@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +24,14 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"{url} never became ready")
+
+
+@contextmanager
+def ready_server(app: Any, name: str = "abstractqa") -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 and yield its URL once /readyz answers 200."""
+    with LiveServer(app, name) as server:
+        wait_ready(server.url)
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -68,3 +68,19 @@ def test_openapi_describes_every_field(client: httpx.Client) -> None:
         properties = spec["components"]["schemas"][name]["properties"]
         assert properties
     assert client.get("/docs").status_code == 200
+
+
+def test_every_field_of_every_schema_is_described(client: httpx.Client) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    ours = {
+        name: s
+        for name, s in schemas.items()
+        if not name.startswith(("HTTPValidationError", "ValidationError"))
+    }
+    undocumented = [
+        f"{name}.{field}"
+        for name, schema in ours.items()
+        for field, spec in schema.get("properties", {}).items()
+        if not spec.get("description")
+    ]
+    assert undocumented == []

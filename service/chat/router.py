@@ -1,0 +1,143 @@
+"""``/v1/chat/completions`` and ``/v1/models``, as OpenAI serves them.
+
+Errors on these routes use OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``,
+so the SDK raises its usual exceptions (400 ``BadRequestError``, 404 ``NotFoundError``...);
+``code`` is the service's code, as in its other endpoints. A failure after a stream has started
+is a ``data: {"error": ...}`` line (the SDK raises ``APIError``), with no ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from service.chat.models import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ModelCard,
+    ModelList,
+    OpenAIErrorBody,
+)
+from service.chat.service import ChatService
+from service.errors import ServiceError
+
+log = logging.getLogger("abstractqa.service")
+
+STANDALONE_HEADER = "X-Abstractqa-Standalone-Question"
+
+
+def openai_error(status: int, code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _validation_error(exc: RequestValidationError) -> JSONResponse:
+    problems, param = [], None
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            message = f"request body is not valid JSON: {error.get('ctx', {}).get('error', '')}"
+            return JSONResponse(openai_error(400, "invalid_request", message.rstrip(": ")), 400)
+        loc = [part for part in error.get("loc", ()) if part != "body"]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        param = param or where or None
+        text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{where or 'body'}: {text}")
+    return JSONResponse(openai_error(400, "invalid_request", "; ".join(problems), param), 400)
+
+
+class OpenAIRoute(APIRoute):
+    """A route whose errors are in OpenAI's shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return _validation_error(exc)
+            except ServiceError as exc:
+                param = "model" if exc.code == "model_not_found" else None
+                body = openai_error(exc.status, exc.code, exc.message, param)
+                return JSONResponse(body, exc.status)
+            except HTTPException:
+                raise
+            except Exception:
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                message = "internal error; the server log has the details"
+                return JSONResponse(openai_error(500, "internal_error", message), 500)
+
+        return route
+
+
+def _chat(request: Request) -> ChatService:
+    return ChatService(request.app.state.ask, request.app.state.service.settings)
+
+
+ChatServiceDep = Annotated[ChatService, Depends(_chat)]
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": OpenAIErrorBody, "description": "Invalid request."},
+    404: {"model": OpenAIErrorBody, "description": "Unknown model."},
+}
+
+
+async def sse_chunks(chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[str]:
+    try:
+        async for chunk in chunks:
+            yield f"data: {json.dumps(chunk.wire(), ensure_ascii=False)}\n\n"
+    except ServiceError as exc:
+        yield f"data: {json.dumps(openai_error(exc.status, exc.code, exc.message))}\n\n"
+        return
+    except Exception:
+        log.exception("chat stream failed")
+        error = openai_error(500, "internal_error", "internal error while answering")
+        yield f"data: {json.dumps(error)}\n\n"
+        return
+    yield "data: [DONE]\n\n"
+
+
+@router.get("/models", response_model=ModelList, summary="The model names (answer backends)")
+def list_models(chat: ChatServiceDep) -> ModelList:
+    return chat.models()
+
+
+@router.get("/models/{model}", response_model=ModelCard, responses=_ERRORS, summary="One model")
+def retrieve_model(model: str, chat: ChatServiceDep) -> ModelCard:
+    return chat.model(model)
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS},
+    summary="Answer the last message of a conversation, OpenAI-style, with cited sources",
+    description="The answer text carries [n] markers and ends with a 'Sources:' list; the extra "
+    "field `abstractqa` (of the completion, or of the last stream chunk) has the structured "
+    f"answer. The standalone question answered is also in the `{STANDALONE_HEADER}` header "
+    "(percent-encoded UTF-8). With `stream: true`: `data: {chat.completion.chunk}` lines, then "
+    "`data: [DONE]`.",
+)
+async def chat_completions(
+    body: ChatCompletionRequest, response: Response, chat: ChatServiceDep
+) -> Any:
+    prepared = await chat.prepare(body)
+    header = {STANDALONE_HEADER: quote(prepared.standalone.question, safe="")}
+    if body.stream:
+        return StreamingResponse(
+            sse_chunks(chat.chunks(prepared)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **header},
+        )
+    response.headers.update(header)
+    return await chat.complete(prepared)

@@ -1,0 +1,1 @@
+"""The web chat page served at ``/`` and its static assets (``service/static``)."""
