@@ -52,10 +52,13 @@ def main() -> int:
     settings = Settings(index_dir=index_dir)
     state = ServiceState(settings)
     state.load()
-    report = asyncio.run(evaluate_answers(state, read_jsonl(args.questions)))
+    try:
+        report = asyncio.run(evaluate_answers(state, read_jsonl(args.questions)))
+        pairs = claim_similarities(state, read_jsonl(args.claims))
+    finally:
+        state.close()
     sweep = abstention_sweep(report.results)
     perfect = [t for t, false, missed in sweep if false == 0 and missed == 0]
-    pairs = claim_similarities(state, read_jsonl(args.claims))
     fitted, fitted_accuracy = best_threshold(pairs)
     out = {
         "answers": report.summary(),
