@@ -4,7 +4,6 @@ Ollama, LM Studio, LiteLLM, text-embeddings-inference) over httpx."""
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
@@ -14,13 +13,13 @@ from pydantic import PrivateAttr
 
 from indexer.embedders.base import Embedder, TextKind, normalise
 from indexer.errors import EmbedderError
+from indexer.http_errors import excerpt, retry_after
 
 log = logging.getLogger(__name__)
 
 # llama-index's BaseEmbedding rejects a larger embed_batch_size; our own batching has no limit.
 _LLAMA_INDEX_MAX_BATCH = 2048
 _MAX_RETRY_AFTER_S = 30.0
-_EXCERPT_CHARS = 200
 _PROBE_TEXT = "dimension probe"
 
 # Failures worth another attempt: the request is idempotent, so a lost connection is harmless.
@@ -108,7 +107,7 @@ class OpenAIEmbedder(Embedder):
         attempts = self._max_retries + 1
         failure = ""
         for attempt in range(attempts):
-            retry_after: float | None = None
+            wait_s: float | None = None
             try:
                 response = self._client.post(
                     self._url, json=payload, headers=headers, timeout=self._timeout_s
@@ -122,13 +121,13 @@ class OpenAIEmbedder(Embedder):
             else:
                 if response.is_success:
                     return self._parse(response, len(texts))
-                failure = f"HTTP {response.status_code}: {_excerpt(response.text)}"
+                failure = f"HTTP {response.status_code}: {excerpt(response.text)}"
                 if response.status_code != 429 and response.status_code < 500:
                     raise self._error(f"failed with {failure}")
-                retry_after = _retry_after(response)
+                wait_s = retry_after(response, _MAX_RETRY_AFTER_S)
             if attempt == attempts - 1:
                 break
-            delay = retry_after if retry_after is not None else self._backoff_s * 2**attempt
+            delay = wait_s if wait_s is not None else self._backoff_s * 2**attempt
             log.warning(
                 "embeddings request to %s: %s; retrying in %.2f s",
                 self._url,
@@ -163,10 +162,10 @@ class OpenAIEmbedder(Embedder):
         try:
             body = response.json()
         except ValueError as exc:
-            raise bad(f"is not JSON: {_excerpt(response.text)}") from exc
+            raise bad(f"is not JSON: {excerpt(response.text)}") from exc
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise bad(f"lacks a 'data' list: {_excerpt(response.text)}")
+            raise bad(f"lacks a 'data' list: {excerpt(response.text)}")
         if len(data) != expected:
             raise bad(f"has {len(data)} embeddings for {expected} inputs")
         if not all(isinstance(item, dict) and "embedding" in item for item in data):
@@ -195,21 +194,3 @@ class OpenAIEmbedder(Embedder):
             raise bad(f"has dimension {dimension}, expected {self._dimension}")
         self._dimension = dimension
         return matrix.astype(np.float32)
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    if not flat:
-        return "(empty body)"
-    return flat if len(flat) <= _EXCERPT_CHARS else flat[:_EXCERPT_CHARS] + "…"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """A numeric ``Retry-After`` in seconds (capped); HTTP dates fall back to the backoff."""
-    try:
-        seconds = float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, _MAX_RETRY_AFTER_S)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
@@ -14,13 +13,13 @@ from typing import Any
 
 import httpx
 
+from indexer.http_errors import excerpt, retry_after
 from service.backends.base import AnswerBackend, AnswerPrompt
 from service.errors import BackendError, BackendProtocolError, BackendUnavailableError
 
 log = logging.getLogger(__name__)
 
 _MAX_RETRY_AFTER_S = 10.0
-_EXCERPT_CHARS = 200
 # Failures another attempt may cure; TimeoutError is our own per-attempt deadline.
 _TRANSIENT_ERRORS = (
     httpx.TimeoutException,
@@ -169,9 +168,9 @@ class OpenAIChatBackend(AnswerBackend):
             return
         await response.aread()
         # Scrubbed here because the retry log line shows it too.
-        failure = self._scrub(f"HTTP {response.status_code}: {_excerpt(response.text)}")
+        failure = self._scrub(f"HTTP {response.status_code}: {excerpt(response.text)}")
         if response.status_code == 429 or response.status_code >= 500:
-            raise _Transient(failure, _retry_after(response))
+            raise _Transient(failure, retry_after(response, _MAX_RETRY_AFTER_S))
         raise self._error(BackendError, f"rejected the request with {failure}")
 
     def _sse_piece(self, line: str, progress: _Progress) -> str | None:
@@ -185,7 +184,7 @@ class OpenAIChatBackend(AnswerBackend):
         try:
             chunk = json.loads(data)
         except ValueError as exc:
-            what = f"sent a stream line that is not JSON: {_excerpt(data)}"
+            what = f"sent a stream line that is not JSON: {excerpt(data)}"
             raise self._error(BackendProtocolError, what) from exc
         choice = self._first_choice(chunk, "stream chunk")
         if choice is None:
@@ -202,13 +201,13 @@ class OpenAIChatBackend(AnswerBackend):
         try:
             body = response.json()
         except ValueError as exc:
-            what = f"sent a JSON reply that does not parse: {_excerpt(response.text)}"
+            what = f"sent a JSON reply that does not parse: {excerpt(response.text)}"
             raise self._error(BackendProtocolError, what) from exc
         choice = self._first_choice(body, "reply")
         message = choice.get("message") if choice is not None else None
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):
-            what = f"sent a reply without choices[0].message.content: {_excerpt(response.text)}"
+            what = f"sent a reply without choices[0].message.content: {excerpt(response.text)}"
             raise self._error(BackendProtocolError, what)
         return content
 
@@ -219,7 +218,7 @@ class OpenAIChatBackend(AnswerBackend):
             raise self._error(BackendProtocolError, f"sent an error in its {what}: {detail}")
         choices = body.get("choices") if isinstance(body, dict) else None
         if not isinstance(choices, list):
-            problem = f"sent a {what} without a 'choices' list: {_excerpt(json.dumps(body))}"
+            problem = f"sent a {what} without a 'choices' list: {excerpt(json.dumps(body))}"
             raise self._error(BackendProtocolError, problem)
         if not choices:
             return None
@@ -249,21 +248,3 @@ class OpenAIChatBackend(AnswerBackend):
     def _scrub(self, message: str) -> str:
         # A proxy may echo the Authorization header in its error body; never pass the key on.
         return message.replace(self._api_key, "***") if self._api_key else message
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    if not flat:
-        return "(empty body)"
-    return flat if len(flat) <= _EXCERPT_CHARS else flat[:_EXCERPT_CHARS] + "…"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """A numeric ``Retry-After`` in seconds (capped); HTTP dates fall back to the backoff."""
-    try:
-        seconds = float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, _MAX_RETRY_AFTER_S)

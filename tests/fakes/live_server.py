@@ -23,6 +23,10 @@ class LiveServer:
         self.port = 0
 
     @property
+    def stopping(self) -> bool:
+        return self._server is None or self._server.should_exit
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

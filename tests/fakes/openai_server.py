@@ -17,7 +17,6 @@ import hashlib
 import json
 import random
 import re
-import socket
 import threading
 import time
 import uuid
@@ -27,12 +26,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Send
+
+from tests.fakes.live_server import LiveServer
 
 _WORD = re.compile(r"\w+")
 _DELTA = re.compile(r"\s*\S+\s*|\s+")  # one word with its spaces, so the deltas join back
@@ -116,8 +116,7 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._state = _State()
         self._routes: dict[tuple[str, str], Handler] = {}
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._live: LiveServer | None = None
         self._port: int | None = None
         self._reply: Reply = DEFAULT_REPLY
         self.chunk_delay = 0.0  # seconds between streamed content deltas
@@ -136,36 +135,15 @@ class FakeOpenAIServer:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, timeout_s: float = 10.0) -> None:
-        # Binding the socket here, not in uvicorn, tells us the free port before the thread runs.
-        # An explicit IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-        # and without it every keep-alive response waits 40 ms on Nagle + delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
         app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=_ALL_METHODS)])
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("fake OpenAI server did not start")
-            time.sleep(0.005)
+        self._live = LiveServer(app, "fake-openai", lifespan="off")
+        self._live.start(timeout_s)
+        self._port = self._live.port
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        if self._live is not None:
+            self._live.stop()
+        self._live = None
 
     def __enter__(self) -> FakeOpenAIServer:
         self.start()
@@ -303,7 +281,7 @@ class FakeOpenAIServer:
     async def _sleep(self, seconds: float) -> None:
         # Short steps so that stop() need not wait for a long injected delay to run out.
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not (self._server and self._server.should_exit):
+        while time.monotonic() < deadline and not (self._live is None or self._live.stopping):
             await asyncio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
 
     async def _embeddings(self, request: RecordedRequest) -> Response:
