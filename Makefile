@@ -48,6 +48,8 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_index.py
+	$(BIN)/python benchmarks/bench_answers.py
+	$(BIN)/python benchmarks/bench_service.py
 
 clean:
 	rm -rf $(VENV) $(INDEX_DIR) build *.egg-info
