@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,8 +40,16 @@ class IndexVersion:
     def embedder_name(self) -> str:
         return str(self.manifest["embedder"]["name"])
 
+    @cached_property
+    def _chunks_by_paper(self) -> dict[str, list[Chunk]]:
+        # Derived once: the query path asks for one paper's chunks per hit and per scope.
+        by_paper: dict[str, list[Chunk]] = {}
+        for chunk in self.chunks.values():
+            by_paper.setdefault(chunk.paper_id, []).append(chunk)
+        return by_paper
+
     def chunks_of(self, paper_id: str) -> list[Chunk]:
-        return [c for c in self.chunks.values() if c.paper_id == paper_id]
+        return list(self._chunks_by_paper.get(paper_id, []))
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

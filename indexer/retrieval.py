@@ -110,7 +110,7 @@ class Retriever:
         allowed = set(paper_ids) & papers.keys() if paper_ids is not None else papers.keys()
         if filters is not None:
             allowed = {p for p in allowed if filters.accepts(papers[p])}
-        ids = [c.chunk_id for c in self.index.chunks.values() if c.paper_id in allowed]
+        ids = [c.chunk_id for p in allowed for c in self.index.chunks_of(p)]
         return np.array(sorted(ids), dtype=np.int64)
 
     def embed_query(self, query: str) -> np.ndarray:

@@ -182,12 +182,7 @@ class AskService:
             abstained=True,
             related=prepared.candidates,
             sources=[],
-            backend=backend,
-            degraded=reason is not None,
-            degraded_reason=reason,
-            answerability=prepared.answerability,
-            index_version=prepared.loaded.index.name,
-            took_ms=_ms(prepared.started),
+            **_outcome(prepared, backend, reason),
         )
 
     async def _finish(
@@ -220,12 +215,7 @@ class AskService:
             ],
             unsupported_sentences=verified.unsupported,
             removed_markers=verified.removed_markers,
-            backend=backend,
-            degraded=reason is not None,
-            degraded_reason=reason,
-            answerability=prepared.answerability,
-            index_version=prepared.loaded.index.name,
-            took_ms=_ms(prepared.started),
+            **_outcome(prepared, backend, reason),
         )
 
     def _verify(self, prepared: Prepared, text: str) -> Verified:
@@ -239,6 +229,18 @@ class AskService:
             loaded.embedder.embed_documents,
             self._state.settings.support_min_similarity,
         )
+
+
+def _outcome(prepared: Prepared, backend: str, reason: str | None) -> dict[str, Any]:
+    """The fields every final response carries: who answered, how, and how long it took."""
+    return {
+        "backend": backend,
+        "degraded": reason is not None,
+        "degraded_reason": reason,
+        "answerability": prepared.answerability,
+        "index_version": prepared.loaded.index.name,
+        "took_ms": _ms(prepared.started),
+    }
 
 
 def _ms(started: float) -> float:
