@@ -146,7 +146,9 @@ def content_hash(record: PaperRecord) -> str:
 def deduplicate(
     records: Iterable[PaperRecord], known_titles: Mapping[str, str] | None = None
 ) -> DedupResult:
-    """Give each record its paper id and merge duplicates (same id, or same normalised title).
+    """Give each record its paper id and merge duplicates: same id, or same normalised title
+    unless both records carry explicit ids of their own (then the source says they are two
+    papers, as in test collections where generic titles like "Information networks" repeat).
 
     ``known_titles`` maps normalised titles to ids already in the index, so a re-read paper
     keeps its id unless the record carries a different explicit id of its own.
@@ -161,6 +163,8 @@ def deduplicate(
         index, why = by_id.get(paper_id), "same paper id"
         if index is None and title_key:
             index, why = by_title.get(title_key), "same title"
+            if index is not None and _own_id(record) and _own_id(result.papers[index][1]):
+                index = None
         if index is None:
             index = len(result.papers)
             result.papers.append((paper_id, _copy(record)))
@@ -175,6 +179,10 @@ def deduplicate(
         if title_key:
             by_title.setdefault(title_key, index)
     return result
+
+
+def _own_id(record: PaperRecord) -> bool:
+    return bool((record.id or "").strip())
 
 
 def _assign_id(record: PaperRecord, title_key: str, known: Mapping[str, str]) -> str:

@@ -175,17 +175,29 @@ def test_duplicates_by_paper_id_are_merged_even_with_different_titles() -> None:
     assert "same paper id" in result.merged[0].reason
 
 
-def test_a_later_duplicates_other_id_also_joins_the_kept_paper() -> None:
+def test_records_with_their_own_distinct_ids_stay_apart_despite_a_shared_title() -> None:
+    records = [
+        _record("Information Networks", id="119", abstract="One.", location="line 1"),
+        _record("information networks", id="122", abstract="Two.", location="line 2"),
+        _record("Different Title", id="122", location="line 3"),
+    ]
+
+    result = deduplicate(records)
+
+    assert [paper_id for paper_id, _ in result.papers] == ["119", "122"]
+    assert [note.location for note in result.merged] == ["line 3"]
+
+
+def test_a_record_without_an_id_joins_an_explicit_id_paper_of_the_same_title() -> None:
     records = [
         _record("Shared Title", id="a", location="line 1"),
-        _record("shared title", id="b", location="line 2"),
-        _record("Different Title", id="b", location="line 3"),
+        _record("shared title", location="line 2"),
     ]
 
     result = deduplicate(records)
 
     assert [paper_id for paper_id, _ in result.papers] == ["a"]
-    assert [note.location for note in result.merged] == ["line 2", "line 3"]
+    assert [note.location for note in result.merged] == ["line 2"]
 
 
 def test_a_known_title_keeps_its_existing_id_unless_the_record_has_its_own() -> None:
