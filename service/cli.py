@@ -8,6 +8,8 @@ import sys
 from typing import Any
 
 from indexer import cli as indexer_cli
+from indexer.evaluation import cli as eval_cli
+from service import eval_cli as answers_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     indexer_cli.add_commands(commands, parent)
+    answers_cli.add_commands(eval_cli.add_commands(commands, parent), parent)
     serve = commands.add_parser("serve", parents=[parent], help="run the HTTP service")
     serve.add_argument(
         "--host", default=None, help="interface to bind (default: $ABSTRACTQA_HOST or 127.0.0.1)"

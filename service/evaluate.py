@@ -1,8 +1,13 @@
 """Evaluation of answering on a question set: retrieval, citations, abstention, verification.
 
 A question set is JSON Lines of ``{"question", "gold"}`` (gold: paper ids or titles; empty
-means the corpus cannot answer it). A claim set, for tuning citation verification, is JSON
-Lines of ``{"claim", "paper_id", "supported"}``.
+means the corpus cannot answer it; other keys are ignored). A claim set, for tuning citation
+verification, is JSON Lines of ``{"claim", "paper_id", "supported"}``.
+
+Retrieval metrics (hit@1, recall@5, MRR over the top 10 of hybrid search) count answerable
+questions; citation precision counts every paper cited by a non-abstaining answer, so a
+citation answering an unanswerable question counts against it; the supported share counts
+the sentences of non-abstaining answers.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.evaluation.beir import EvaluationInputError
 from indexer.identity import normalise_title
 from service.ask.models import AskRequest
 from service.ask.service import AskService
@@ -33,6 +39,7 @@ class QuestionResult:
     cited: list[str]
     sentences: int
     supported: int
+    degraded: bool = False
 
 
 @dataclass
@@ -47,6 +54,7 @@ class AnswerReport:
     supported_share: float
     abstention_accuracy: float
     false_abstentions: int
+    degraded: int = 0
     results: list[QuestionResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -60,11 +68,57 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def read_questions(path: Path) -> list[dict[str, Any]]:
+    """A question set, checked: raises ``EvaluationInputError`` naming the file and line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise EvaluationInputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvaluationInputError(f"{path}: cannot read: {exc}") from exc
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}: line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvaluationInputError(f"{where}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(row, dict):
+            raise EvaluationInputError(f"{where}: expected a JSON object with question and gold")
+        question, gold = row.get("question"), row.get("gold", [])
+        if not isinstance(question, str) or not question.strip():
+            raise EvaluationInputError(f"{where}: no question (a non-empty string)")
+        if gold is None:
+            gold = []
+        if not isinstance(gold, list) or not all(isinstance(g, str) for g in gold):
+            raise EvaluationInputError(
+                f"{where}: gold must be a list of paper ids or titles (empty: unanswerable)"
+            )
+        questions.append(row | {"gold": gold})
+    if not questions:
+        raise EvaluationInputError(f"{path}: no questions")
+    return questions
+
+
 def _resolve_gold(state: ServiceState, gold: list[str]) -> list[str]:
-    """Gold entries may be paper ids or titles."""
+    """Gold entries may be paper ids or titles (matched after ``normalise_title``)."""
     papers = state.loaded.index.papers
     by_title = {normalise_title(p.title): p.paper_id for p in papers.values()}
     return [g if g in papers else by_title.get(normalise_title(g), g) for g in gold]
+
+
+def unknown_gold(state: ServiceState, questions: list[dict[str, Any]]) -> list[str]:
+    """Gold entries naming no paper of the index (neither an id nor a title), as they are
+    written; such an entry can never be retrieved or cited."""
+    papers = state.loaded.index.papers
+    return [
+        g
+        for item in questions
+        for g, resolved in zip(item["gold"], _resolve_gold(state, item["gold"]), strict=True)
+        if resolved not in papers
+    ]
 
 
 async def evaluate_answers(
@@ -91,6 +145,7 @@ async def evaluate_answers(
                     cited=[c.paper_id for c in answer.citations],
                     sentences=len(answer.sentences),
                     supported=sum(1 for s in answer.sentences if s.supported),
+                    degraded=answer.degraded,
                 )
             )
     finally:
@@ -105,8 +160,7 @@ def _report(results: list[QuestionResult]) -> AnswerReport:
     def rr(r: QuestionResult) -> float:
         return next((1 / (i + 1) for i, p in enumerate(r.ranked) if p in r.gold), 0.0)
 
-    answered = [r for r in answerable if not r.abstained]
-    cited = [p in r.gold for r in answered for p in r.cited]
+    cited = [p in r.gold for r in results if not r.abstained for p in r.cited]
     sentences = sum(r.sentences for r in results if not r.abstained)
     return AnswerReport(
         questions=len(results),
@@ -119,6 +173,7 @@ def _report(results: list[QuestionResult]) -> AnswerReport:
         supported_share=sum(r.supported for r in results) / sentences if sentences else 0.0,
         abstention_accuracy=_mean([r.abstained for r in unanswerable]),
         false_abstentions=sum(1 for r in answerable if r.abstained),
+        degraded=sum(1 for r in results if r.degraded),
         results=results,
     )
 

@@ -1,0 +1,1 @@
+"""Retrieval evaluation: ranking metrics and the BEIR-layout benchmark runner."""
