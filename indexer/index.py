@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from indexer.bm25 import BM25_DIR, BM25Index
+from indexer.bm25 import BM25_DIR, BM25Index, paper_text
 from indexer.errors import EmbedderMismatchError, IndexCorruptError
 from indexer.models import Chunk, Paper
 from indexer.storage import IndexDir
@@ -92,7 +92,12 @@ def open_version(version: Path, manifest: dict[str, Any]) -> IndexVersion:
         lambda: {c["chunk_id"]: Chunk.from_json(c) for c in read_jsonl(chunks_path)},
     )
     vectors = _load(version / INDEX_FILE, "FAISS index", lambda: PaperVectorStore.load(version))
-    bm25 = _load(version / BM25_DIR, "BM25 index", lambda: BM25Index.load(version))
+    if manifest.get("format_version") == 1:
+        ids = sorted(papers)
+        texts = [paper_text(papers[p].title, papers[p].abstract) for p in ids]
+        bm25 = BM25Index.build(texts, ids)
+    else:
+        bm25 = _load(version / BM25_DIR, "BM25 index", lambda: BM25Index.load(version))
     counts = manifest["counts"]
     if (
         len(papers) != counts["papers"]

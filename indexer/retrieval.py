@@ -1,5 +1,5 @@
-"""Retrieval over an index version: dense (FAISS), BM25, and hybrid (reciprocal-rank fusion),
-with results grouped per paper.
+"""Retrieval over an index version: dense (FAISS, best chunk per paper), BM25 (per paper),
+and hybrid (a weighted sum of standardised scores), with results per paper.
 
 llama-index's ``QueryFusionRetriever`` fuses node lists and needs an LLM object even for one
 query; here fusion happens after grouping per paper, so it is a few lines of our own.
@@ -73,7 +73,7 @@ class PaperHit:
 @dataclass
 class _Ranked:
     score: float
-    chunk_id: int
+    chunk_id: int | None
     rank: int = 0
 
 
@@ -87,46 +87,81 @@ def _group_by_paper(index: IndexVersion, scores: np.ndarray, ids: np.ndarray) ->
     return best
 
 
+def _standardised(ranking: dict[str, _Ranked]) -> dict[str, float]:
+    """Scores as z-scores over the candidates one retriever returned: BM25 and cosine scores
+    live on unrelated scales, and a z-score keeps how far a paper stands out of its list."""
+    if not ranking:
+        return {}
+    values = np.array([r.score for r in ranking.values()], dtype=np.float64)
+    spread = float(values.std())
+    if spread < 1e-9:
+        return dict.fromkeys(ranking, 0.0)
+    mean = float(values.mean())
+    return {p: (r.score - mean) / spread for p, r in ranking.items()}
+
+
 class Retriever:
-    """Searches one index version with the embedder it was built with."""
+    """Searches one index version with the embedder it was built with.
+
+    Hybrid search is a convex combination of z-scored dense and BM25 scores over each
+    retriever's ``depth`` best papers, ``dense_weight`` for the dense side; a paper one
+    retriever did not return gets that retriever's lowest z-score among its candidates. On
+    CISI this beats reciprocal-rank fusion (nDCG@10 0.465 vs 0.452 at k=60) and both
+    retrievers alone, and the bundled questions' hit@1 rises from 0.953 to 0.984
+    (docs/benchmarks.md). Equal weights: the optimum was flat between 0.4 and 0.6.
+    """
 
     def __init__(
-        self, index: IndexVersion, embedder: Embedder, rrf_k: int = 60, depth: int = 100
+        self,
+        index: IndexVersion,
+        embedder: Embedder,
+        dense_weight: float = 0.5,
+        depth: int = 100,
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
         self.depth = depth
         chunks_per_paper = len(index.chunks) / max(1, len(index.papers))
         self._chunk_factor = max(2, int(np.ceil(chunks_per_paper)) + 1)
 
-    def allowed_chunks(
+    def allowed_papers(
         self, paper_ids: Iterable[str] | None, filters: Filters | None
-    ) -> np.ndarray | None:
-        """FAISS ids of the chunks of the papers a request may see (None: all of them)."""
+    ) -> set[str] | None:
+        """The papers a request may see (None: all of them)."""
         if paper_ids is None and (filters is None or filters == Filters()):
             return None
         papers = self.index.papers
-        allowed = set(paper_ids) & papers.keys() if paper_ids is not None else papers.keys()
+        allowed = set(paper_ids) & papers.keys() if paper_ids is not None else set(papers)
         if filters is not None:
             allowed = {p for p in allowed if filters.accepts(papers[p])}
-        ids = [c.chunk_id for p in allowed for c in self.index.chunks_of(p)]
+        return allowed
+
+    def allowed_chunks(self, papers: set[str] | None) -> np.ndarray | None:
+        """FAISS ids of the chunks of ``papers`` (None: all chunks)."""
+        if papers is None:
+            return None
+        ids = [c.chunk_id for p in papers for c in self.index.chunks_of(p)]
         return np.array(sorted(ids), dtype=np.int64)
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed_queries([query])[0]
 
     def dense(
-        self, query_vector: np.ndarray, depth: int, allowed: np.ndarray | None
+        self, query_vector: np.ndarray, depth: int, papers: set[str] | None
     ) -> dict[str, _Ranked]:
         k = depth * self._chunk_factor
+        allowed = self.allowed_chunks(papers)
         scores, ids = self.index.vectors.search(query_vector[np.newaxis, :], k, allowed)
-        return _group_by_paper(self.index, scores[0], ids[0])
+        return dict(list(_group_by_paper(self.index, scores[0], ids[0]).items())[:depth])
 
-    def lexical(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[str, _Ranked]:
-        rows = self.index.bm25.rows_of(allowed) if allowed is not None else None
-        scores, ids = self.index.bm25.search(query, depth * self._chunk_factor, rows)
-        return _group_by_paper(self.index, scores, ids)
+    def lexical(self, query: str, depth: int, papers: set[str] | None) -> dict[str, _Ranked]:
+        rows = self.index.bm25.rows_of(sorted(papers)) if papers is not None else None
+        scores, ids = self.index.bm25.search(query, depth, rows)
+        return {
+            paper_id: _Ranked(float(score), None, rank=rank)
+            for rank, (score, paper_id) in enumerate(zip(scores.tolist(), ids, strict=True), 1)
+        }
 
     def search(
         self,
@@ -140,8 +175,8 @@ class Retriever:
         """The ``k`` best papers for ``query``; ``query_vector`` skips embedding the query."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-        allowed = self.allowed_chunks(paper_ids, filters)
-        if allowed is not None and len(allowed) == 0:
+        allowed = self.allowed_papers(paper_ids, filters)
+        if allowed is not None and not allowed:
             return []
         depth = max(k, self.depth)
         dense: dict[str, _Ranked] = {}
@@ -162,20 +197,30 @@ class Retriever:
 
     def _fuse(self, dense: dict[str, _Ranked], lexical: dict[str, _Ranked]) -> dict[str, float]:
         fused: dict[str, float] = {}
-        for ranking in (dense, lexical):
-            for paper_id, ranked in ranking.items():
-                fused[paper_id] = fused.get(paper_id, 0.0) + 1.0 / (self.rrf_k + ranked.rank)
+        sides = ((dense, self.dense_weight), (lexical, 1.0 - self.dense_weight))
+        for ranking, weight in sides:
+            if not ranking:
+                continue  # one side found nothing (e.g. no query term is in the index)
+            z = _standardised(ranking)
+            floor = min(z.values())
+            for paper_id in dense.keys() | lexical.keys():
+                fused[paper_id] = fused.get(paper_id, 0.0) + weight * z.get(paper_id, floor)
         return fused
 
     def _hit(
         self, paper_id: str, score: float, dense: _Ranked | None, lexical: _Ranked | None
     ) -> PaperHit:
-        best = dense or lexical
-        assert best is not None
+        chunk_id = dense.chunk_id if dense is not None else None
+        # A paper only BM25 found has no best chunk; its first chunk stands for it.
+        chunk = (
+            self.index.chunks[chunk_id]
+            if chunk_id is not None
+            else self.index.chunks_of(paper_id)[0]
+        )
         return PaperHit(
             paper=self.index.papers[paper_id],
             score=score,
-            chunk=self.index.chunks[best.chunk_id],
+            chunk=chunk,
             dense_score=dense.score if dense else None,
             bm25_score=lexical.score if lexical else None,
             dense_rank=dense.rank if dense else None,

@@ -33,7 +33,10 @@ from typing import Any
 
 from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 held a chunk-level BM25; its papers, chunks and vectors read the same, and the
+# paper-level BM25 is rebuilt in memory on open (well under a second per thousand papers).
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 VERSIONS = "versions"
@@ -111,10 +114,11 @@ class IndexDir:
             raise IndexCorruptError(f"{path}: missing (the version is incomplete)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(f"{path}: not valid JSON ({exc})") from exc
-        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        if not isinstance(manifest, dict) or manifest.get("format_version") not in READABLE_FORMATS:
             found = manifest.get("format_version") if isinstance(manifest, dict) else None
             raise IndexCorruptError(
-                f"{path}: index format version {found!r}, this abstractqa reads {FORMAT_VERSION}"
+                f"{path}: index format version {found!r}, this abstractqa reads "
+                f"{', '.join(map(str, READABLE_FORMATS))}"
             )
         return manifest
 

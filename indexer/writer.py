@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from indexer.bm25 import BM25Index
+from indexer.bm25 import BM25Index, paper_text
 from indexer.index import CHUNKS_FILE, PAPERS_FILE
 from indexer.models import Chunk, Paper
 from indexer.storage import FORMAT_VERSION, IndexDir
@@ -50,7 +50,9 @@ def write_version(
     _write_jsonl(build / PAPERS_FILE, [state.papers[p].to_json() for p in sorted(state.papers)])
     _write_jsonl(build / CHUNKS_FILE, [state.chunks[c].to_json() for c in chunk_ids])
     state.vectors.save(build)
-    BM25Index.build([state.chunks[c].text for c in chunk_ids], chunk_ids).save(build)
+    paper_ids = sorted(state.papers)
+    texts = [paper_text(state.papers[p].title, state.papers[p].abstract) for p in paper_ids]
+    BM25Index.build(texts, paper_ids).save(build)
     name = root.next_name()
     manifest = {
         "format_version": FORMAT_VERSION,

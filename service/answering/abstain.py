@@ -1,10 +1,12 @@
 """Whether the retrieved papers answer a question at all.
 
 A paper's answerability score is its dense (cosine) relevance plus a weighted *coverage*:
-the IDF-weighted share of the question's terms (stemmed, stop words removed) that occur in
-the paper's title or abstract. Dense similarity alone confuses on-topic questions the corpus
-does not answer with paraphrased ones it does; a question whose distinctive terms appear
-nowhere in the paper is rarely answered by it. Weight and threshold are tuned on the
+the IDF²-weighted share of the question's terms (stemmed, stop words removed) that occur in
+the paper's title or abstract. Squaring lets the rare, distinctive terms decide ("AlphaFold",
+"speculative decoding"): a paper sharing only a question's common words is not its answer.
+Dense similarity alone confuses on-topic questions the corpus does not answer with
+paraphrased ones it does; a question whose distinctive terms appear nowhere in the paper is
+rarely answered by it. Weight and threshold are tuned on the
 development question set (benchmarks/bench_answers.py, docs/benchmarks.md).
 """
 
@@ -26,12 +28,12 @@ def paper_terms(paper: Paper) -> frozenset[str]:
 
 
 def coverage(weights: dict[str, float], paper: Paper) -> float:
-    """Share of the question's term weight that occurs in the paper (0..1)."""
-    total = sum(weights.values())
+    """Share of the question's squared term weight (IDF²) that occurs in the paper (0..1)."""
+    total = sum(w * w for w in weights.values())
     if total <= 0:
         return 0.0
     terms = paper_terms(paper)
-    return sum(w for term, w in weights.items() if term in terms) / total
+    return sum(w * w for term, w in weights.items() if term in terms) / total
 
 
 def answerability(relevance: float, covered: float, coverage_weight: float) -> float:

@@ -183,7 +183,7 @@ def test_manifest_records_sources_counts_and_file_hashes(
     corpus_index: IndexVersion, corpus_path: Path
 ) -> None:
     manifest = corpus_index.manifest
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     source = manifest["sources"][str(corpus_path.resolve())]
     assert source["format"] == "daily" and source["papers"] == 54 and len(source["sha256"]) == 64
     assert {"papers.jsonl", "chunks.jsonl", "vectors.faiss", "id_map.json"} <= set(
