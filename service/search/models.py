@@ -60,7 +60,7 @@ class SearchRequest(Scope):
     query: str = Field(..., min_length=1, max_length=2000, description="What to search for.")
     top_k: int = Field(10, ge=1, le=50, description="Number of papers to return.")
     mode: Literal["hybrid", "dense", "bm25"] = Field(
-        "hybrid", description="hybrid: dense + BM25 by reciprocal-rank fusion."
+        "hybrid", description="hybrid: dense + BM25, an equal-weight sum of z-scored scores."
     )
 
     @field_validator("query")
@@ -74,7 +74,11 @@ class SearchRequest(Scope):
 class PaperResult(BaseModel):
     paper_id: str = Field(..., description="Stable id of the paper.")
     title: str = Field(..., description="The paper's title.")
-    score: float = Field(..., description="Relevance in the chosen mode (RRF score for hybrid).")
+    score: float = Field(
+        ...,
+        description="Relevance in the chosen mode: cosine (dense), BM25 score (bm25), or "
+        "the fused z-score (hybrid; comparable within one response only).",
+    )
     snippet: str = Field(..., description="The paper's sentences that best match the query.")
     url: str | None = Field(None, description="Link to the paper, when known.")
     authors: list[str] = Field(default_factory=list, description="Authors, when known.")
