@@ -15,6 +15,8 @@ from service.ask.router import router as ask_router
 from service.ask.service import AskService
 from service.chat.router import router as chat_router
 from service.health.router import router as health_router
+from service.observability.install import install_observability
+from service.observability.metrics import Metrics
 from service.papers.router import router as papers_router
 from service.papers.service import PapersService
 from service.search.router import router as search_router
@@ -35,6 +37,7 @@ def create_app(
     backends use (tests swap its transport)."""
     settings = settings or Settings()
     state = ServiceState(settings, embedder)
+    metrics = Metrics(lambda: state.loaded.index if state.ready else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,8 +56,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = state
-    app.state.search = SearchService(state)
-    app.state.ask = AskService(state, http_client)
+    app.state.search = SearchService(state, metrics)
+    app.state.ask = AskService(state, http_client, metrics)
     app.state.papers = PapersService(state)
     api_errors.install(app)
     for router in (
@@ -66,4 +69,6 @@ def create_app(
         web_router,
     ):
         app.include_router(router)
+    # Last, so that its middleware is the outermost: request ids and metrics for every response.
+    install_observability(app, metrics)
     return app

@@ -18,9 +18,11 @@ def _serve(args: argparse.Namespace) -> int:
     from indexer.storage import IndexDir
     from service.settings import Settings
 
-    overrides: dict[str, Any] = {"host": args.host, "port": args.port} | (
-        {"index_dir": args.index_dir} if getattr(args, "index_dir", None) else {}
-    )
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+    } | ({"index_dir": args.index_dir} if getattr(args, "index_dir", None) else {})
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     # Refuse to start on a missing, damaged or mismatched index, naming the file, before the
     # port opens; the model and the index itself then load in the background.
@@ -33,18 +35,25 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.observability.logs import configure_logging
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(settings.log_format, settings.log_level)
+    logging.getLogger("abstractqa.service").info(
+        "serving index %s (%d papers) on http://%s:%d",
+        manifest["version"],
+        manifest["counts"]["papers"],
+        settings.host,
+        settings.port,
     )
-    print(
-        f"abstractqa: serving index {manifest['version']} ({manifest['counts']['papers']} papers) "
-        f"on http://{settings.host}:{settings.port}",
-        file=sys.stderr,
-        flush=True,
-    )
+    # Our handler formats uvicorn's lines too (log_config=None); the access log is our own
+    # (service.observability.middleware), with request ids and durations.
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,
+        access_log=False,
     )
     return 0
 
@@ -66,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=None, help="port (default: $ABSTRACTQA_PORT or 8000)"
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level",
+        default=None,
+        choices=["debug", "info", "warning", "error"],
+        help="least severe level logged (default: $ABSTRACTQA_LOG_LEVEL or info); the format "
+        "is $ABSTRACTQA_LOG_FORMAT: json, text, or auto (text on a terminal, else json)",
+    )
     serve.set_defaults(handler=_serve)
     return parser
 

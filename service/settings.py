@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr
 from indexer.config import IndexerSettings
 
 BackendName = Literal["extractive", "openai"]
+LogFormat = Literal["auto", "json", "text"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class Settings(IndexerSettings):
@@ -16,6 +18,12 @@ class Settings(IndexerSettings):
 
     host: str = Field("127.0.0.1", description="Interface `abstractqa serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `abstractqa serve` listens on.")
+    log_format: LogFormat = Field(
+        "auto",
+        description="`abstractqa serve` log lines: json (one object per line), text, or auto "
+        "(text when stderr is a terminal, json otherwise).",
+    )
+    log_level: LogLevel = Field("info", description="Least severe level `abstractqa serve` logs.")
 
     answer_backend: BackendName = Field(
         "extractive", description="Default answer backend: extractive (no LLM) or openai."

@@ -28,6 +28,7 @@ from service.backends import (
 )
 from service.backends.extractive import ExtractiveBackend
 from service.errors import BackendError, InvalidRequestError
+from service.observability.metrics import Metrics
 from service.search.service import retrieve
 from service.state import Loaded, ServiceState
 
@@ -53,9 +54,15 @@ class Prepared:
 
 
 class AskService:
-    def __init__(self, state: ServiceState, http_client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        state: ServiceState,
+        http_client: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._state = state
         self._client = http_client
+        self._metrics = metrics or Metrics()
         self._backends: dict[str, AnswerBackend] = {}
         self._extractive = ExtractiveBackend()
 
@@ -86,9 +93,10 @@ class AskService:
         backend = self.backend(request.backend)
         loaded = self._state.loaded
         top_k = request.top_k or settings.ask_top_k
-        retrieved = await anyio.to_thread.run_sync(
-            retrieve, loaded, question, top_k, "hybrid", request
-        )
+        with self._metrics.time_retrieval("ask"):
+            retrieved = await anyio.to_thread.run_sync(
+                retrieve, loaded, question, top_k, "hybrid", request
+            )
         weights = loaded.index.bm25.term_weights(question)
         sources = []
         for hit in retrieved.hits:
@@ -130,6 +138,7 @@ class AskService:
     async def events(self, prepared: Prepared) -> AsyncIterator[Event]:
         """``sources``, ``delta``..., ``citations`` (the final response), ``done``."""
         backend_name = prepared.backend.name
+        failure: BackendError | None = None
         yield (
             "sources",
             {
@@ -148,20 +157,26 @@ class AskService:
         else:
             parts: list[str] = []
             reason = None
+            # The extractive backend calls no model: LLM timings and tokens are not its own.
+            llm = self._metrics.llm_call(backend_name, backend_name != self._extractive.name)
             try:
-                async for piece in prepared.backend.stream(prepared.prompt):
+                async for piece in prepared.backend.stream(prepared.prompt, llm.usage):
+                    llm.piece()
                     parts.append(piece)
                     yield "delta", {"text": piece}
+                llm.finish(prepared.prompt.messages, "".join(parts))
             except BackendError as exc:
                 # The LLM failed: answer extractively; a client that already showed partial text
                 # replaces it with the final answer of the citations event.
-                reason, backend_name = exc.message, self._extractive.name
+                llm.fail()
+                failure, reason, backend_name = exc, exc.message, self._extractive.name
                 fallback = self._extractive.pieces(prepared.prompt)
                 if not parts:
                     for piece in fallback:
                         yield "delta", {"text": piece}
                 parts = fallback
             final = await self._finish(prepared, "".join(parts), backend_name, reason)
+        self._metrics.observe_answer(final, failure)
         yield "citations", final.model_dump()
         yield "done", {"took_ms": final.took_ms}
 

@@ -39,14 +39,23 @@ class AnswerPrompt:
     max_sentences: int = 4
 
 
+@dataclass
+class TokenUsage:
+    """The token counts an LLM reported for one answer; None where it did not say."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
 class AnswerBackend(ABC):
     """Produces answer text with ``[n]`` markers, as a stream of text pieces."""
 
     name: str
 
     @abstractmethod
-    def stream(self, prompt: AnswerPrompt) -> AsyncIterator[str]:
-        """Yield the answer's text in pieces; raise ``BackendError`` on failure."""
+    def stream(self, prompt: AnswerPrompt, usage: TokenUsage | None = None) -> AsyncIterator[str]:
+        """Yield the answer's text in pieces; raise ``BackendError`` on failure. A backend whose
+        model reports token usage records it in ``usage``."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; backends without any need not override this."""

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from service.backends.base import AnswerBackend, AnswerPrompt, Source, SourceSentence
+from service.backends.base import (
+    AnswerBackend,
+    AnswerPrompt,
+    Source,
+    SourceSentence,
+    TokenUsage,
+)
 
 
 class ExtractiveBackend(AnswerBackend):
@@ -58,6 +64,8 @@ class ExtractiveBackend(AnswerBackend):
     def compose(self, prompt: AnswerPrompt) -> str:
         return "".join(self.pieces(prompt))
 
-    async def stream(self, prompt: AnswerPrompt) -> AsyncIterator[str]:
+    async def stream(
+        self, prompt: AnswerPrompt, usage: TokenUsage | None = None
+    ) -> AsyncIterator[str]:
         for piece in self.pieces(prompt):
             yield piece

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from indexer.http_errors import excerpt, retry_after
-from service.backends.base import AnswerBackend, AnswerPrompt
+from service.backends.base import AnswerBackend, AnswerPrompt, TokenUsage
 from service.errors import BackendError, BackendProtocolError, BackendUnavailableError
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,9 @@ class OpenAIChatBackend(AnswerBackend):
         if self._owns_client:
             await self._client.aclose()
 
-    async def stream(self, prompt: AnswerPrompt) -> AsyncIterator[str]:
+    async def stream(
+        self, prompt: AnswerPrompt, usage: TokenUsage | None = None
+    ) -> AsyncIterator[str]:
         payload: dict[str, Any] = {
             "model": self._model,
             "messages": prompt.messages,
@@ -100,7 +102,7 @@ class OpenAIChatBackend(AnswerBackend):
             yielded = False
             try:
                 # aclosing: if our consumer stops, the attempt's HTTP response closes right away.
-                async with aclosing(self._attempt(payload)) as pieces:
+                async with aclosing(self._attempt(payload, usage)) as pieces:
                     async for piece in pieces:
                         yielded = True
                         yield piece
@@ -119,7 +121,9 @@ class OpenAIChatBackend(AnswerBackend):
 
     # -- one attempt -------------------------------------------------------------------------
 
-    async def _attempt(self, payload: dict[str, Any]) -> AsyncGenerator[str, None]:
+    async def _attempt(
+        self, payload: dict[str, Any], usage: TokenUsage | None
+    ) -> AsyncGenerator[str, None]:
         deadline = asyncio.get_running_loop().time() + self._timeout_s
         progress = _Progress()
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -137,7 +141,7 @@ class OpenAIChatBackend(AnswerBackend):
                     # A server that ignores "stream": the whole answer as one piece.
                     async with asyncio.timeout_at(deadline):
                         await response.aread()
-                    if answer := self._json_answer(response):
+                    if answer := self._json_answer(response, usage):
                         yield answer
                     return
                 if media_type != "text/event-stream":
@@ -150,7 +154,7 @@ class OpenAIChatBackend(AnswerBackend):
                             line = await anext(lines)
                     except StopAsyncIteration:
                         break
-                    if piece := self._sse_piece(line, progress):
+                    if piece := self._sse_piece(line, progress, usage):
                         yield piece
                 if not (progress.done or progress.finished):
                     what = "ended the stream before a finish_reason or [DONE]"
@@ -173,7 +177,7 @@ class OpenAIChatBackend(AnswerBackend):
             raise _Transient(failure, retry_after(response, _MAX_RETRY_AFTER_S))
         raise self._error(BackendError, f"rejected the request with {failure}")
 
-    def _sse_piece(self, line: str, progress: _Progress) -> str | None:
+    def _sse_piece(self, line: str, progress: _Progress, usage: TokenUsage | None) -> str | None:
         # Anything but a data field is framing: blank separators, ": keep-alive", event:, id:.
         if not line.startswith("data:"):
             return None
@@ -187,6 +191,7 @@ class OpenAIChatBackend(AnswerBackend):
             what = f"sent a stream line that is not JSON: {excerpt(data)}"
             raise self._error(BackendProtocolError, what) from exc
         choice = self._first_choice(chunk, "stream chunk")
+        _record_usage(chunk, usage)
         if choice is None:
             return None  # e.g. the usage-only chunk that ends a stream
         if choice.get("finish_reason"):
@@ -197,7 +202,7 @@ class OpenAIChatBackend(AnswerBackend):
             raise self._error(BackendProtocolError, "sent a delta whose content is not a string")
         return content or None
 
-    def _json_answer(self, response: httpx.Response) -> str:
+    def _json_answer(self, response: httpx.Response, usage: TokenUsage | None) -> str:
         try:
             body = response.json()
         except ValueError as exc:
@@ -209,6 +214,7 @@ class OpenAIChatBackend(AnswerBackend):
         if not isinstance(content, str):
             what = f"sent a reply without choices[0].message.content: {excerpt(response.text)}"
             raise self._error(BackendProtocolError, what)
+        _record_usage(body, usage)
         return content
 
     def _first_choice(self, body: Any, what: str) -> dict[str, Any] | None:
@@ -248,3 +254,14 @@ class OpenAIChatBackend(AnswerBackend):
     def _scrub(self, message: str) -> str:
         # A proxy may echo the Authorization header in its error body; never pass the key on.
         return message.replace(self._api_key, "***") if self._api_key else message
+
+
+def _record_usage(body: dict[str, Any], usage: TokenUsage | None) -> None:
+    """Keep the token counts of a reply's ``usage`` (OpenAI's shape), when it has one."""
+    reported = body.get("usage")
+    if usage is None or not isinstance(reported, dict):
+        return
+    for field in ("prompt_tokens", "completion_tokens"):
+        value = reported.get(field)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            setattr(usage, field, value)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.retrieval import Filters, Mode, PaperHit
+from service.observability.metrics import Metrics
 from service.search.models import PaperResult, Scope, SearchRequest, SearchResponse
 from service.state import Loaded, ServiceState
 
@@ -54,13 +55,15 @@ def retrieve(
 
 
 class SearchService:
-    def __init__(self, state: ServiceState) -> None:
+    def __init__(self, state: ServiceState, metrics: Metrics | None = None) -> None:
         self._state = state
+        self._metrics = metrics or Metrics()
 
     def search(self, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
         loaded = self._state.loaded
-        retrieved = retrieve(loaded, request.query, request.top_k, request.mode, request)
+        with self._metrics.time_retrieval("search"):
+            retrieved = retrieve(loaded, request.query, request.top_k, request.mode, request)
         results = [
             PaperResult(
                 paper_id=hit.paper.paper_id,

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics (``/metrics``), request ids, structured logs."""
