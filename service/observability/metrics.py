@@ -9,7 +9,7 @@ codes, backend names, failure kinds; a free-form message never becomes a label.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 
 from prometheus_client import (
@@ -22,7 +22,12 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from indexer.index import IndexVersion
@@ -39,6 +44,15 @@ _RETRIEVAL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 _LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120)
 
 CurrentIndex = Callable[[], IndexVersion | None]
+EncoderStats = Callable[[], Mapping[str, int] | None]
+# The query encoder's counters (service/query_encoder.py EncoderStats) as exported.
+_ENCODER_COUNTERS = {
+    "batches": "Batches of queries the embedder encoded.",
+    "encoded": "Distinct queries sent to the embedder.",
+    "requested": "Queries asked for, cache hits included.",
+    "cache_hits": "Queries answered from the query-vector cache.",
+    "failed_batches": "Batches the embedder failed on.",
+}
 
 
 def degraded_reason(failure: BackendError) -> str:
@@ -74,6 +88,27 @@ class _IndexCollector(Collector):
         chunks = GaugeMetricFamily("abstractqa_index_chunks", "Chunks in the loaded index.")
         chunks.add_metric([], float(len(index.chunks)))
         yield chunks
+
+
+class _EncoderCollector(Collector):
+    """The query encoder's batching counters, read at scrape time."""
+
+    def __init__(self, stats: EncoderStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        if stats is None:
+            return
+        for name, documentation in _ENCODER_COUNTERS.items():
+            family = CounterMetricFamily(f"abstractqa_query_encoder_{name}", documentation)
+            family.add_metric([], float(stats.get(name, 0)))
+            yield family
+        largest = GaugeMetricFamily(
+            "abstractqa_query_encoder_largest_batch", "Most queries encoded in one batch so far."
+        )
+        largest.add_metric([], float(stats.get("largest_batch", 0)))
+        yield largest
 
 
 class LLMCall:
@@ -127,7 +162,9 @@ def _source(reported: int | None) -> str:
 class Metrics:
     """Every metric the service exports; ``render()`` is the ``/metrics`` body."""
 
-    def __init__(self, current_index: CurrentIndex | None = None) -> None:
+    def __init__(
+        self, current_index: CurrentIndex | None = None, encoder_stats: EncoderStats | None = None
+    ) -> None:
         registry = self.registry = CollectorRegistry()
         self.requests = Counter(
             "abstractqa_http_requests",
@@ -210,6 +247,8 @@ class Metrics:
         PlatformCollector(registry=registry)
         if current_index is not None:
             registry.register(_IndexCollector(current_index))
+        if encoder_stats is not None:
+            registry.register(_EncoderCollector(encoder_stats))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
