@@ -42,6 +42,8 @@ class BuildReport:
     seconds: float = 0.0
     errors: list[RecordError] = field(default_factory=list)
     warnings: list[RecordError] = field(default_factory=list)
+    # paper id -> "added", "updated", "unchanged" or "removed", for callers that report per paper
+    outcomes: dict[str, str] = field(default_factory=dict)
 
     @property
     def papers_per_second(self) -> float:
@@ -116,6 +118,21 @@ class Indexer:
                 + ", ".join(str(f) for f in files)
                 + _first_errors(report.errors)
             )
+        self.add_records(records, sources, report)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def add_records(
+        self,
+        records: Sequence[PaperRecord],
+        sources: dict[str, Any] | None = None,
+        report: BuildReport | None = None,
+    ) -> BuildReport:
+        """Ingest records read elsewhere (e.g. an HTTP request); ``sources`` describes where
+        they came from for the manifest. Embeds only new or changed papers."""
+        started = time.monotonic()
+        own_report = report is None
+        report = report or BuildReport("add")
         with self.root.write_lock():
             state = self._load_state()
             parent = self.root.current_name() if state is not None else None
@@ -131,17 +148,21 @@ class Indexer:
                 digest = content_hash(record)
                 if old is not None and old.content_hash == digest:
                     report.unchanged += 1
+                    report.outcomes[paper_id] = "unchanged"
                     continue
                 if old is None:
                     report.added += 1
+                    report.outcomes[paper_id] = "added"
                 else:
                     report.updated += 1
+                    report.outcomes[paper_id] = "updated"
                 fresh.append(_paper(paper_id, record, digest, old))
-            state.sources.update(sources)
+            state.sources.update(sources or {})
             if fresh:
                 self._replace_papers(state, fresh, report)
                 report.version = self._write(state, report, parent)
-        report.seconds = time.monotonic() - started
+        if own_report:
+            report.seconds = time.monotonic() - started
         return report
 
     def remove(self, paper_ids: Sequence[str]) -> BuildReport:
@@ -168,6 +189,7 @@ class Indexer:
                 del state.papers[paper_id]
             state.chunks = {i: c for i, c in state.chunks.items() if c.paper_id in state.papers}
             report.removed = len(known)
+            report.outcomes.update(dict.fromkeys(known, "removed"))
             report.version = self._write(state, report, parent)
         report.seconds = time.monotonic() - started
         return report

@@ -8,11 +8,23 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from service.errors import ServiceError
 
 log = logging.getLogger("abstractqa.service")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(..., description="A stable error code, e.g. invalid_request, not_found.")
+    message: str = Field(..., description="What is wrong, for people.")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response (outside the OpenAI-compatible routes)."""
+
+    error: ErrorDetail
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -36,7 +48,9 @@ def _describe(exc: RequestValidationError) -> tuple[int, str]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from indexer.embedders import Embedder
 from service import api_errors
+from service.admin.router import router as admin_router
+from service.admin.service import AdminService
 from service.ask.router import router as ask_router
 from service.ask.service import AskService
 from service.chat.router import router as chat_router
@@ -45,6 +47,8 @@ def create_app(
             state.start_loading()
         else:
             state.load()
+        if settings.watch_index:
+            state.start_watching()
         yield
         await app.state.ask.aclose()
         await anyio.to_thread.run_sync(state.close)
@@ -59,6 +63,7 @@ def create_app(
     app.state.search = SearchService(state, metrics)
     app.state.ask = AskService(state, http_client, metrics)
     app.state.papers = PapersService(state)
+    app.state.admin = AdminService(state)
     api_errors.install(app)
     for router in (
         health_router,
@@ -67,6 +72,7 @@ def create_app(
         papers_router,
         chat_router,
         web_router,
+        admin_router,
     ):
         app.include_router(router)
     # Last, so that its middleware is the outermost: request ids and metrics for every response.

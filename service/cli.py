@@ -14,8 +14,7 @@ from service import eval_cli as answers_cli
 
 def _serve(args: argparse.Namespace) -> int:
     from indexer.embedders.factory import embedder_name
-    from indexer.index import check_embedder
-    from indexer.storage import IndexDir
+    from service.index_check import check_current
     from service.settings import Settings
 
     overrides: dict[str, Any] = {
@@ -25,12 +24,9 @@ def _serve(args: argparse.Namespace) -> int:
     } | ({"index_dir": args.index_dir} if getattr(args, "index_dir", None) else {})
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     # Refuse to start on a missing, damaged or mismatched index, naming the file, before the
-    # port opens; the model and the index itself then load in the background.
-    root = IndexDir(settings.index_dir)
-    version = root.current()
-    manifest = root.read_manifest(version)
-    check_embedder(manifest, embedder_name(settings), settings.index_dir)
-    root.verify(version, manifest)
+    # port opens (an IndexerError: message and exit code 1); the model and the index itself
+    # then load in the background. Reloads run the same check.
+    _, manifest = check_current(settings.index_dir, embedder_name(settings))
 
     import uvicorn
 

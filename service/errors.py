@@ -6,6 +6,14 @@ Hierarchy::
     ├── InvalidRequestError       400 invalid_request: the request names something impossible
     ├── NotFoundError             404 not_found: no such paper
     ├── IndexNotReadyError        503 index_not_ready: the index is not loaded (yet)
+    ├── AdminDisabledError        404 admin_disabled: no ABSTRACTQA_ADMIN_KEY, admin endpoints off
+    ├── AdminKeyRequiredError     401 admin_key_required: no ``Authorization: Bearer`` admin key
+    ├── AdminKeyInvalidError      403 admin_key_invalid: a bearer token that is not the admin key
+    ├── ReloadFailedError         409 reload_failed: the new index version cannot be served (the
+    │                             old one keeps serving); the message names the file or reason
+    ├── IndexBusyError            409 index_busy: another process holds the index's write lock
+    ├── IndexWriteError           409 index_write_failed: an admin add/remove could not write a
+    │                             new version (e.g. the current one on disk is damaged)
     └── BackendError              502 backend_error: an answer backend failed
         ├── BackendUnavailableError  the LLM could not be reached, timed out, or kept
         │                             answering 429/5xx
@@ -17,10 +25,13 @@ stack traces or server paths.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class ServiceError(Exception):
     status = 500
     code = "internal_error"
+    headers: ClassVar[dict[str, str]] = {}  # extra response headers, e.g. WWW-Authenticate
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -53,3 +64,42 @@ class BackendUnavailableError(BackendError):
 
 class BackendProtocolError(BackendError):
     """A reply that is not OpenAI-compatible JSON or SSE."""
+
+
+class AdminDisabledError(ServiceError):
+    """Admin endpoints answer as if absent while no admin key is configured."""
+
+    status = 404
+    code = "admin_disabled"
+
+
+class AdminKeyRequiredError(ServiceError):
+    status = 401
+    code = "admin_key_required"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="abstractqa-admin"'}
+
+
+class AdminKeyInvalidError(ServiceError):
+    status = 403
+    code = "admin_key_invalid"
+
+
+class ReloadFailedError(ServiceError):
+    """The current index version could not be opened; the previous one is still served."""
+
+    status = 409
+    code = "reload_failed"
+
+
+class IndexBusyError(ServiceError):
+    """Another process (e.g. ``abstractqa index add``) kept the write lock past the wait."""
+
+    status = 409
+    code = "index_busy"
+
+
+class IndexWriteError(ServiceError):
+    """The indexer refused or failed an admin add/remove; the served version is unchanged."""
+
+    status = 409
+    code = "index_write_failed"

@@ -89,3 +89,17 @@ class Settings(IndexerSettings):
         description="/v1/chat/completions: most tiktoken tokens of a conversation used; older "
         "messages are dropped, and a latest user message longer than this is refused.",
     )
+    admin_key: SecretStr | None = Field(
+        None,
+        description="Bearer token of the admin endpoints (/v1/admin/*: reload, add and remove "
+        "papers); unset turns them off (404 admin_disabled). Compared in constant time, never "
+        "logged.",
+    )
+    watch_index: bool = Field(
+        False,
+        description="Poll the index's CURRENT pointer and reload when another process (e.g. "
+        "`abstractqa index add`) makes a new version current.",
+    )
+    watch_interval_s: float = Field(
+        2.0, gt=0, le=3600, description="How often the index pointer is polled (watch_index)."
+    )

@@ -2,22 +2,30 @@
 
 Loading (model + index) happens off the event loop after start-up; until it is done the
 service is alive (``/healthz``) but not ready (``/readyz`` answers 503).
+
+``reload`` switches to a new index version without dropping requests: the new version is
+checked and loaded completely, then the one ``_loaded`` reference is swapped. A request reads
+``state.loaded`` once and finishes on the version it started with.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from indexer.embedders import Embedder, build_embedder
 from indexer.embedders.factory import embedder_name
+from indexer.errors import IndexerError
 from indexer.index import IndexVersion, open_index
 from indexer.retrieval import Retriever
-from service.errors import IndexNotReadyError
+from indexer.storage import IndexDir
+from service.errors import IndexNotReadyError, ReloadFailedError, ServiceError
+from service.index_check import check_current, client_message, open_current
 from service.settings import Settings
 
 log = logging.getLogger("abstractqa.service")
@@ -59,6 +67,22 @@ class SentenceVectors:
                 return
             self.get(ids[start : start + batch_papers])
 
+    def adopt(self, previous: SentenceVectors) -> int:
+        """Take over ``previous``'s vectors of papers whose sentences did not change (after a
+        reload most papers are the same, and re-embedding them all would be wasted work)."""
+        with previous._lock:
+            known = dict(previous._vectors)
+        kept = {
+            paper_id: vectors
+            for paper_id, vectors in known.items()
+            if paper_id in self._index.papers
+            and self._index.papers[paper_id].sentences == previous._index.papers[paper_id].sentences
+        }
+        with self._lock:
+            for paper_id, vectors in kept.items():
+                self._vectors.setdefault(paper_id, vectors)
+        return len(kept)
+
 
 @dataclass
 class Loaded:
@@ -66,6 +90,16 @@ class Loaded:
     embedder: Embedder
     retriever: Retriever
     sentences: SentenceVectors
+    warm_stop: threading.Event = field(default_factory=threading.Event)  # ends its warm-up
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    old_version: str | None
+    new_version: str
+    papers: int
+    changed: bool
+    took_ms: float
 
 
 class ServiceState:
@@ -78,6 +112,8 @@ class ServiceState:
         self.error: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._swap_lock = threading.Lock()  # one reload at a time
+        self._threads_lock = threading.Lock()
 
     @property
     def ready(self) -> bool:
@@ -111,6 +147,86 @@ class ServiceState:
             raise
         self._spawn(self._warm, "sentence-warmup")
 
+    def reload(self) -> ReloadOutcome:
+        """Serve the index's current version if it is not the one served (blocking).
+
+        On failure the served version stays and ``ReloadFailedError`` names the file or reason.
+        """
+        with self._swap_lock:
+            started = time.perf_counter()
+            old = self._loaded
+            if old is None:
+                return self._first_load(started)
+            index_dir = self.settings.index_dir
+            try:
+                version, manifest = check_current(index_dir, old.embedder.name, hashes=False)
+                if version.name == old.index.name and manifest.get(
+                    "created"
+                ) == old.index.manifest.get("created"):
+                    return ReloadOutcome(
+                        old.index.name, old.index.name, len(old.index.papers), False, _ms(started)
+                    )
+                index = open_current(index_dir, old.embedder.name)
+            except IndexerError as exc:
+                message = f"still serving {old.index.name}; {client_message(exc, index_dir)}"
+                log.error("index reload failed, still serving %s: %s", old.index.name, exc)
+                raise ReloadFailedError(message) from exc
+            new = Loaded(
+                index,
+                old.embedder,
+                Retriever(index, old.embedder),
+                SentenceVectors(index, old.embedder),
+            )
+            new.sentences.adopt(old.sentences)
+            self._loaded = new  # the swap: requests from here on get the new version
+            old.warm_stop.set()
+            if not self._stop.is_set():  # no new warm-up once close() has begun
+                self._spawn(self._warm, "sentence-warmup", new)
+            log.info(
+                "index reloaded: %s -> %s (%d papers)",
+                old.index.name,
+                index.name,
+                len(index.papers),
+            )
+            return ReloadOutcome(old.index.name, index.name, len(index.papers), True, _ms(started))
+
+    def _first_load(self, started: float) -> ReloadOutcome:
+        """A reload before any version was served: retries a start-up load that failed."""
+        if self.error is None:
+            raise IndexNotReadyError("the index is still loading; try again shortly")
+        try:
+            self.load()
+        except Exception as exc:
+            raise ReloadFailedError(
+                f"nothing is served; {client_message(exc, self.settings.index_dir)}"
+            ) from exc
+        index = self.loaded.index
+        return ReloadOutcome(None, index.name, len(index.papers), True, _ms(started))
+
+    def start_watching(self) -> None:
+        """Poll the index pointer every ``watch_interval_s`` and reload when it changes."""
+        self._spawn(self._watch, "index-watch")
+
+    def _watch(self) -> None:
+        root = IndexDir(self.settings.index_dir)
+        failed: str | None = None  # retried only once the pointer names another version
+        while not self._stop.wait(self.settings.watch_interval_s):
+            try:
+                name = root.current_name()
+            except IndexerError:
+                continue  # no or a garbled pointer: keep serving what is loaded
+            loaded = self._loaded
+            if loaded is None and self.error is None:
+                continue  # the start-up load is still running
+            if name == failed or (loaded is not None and name == loaded.index.name):
+                continue
+            try:
+                self.reload()
+                failed = None
+            except ServiceError as exc:
+                failed = name
+                log.error("index watch: %s", exc.message)
+
     def start_loading(self) -> None:
         """Load in a background thread; failures are kept in ``error`` (shown by /readyz)."""
         self._spawn(self._load_quietly, "index-loader")
@@ -119,13 +235,21 @@ class ServiceState:
         """Stop background work and wait for it: a thread still inside torch when the
         interpreter exits aborts the process."""
         self._stop.set()
-        for thread in self._threads:
+        if self._loaded is not None:
+            self._loaded.warm_stop.set()
+        with self._threads_lock:
+            threads = list(self._threads)
+        for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(timeout_s)
+        if self._loaded is not None:  # swapped in by a reload that was running meanwhile
+            self._loaded.warm_stop.set()
 
-    def _spawn(self, target: Any, name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        self._threads.append(thread)
+    def _spawn(self, target: Any, name: str, *args: Any) -> None:
+        thread = threading.Thread(target=target, name=name, args=args, daemon=True)
+        with self._threads_lock:  # reloads spawn warm-ups: forget the threads that ended
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
         thread.start()
 
     def _load_quietly(self) -> None:
@@ -134,8 +258,14 @@ class ServiceState:
         except Exception:  # the reason is kept in self.error
             log.debug("index loading failed", exc_info=True)
 
-    def _warm(self) -> None:
+    def _warm(self, loaded: Loaded | None = None) -> None:
+        loaded = loaded or self.loaded
         try:
-            self.loaded.sentences.warm(self._stop)
+            # Its own stop: a reload ends the old version's warm-up, close() the current one's.
+            loaded.sentences.warm(loaded.warm_stop)
         except Exception as exc:  # warming is an optimisation; answering embeds on demand
             log.warning("sentence warm-up stopped: %s", exc)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

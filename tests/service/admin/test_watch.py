@@ -1,0 +1,76 @@
+"""ABSTRACTQA_WATCH_INDEX: the service notices another process making a new version current."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from indexer.embedders.base import Embedder
+from indexer.storage import write_atomic
+from tests.service.admin.conftest import (
+    BEES,
+    KELP,
+    KELP_QUESTION,
+    index_papers,
+    serve,
+    top_paper,
+)
+
+MOSS = {
+    "title": "Desiccation Tolerance in Arctic Mosses",
+    "abstract": "Arctic mosses survive months without liquid water. We show that they do so by "
+    "accumulating sugars that stabilise their membranes while dry.",
+}
+DEADLINE_S = 120  # generous: only a wait for the watcher, never a speed check
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.05)
+
+
+def test_the_watch_serves_new_versions_and_keeps_serving_when_one_is_damaged(
+    index_copy: Path, embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="abstractqa.service")
+    with (
+        serve(index_copy, embedder, watch_index=True, watch_interval_s=0.05) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+
+        def served() -> str:
+            return str(http.get("/readyz").json()["index_version"])
+
+        assert index_papers(index_copy, embedder, KELP) == "v000002"
+        wait_for(lambda: served() == "v000002", "v000002 served")
+        assert top_paper(http, KELP_QUESTION) == KELP["id"]
+
+        # A damaged v000003, built aside and then made current in one atomic step.
+        aside = tmp_path / "aside"
+        shutil.copytree(index_copy, aside)
+        assert index_papers(aside, embedder, BEES) == "v000003"
+        shutil.copytree(aside / "versions" / "v000003", index_copy / "versions" / "v000003")
+        (index_copy / "versions" / "v000003" / "papers.jsonl").write_bytes(b"")
+        write_atomic(index_copy / "CURRENT", b"v000003\n")
+        wait_for(lambda: "index watch: still serving v000002" in caplog.text, "the failure logged")
+        assert "versions/v000003/papers.jsonl: 0 bytes" in caplog.text
+        assert served() == "v000002"
+        assert top_paper(http, KELP_QUESTION) == KELP["id"]
+
+        # The next good version is picked up again.
+        assert index_papers(aside, embedder, MOSS) == "v000004"
+        shutil.copytree(aside / "versions" / "v000004", index_copy / "versions" / "v000004")
+        write_atomic(index_copy / "CURRENT", b"v000004\n")
+        wait_for(lambda: served() == "v000004", "v000004 served")
+    # Closing the app joined the watcher.
+    assert not [t for t in threading.enumerate() if t.name == "index-watch" and t.is_alive()]
