@@ -12,7 +12,9 @@ PARAPHRASES = [
         "titans-learning-to-memorize-at-test-time-ba030557",
     ),
     (
-        "Turning plain English requirements into formal specifications that machines can verify",
+        # "...that machines can verify" read as much like the constraint-verification paper.
+        "Turning plain English instructions into rigorous formal specifications that work across "
+        "application domains",
         "nl2tl-transforming-natural-languages-to-temporal-logics-cbe8f615",
     ),
     (
