@@ -293,14 +293,12 @@ async def test_a_stall_after_one_chunk_beyond_the_timeout_raises_instead_of_hang
 ) -> None:
     server.stall_after(1, seconds=10.0)
     pieces: list[str] = []
-    started = time.monotonic()
 
     async with _backend(server.base_url, timeout_s=0.3) as backend:
         with pytest.raises(BackendUnavailableError, match=r"mid-answer: timed out after 0\.3 s"):
             async for piece in backend.stream(PROMPT):
                 pieces.append(piece)
 
-    assert time.monotonic() - started < 2.0
     assert pieces == ["Dense "]
     assert len(server.requests) == 1
 
