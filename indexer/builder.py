@@ -100,7 +100,7 @@ class Indexer:
         s = self.settings
         vectors = PaperVectorStore.create(
             self.embedder.dimension,
-            s.vector_index,
+            s.vector_index_for(0),
             s.hnsw_m,
             s.hnsw_ef_construction,
             s.hnsw_ef_search,
@@ -185,6 +185,7 @@ class Indexer:
                     "none of the given paper ids is in the index" + _first_errors(report.errors)
                 )
             state.vectors.delete_papers(known)
+            self._fit_vector_index(state, len(state.vectors))
             for paper_id in known:
                 del state.papers[paper_id]
             state.chunks = {i: c for i, c in state.chunks.items() if c.paper_id in state.papers}
@@ -251,6 +252,9 @@ class Indexer:
         vectors = self._embed([spec.text for _, _, spec in nodes])
         replaced = {p.paper_id for p in papers}
         state.vectors.delete_papers(replaced)
+        # Before adding: a first build or an add that crosses the threshold puts the new
+        # vectors straight into the index type the final size calls for.
+        self._fit_vector_index(state, len(state.vectors) + len(nodes))
         state.chunks = {i: c for i, c in state.chunks.items() if c.paper_id not in replaced}
         # Straight into FAISS, exactly as PaperVectorStore.add does after unpacking TextNodes:
         # building a pydantic node and a list of Python floats per chunk only to turn them back
@@ -267,6 +271,14 @@ class Indexer:
         for paper in papers:
             state.papers[paper.paper_id] = paper
         report.chunks_embedded += len(nodes)
+
+    def _fit_vector_index(self, state: IndexState, n_vectors: int) -> None:
+        """Rebuild the FAISS part as the type the settings call for at ``n_vectors`` vectors
+        (with vector_index=auto: flat below hnsw_min_vectors, HNSW from there), if it differs."""
+        s = self.settings
+        kind = s.vector_index_for(n_vectors)
+        if state.vectors.convert(kind, s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search):
+            self.progress.log(f"vector index rebuilt as {kind} for {n_vectors} vectors")
 
     def _embed(self, texts: list[str]) -> Any:
         import numpy as np
@@ -292,6 +304,8 @@ class Indexer:
             "chunk_overlap_sentences": self.settings.chunk_overlap_sentences,
             "tokenizer": f"tiktoken:{TIKTOKEN_ENCODING}",
             "vector_index": state.vectors.kind,
+            "vector_index_rule": self.settings.vector_index,
+            "hnsw_min_vectors": self.settings.hnsw_min_vectors,
         }
         operation = {
             k: getattr(report, k)

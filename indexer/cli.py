@@ -97,6 +97,13 @@ def _rebuild(args: argparse.Namespace) -> int:
     return _report(indexer.rebuild(), progress)
 
 
+def _index_rule(settings: dict[str, Any]) -> str:
+    """Why the index has its type, for versions written with vector_index=auto."""
+    if settings.get("vector_index_rule") != "auto":
+        return ""
+    return f" (auto: HNSW from {settings['hnsw_min_vectors']} vectors)"
+
+
 def _info(args: argparse.Namespace) -> int:
     from indexer.storage import IndexDir
 
@@ -116,7 +123,8 @@ def _info(args: argparse.Namespace) -> int:
         f"papers:     {counts['papers']}",
         f"chunks:     {counts['chunks']} ({counts['sentences']} sentences)",
         f"embedder:   {embedder['name']} (dimension {embedder['dimension']})",
-        f"vectors:    {counts['vectors']} in a {manifest['settings']['vector_index']} index",
+        f"vectors:    {counts['vectors']} in a {manifest['settings']['vector_index']} index"
+        + _index_rule(manifest["settings"]),
         f"chunking:   {manifest['settings']['chunk_tokens']} tokens, "
         f"{manifest['settings']['chunk_overlap_sentences']} sentence(s) overlap",
         f"size:       {size / 1e6:.1f} MB in {len(manifest['files'])} files",

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 SearchMode = Literal["hybrid", "dense", "bm25"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "bm25")
+HNSW_MIN_VECTORS = 50_000
 
 
 class IndexerSettings(BaseSettings):
@@ -51,12 +52,26 @@ class IndexerSettings(BaseSettings):
         1, ge=0, le=5, description="Sentences repeated between consecutive chunks of a paper."
     )
 
-    vector_index: Literal["flat", "hnsw"] = Field(
-        "flat",
-        description="flat: exact inner-product search; hnsw: approximate, for large corpora.",
+    vector_index: Literal["auto", "flat", "hnsw"] = Field(
+        "auto",
+        description="flat: exact inner-product search; hnsw: approximate, for large corpora; "
+        "auto: flat below hnsw_min_vectors vectors, hnsw from there on (re-applied whenever "
+        "the index is written).",
+    )
+    # Chosen from benchmarks/bench_scale.py (docs/benchmarks.md, "Vector search at scale").
+    hnsw_min_vectors: int = Field(
+        HNSW_MIN_VECTORS,
+        ge=1,
+        description="With vector_index=auto: the number of vectors from which HNSW is used.",
     )
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=16, le=2048)
     hnsw_ef_search: int = Field(128, ge=16, le=4096)
 
     keep_versions: int = Field(3, ge=1, le=100, description="Index versions kept on disk.")
+
+    def vector_index_for(self, n_vectors: int) -> Literal["flat", "hnsw"]:
+        """The FAISS index type an index of ``n_vectors`` vectors gets under these settings."""
+        if self.vector_index != "auto":
+            return self.vector_index
+        return "hnsw" if n_vectors >= self.hnsw_min_vectors else "flat"

@@ -65,6 +65,15 @@ class PaperVectorStore(FaissMapVectorStore):
         return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
 
     @property
+    def ef_search(self) -> int:
+        """HNSW search breadth (at least k per search); flat ignores it."""
+        return self._ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        self._ef_search = value
+
+    @property
     def dimension(self) -> int:
         return int(self._faiss_index.d)
 
@@ -128,15 +137,32 @@ class PaperVectorStore(FaissMapVectorStore):
         return len(faiss_ids)
 
     def _rebuild_without(self, removed: set[int]) -> None:
+        inner: Any = faiss.downcast_index(self._faiss_index.index)
+        self._rebuild("hnsw", inner.hnsw.nb_neighbors(1), inner.hnsw.efConstruction, removed)
+
+    def convert(
+        self, kind: VectorIndexKind, hnsw_m: int, ef_construction: int, ef_search: int
+    ) -> bool:
+        """Rebuild the FAISS index as ``kind`` with the same ids and vectors, if it is another
+        kind; returns whether it did. The HNSW parameters apply when converting to HNSW."""
+        if kind == self.kind:
+            return False
+        self._rebuild(kind, hnsw_m, ef_construction, set())
+        self._ef_search = ef_search
+        return True
+
+    def _rebuild(
+        self, kind: VectorIndexKind, hnsw_m: int, ef_construction: int, removed: set[int]
+    ) -> None:
         old = self._faiss_index
+        # Both inner indexes keep the vectors in insertion order, as id_map keeps their ids:
+        # one bulk copy instead of a reconstruct call per id.
         ids = faiss.vector_to_array(old.id_map)
-        keep = np.array([i for i in ids.tolist() if i not in removed], dtype=np.int64)
-        inner: Any = faiss.downcast_index(old.index)
-        fresh = new_faiss_index(
-            old.d, "hnsw", inner.hnsw.nb_neighbors(1), inner.hnsw.efConstruction
-        )
-        if len(keep):
-            fresh.add_with_ids(np.vstack([old.reconstruct(int(i)) for i in keep]), keep)
+        vectors = old.index.reconstruct_n(0, old.ntotal) if len(ids) else None
+        keep = ~np.isin(ids, np.fromiter(removed, np.int64, len(removed)))
+        fresh = new_faiss_index(old.d, kind, hnsw_m, ef_construction)
+        if vectors is not None and keep.any():
+            fresh.add_with_ids(np.ascontiguousarray(vectors[keep]), ids[keep])
         self._faiss_index = fresh
 
     def vectors_of(self, faiss_ids: Sequence[int]) -> np.ndarray:

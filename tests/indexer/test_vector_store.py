@@ -71,3 +71,23 @@ def test_adding_a_node_twice_is_refused(store: PaperVectorStore) -> None:
     store.add([node(0, "a")])
     with pytest.raises(ValueError, match="already in the vector store"):
         store.add([node(0, "a")])
+
+
+@pytest.mark.parametrize(("start", "target"), [("flat", "hnsw"), ("hnsw", "flat")])
+def test_converting_the_index_type_keeps_ids_vectors_and_results(start: str, target: str) -> None:
+    store = PaperVectorStore.create(6, start)  # type: ignore[arg-type]
+    store.add([node(i, f"p{i}") for i in range(6)])
+    store.delete("p2")
+    assert store.convert(target, 16, 40, 64) is True  # type: ignore[arg-type]
+    assert (store.kind, len(store), store.ef_search) == (target, 5, 64)
+    _, ids = store.search(E[[4]], 1)
+    assert store.node_id(int(ids[0][0])) == "n4"
+    np.testing.assert_array_equal(store.vectors_of([5, 0]), E[[5, 0]])
+    store.add([node(2, "again")])
+    assert store.faiss_id("n2") == 6
+
+
+def test_converting_to_the_same_type_does_nothing(store: PaperVectorStore) -> None:
+    store.add([node(0, "a")])
+    assert store.convert(store.kind, 16, 40, 64) is False
+    assert store.ef_search == 128

@@ -1,0 +1,250 @@
+"""Vector search alone at scale: exact (flat) against HNSW, on synthetic 384-d vectors.
+
+The vectors come from ``benchmarks/scale_data.py``: unit vectors drawn around 4,096 cluster
+centres with an anisotropic noise spectrum, matched to real MiniLM embeddings; queries are fresh
+draws from the same mixture. Both index types are built with the indexer's own factory
+(``indexer.vector_store.new_faiss_index``: ``IndexIDMap2`` over ``IndexFlatIP`` or over
+``IndexHNSWFlat`` with M and efConstruction from ``IndexerSettings``), vectors added under ids
+0..n-1 as ``PaperVectorStore.add_vectors`` does, and searched through
+``PaperVectorStore.search`` (the serving path: efSearch = max(setting, k)).
+
+Per size it measures:
+
+* build: seconds to add all vectors (FAISS uses ``--build-threads`` OpenMP threads, default
+  all cores, as an indexing run would); sizes up to 100,000 are built 3 times (median), larger
+  ones once;
+* memory: ``faiss.serialize_index`` bytes (the on-disk size) and the RSS growth of the process
+  while building (includes what serialising leaves out, e.g. IndexIDMap2's reverse id map);
+* single-query latency p50/p99 with 1 FAISS thread, one query per call as a serving process
+  answering concurrent requests sees it (each request's search runs on its own thread; FAISS
+  would parallelise over the queries of one call, never within a single query), at k=10 and at
+  the retriever's k (``--retrieval-k``: depth 100 x chunk factor, 4 on the bundled corpus);
+* HNSW recall@k against the exact top-k of the flat index, for efSearch in ``--ef-search``
+  (at k=10) and at the default efSearch (at both k).
+
+    .venv/bin/python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--queries 500]
+        [--out benchmarks/results/scale.json] [--merge] [--report-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, percentiles
+from scale_data import DIM, draw, make_mixture, neighbourhood_stats
+from scale_report import markdown, plot
+
+from indexer.config import IndexerSettings
+from indexer.vector_store import PaperVectorStore, VectorIndexKind, new_faiss_index
+
+ROOT = Path(__file__).resolve().parent.parent
+REPEAT_UP_TO = 100_000  # larger builds (the 1M HNSW one takes tens of minutes) run once
+WARMUP_QUERIES = 20
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def build(kind: VectorIndexKind, vectors: np.ndarray, s: IndexerSettings) -> PaperVectorStore:
+    index = new_faiss_index(vectors.shape[1], kind, s.hnsw_m, s.hnsw_ef_construction)
+    index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    store = PaperVectorStore(faiss_index=index)
+    store.ef_search = s.hnsw_ef_search
+    return store
+
+
+def timed_builds(
+    kind: VectorIndexKind, vectors: np.ndarray, s: IndexerSettings, threads: int
+) -> tuple[PaperVectorStore, dict[str, Any]]:
+    """Build ``kind`` (repeatedly for small sizes); the first build's RSS growth is reported."""
+    faiss.omp_set_num_threads(threads)
+    repeats = 3 if len(vectors) <= REPEAT_UP_TO else 1
+    seconds: list[float] = []
+    cpu_seconds: list[float] = []
+    store: PaperVectorStore | None = None
+    rss_delta = 0
+    for i in range(repeats):
+        del store  # the previous build is freed before the next one is timed
+        before = rss_bytes()
+        started, cpu = time.perf_counter(), time.process_time()
+        store = build(kind, vectors, s)
+        seconds.append(time.perf_counter() - started)
+        cpu_seconds.append(time.process_time() - cpu)
+        if i == 0:
+            rss_delta = rss_bytes() - before
+    assert store is not None
+    size = int(faiss.serialize_index(store._faiss_index).nbytes)
+    return store, {
+        "build_s": statistics.median(seconds),
+        "build_runs_s": seconds,
+        "build_cpu_s": statistics.median(cpu_seconds),
+        "index_bytes": size,
+        "rss_delta_bytes": rss_delta,
+    }
+
+
+def latencies(store: PaperVectorStore, queries: np.ndarray, k: int) -> tuple[dict, np.ndarray]:
+    """Per-query latency percentiles (ms) with one FAISS thread, and the ids found; under
+    "cpu", the same for the CPU time of the searching thread, which time spent waiting for a
+    core on a busy machine does not inflate."""
+    faiss.omp_set_num_threads(1)
+    for q in queries[:WARMUP_QUERIES]:
+        store.search(q[np.newaxis, :], k)
+    samples: list[float] = []
+    cpu_samples: list[float] = []
+    found = np.full((len(queries), k), -1, dtype=np.int64)
+    for i, q in enumerate(queries):
+        started, cpu = time.perf_counter(), time.thread_time()
+        _, ids = store.search(q[np.newaxis, :], k)
+        samples.append((time.perf_counter() - started) * 1000)
+        cpu_samples.append((time.thread_time() - cpu) * 1000)
+        found[i, : ids.shape[1]] = ids[0]
+    return {**percentiles(samples), "cpu": percentiles(cpu_samples)}, found
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    k = truth.shape[1]
+    hits = sum(len(np.intersect1d(f[:k], t)) for f, t in zip(found, truth, strict=True))
+    return hits / truth.size
+
+
+def measure_size(
+    n: int, queries: np.ndarray, args: argparse.Namespace, log: Callable[[str], None]
+) -> dict[str, Any]:
+    s = IndexerSettings()
+    mixture = make_mixture(args.seed)
+    vectors = draw(mixture, n, seed=args.seed + 1)
+    ks = sorted({10, args.retrieval_k})
+    result: dict[str, Any] = {
+        "n": n,
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_before": os.getloadavg(),
+        "queries": len(queries),
+    }
+
+    flat, result["flat"] = timed_builds("flat", vectors, s, args.build_threads)
+    faiss.omp_set_num_threads(args.build_threads)
+    top, truth = flat.search(queries, max(ks))  # exact ground truth, batched
+    result["data"] = neighbourhood_stats(vectors, top)
+    result["flat"]["latency_ms"] = {str(k): latencies(flat, queries, k)[0] for k in ks}
+    log(f"{n}: flat {result['flat']['build_s']:.2f} s, p50 {result['flat']['latency_ms']}")
+    del flat
+
+    hnsw, result["hnsw"] = timed_builds("hnsw", vectors, s, args.build_threads)
+    log(f"{n}: hnsw built in {result['hnsw']['build_s']:.1f} s")
+    sweep = []
+    for ef in args.ef_search:
+        hnsw.ef_search = ef
+        stats, found = latencies(hnsw, queries, 10)
+        sweep.append({"ef_search": ef, "latency_ms": stats, "recall": recall(found, truth[:, :10])})
+        log(f"{n}: hnsw ef {ef}: p50 {stats['p50']:.3f} ms, recall@10 {sweep[-1]['recall']:.4f}")
+    result["hnsw"]["sweep_k10"] = sweep
+    hnsw.ef_search = s.hnsw_ef_search
+    result["hnsw"]["default"] = {}
+    for k in ks:
+        stats, found = latencies(hnsw, queries, k)
+        result["hnsw"]["default"][str(k)] = {
+            "latency_ms": stats,
+            "recall": recall(found, truth[:, :k]),
+            "ef_search": max(s.hnsw_ef_search, k),
+        }
+    result["load_after"] = os.getloadavg()
+    return result
+
+
+def calibrate(beir_dir: Path, seed: int) -> dict[str, dict[str, float]]:
+    """The neighbourhood statistics of real MiniLM embeddings of ``beir_dir``'s corpus (200
+    held-out documents as queries) beside those of the synthetic mixture at the same sizes."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from indexer.embedders.local import SentenceTransformerEmbedder
+
+    with (beir_dir / "corpus.jsonl").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    texts = [f"{r.get('title', '')}. {r.get('text', '')}".strip() for r in rows]
+    real = np.asarray(SentenceTransformerEmbedder().embed_documents(texts), dtype=np.float32)
+    order = np.random.default_rng(5).permutation(len(real))
+    queries, docs = real[order[:200]], real[order[200:]]
+    mixture = make_mixture(seed)
+    fake, fake_queries = draw(mixture, len(docs), seed + 1), draw(mixture, 200, seed + 2)
+    return {
+        "real": neighbourhood_stats(docs, -np.sort(-(queries @ docs.T), axis=1)),
+        "synthetic": neighbourhood_stats(fake, -np.sort(-(fake_queries @ fake.T), axis=1)),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated")
+    parser.add_argument("--queries", type=int, default=500, help="queries timed per setting")
+    parser.add_argument("--ef-search", default="16,32,64,128,256", help="HNSW sweep at k=10")
+    parser.add_argument("--retrieval-k", type=int, default=400, help="the retriever's dense k")
+    parser.add_argument("--build-threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scale.json")
+    parser.add_argument("--plots", type=Path, default=ROOT / "docs", help="PNG directory")
+    parser.add_argument("--merge", action="store_true", help="keep other sizes already in --out")
+    parser.add_argument(
+        "--report-only", action="store_true", help="redraw plots and tables from --out"
+    )
+    parser.add_argument(
+        "--calibrate", type=Path, metavar="BEIR_DIR", help="only compare real and synthetic data"
+    )
+    args = parser.parse_args(argv)
+    if args.calibrate:
+        print(json.dumps(calibrate(args.calibrate, args.seed), indent=1))
+        return 0
+    args.ef_search = [int(x) for x in args.ef_search.split(",")]
+
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    results: dict[str, Any] = {"sizes": {}}
+    if (args.merge or args.report_only) and args.out.exists():
+        results = json.loads(args.out.read_text(encoding="utf-8"))
+    if not args.report_only:
+        s = IndexerSettings()
+        results["settings"] = {
+            "dimension": DIM,
+            "hnsw_m": s.hnsw_m,
+            "hnsw_ef_construction": s.hnsw_ef_construction,
+            "hnsw_ef_search": s.hnsw_ef_search,
+            "queries": args.queries,
+            "retrieval_k": args.retrieval_k,
+            "build_threads": args.build_threads,
+            "search_threads": 1,
+            "faiss": faiss.__version__,
+        }
+        queries = draw(make_mixture(args.seed), args.queries, seed=args.seed + 2)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        for n in (int(x) for x in args.sizes.split(",")):
+            results["sizes"][str(n)] = measure_size(n, queries, args, log)
+            args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        # Only now: machine() imports torch, which the measured process should not carry.
+        results["machine"] = machine()
+        args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    args.plots.mkdir(parents=True, exist_ok=True)
+    for path in plot(results, args.plots):
+        log(f"wrote {path}")
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
