@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from service.errors import ServiceError
+from service.security.headers import API_CSP, COMMON_HEADERS
 
 log = logging.getLogger("abstractqa.service")
 
@@ -66,6 +67,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(
+        response = error_response(
             500, "internal_error", "internal error; the server log has the details"
         )
+        # Sent by the outermost middleware, past the one that adds these to other responses.
+        response.headers.update({**COMMON_HEADERS, "Content-Security-Policy": API_CSP})
+        return response

@@ -23,6 +23,7 @@ from service.papers.router import router as papers_router
 from service.papers.service import PapersService
 from service.search.router import router as search_router
 from service.search.service import SearchService
+from service.security.install import install as install_security
 from service.settings import Settings
 from service.state import ServiceState
 from service.web.router import router as web_router
@@ -65,6 +66,8 @@ def create_app(
     app.state.papers = PapersService(state)
     app.state.admin = AdminService(state)
     api_errors.install(app)
+    # API keys, rate and size limits, CORS, security headers (service/security).
+    install_security(app, settings)
     for router in (
         health_router,
         search_router,

@@ -13,16 +13,22 @@ from service import eval_cli as answers_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from indexer.embedders.factory import embedder_name
     from service.index_check import check_current
-    from service.settings import Settings
+    from service.settings import Settings, invalid_settings
 
     overrides: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "log_level": args.log_level,
     } | ({"index_dir": args.index_dir} if getattr(args, "index_dir", None) else {})
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:  # e.g. ABSTRACTQA_RATE_LIMIT=60/fortnight: say which, exit 2
+        print(invalid_settings(exc), file=sys.stderr)
+        return 2
     # Refuse to start on a missing, damaged or mismatched index, naming the file, before the
     # port opens (an IndexerError: message and exit code 1); the model and the index itself
     # then load in the background. Reloads run the same check.

@@ -14,6 +14,13 @@ Hierarchy::
     ├── IndexBusyError            409 index_busy: another process holds the index's write lock
     ├── IndexWriteError           409 index_write_failed: an admin add/remove could not write a
     │                             new version (e.g. the current one on disk is damaged)
+    ├── ApiKeyRequiredError       401 api_key_required: API keys are configured and the request
+    │                             sent no ``Authorization: Bearer`` key
+    ├── ApiKeyInvalidError        403 api_key_invalid: a bearer token that is not an API key
+    ├── PayloadTooLargeError      413 payload_too_large: the body is over max_body_bytes
+    ├── RateLimitedError          429 rate_limited: over the client's rate limit (Retry-After)
+    ├── TooManyStreamsError       429 too_many_streams: the client already has
+    │                             max_streams_per_client answers streaming
     └── BackendError              502 backend_error: an answer backend failed
         ├── BackendUnavailableError  the LLM could not be reached, timed out, or kept
         │                             answering 429/5xx
@@ -96,6 +103,38 @@ class IndexBusyError(ServiceError):
 
     status = 409
     code = "index_busy"
+
+
+class ApiKeyRequiredError(ServiceError):
+    status = 401
+    code = "api_key_required"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="abstractqa"'}
+
+
+class ApiKeyInvalidError(ServiceError):
+    status = 403
+    code = "api_key_invalid"
+
+
+class PayloadTooLargeError(ServiceError):
+    status = 413
+    code = "payload_too_large"
+
+
+class RateLimitedError(ServiceError):
+    """``retry_after_s`` is when the client's next request will be accepted (``Retry-After``)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class TooManyStreamsError(ServiceError):
+    status = 429
+    code = "too_many_streams"
 
 
 class IndexWriteError(ServiceError):

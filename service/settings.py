@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import NoDecode
 
 from indexer.config import IndexerSettings
+from service.security.ratelimit import Rate, parse_rate
 
 BackendName = Literal["extractive", "openai"]
 LogFormat = Literal["auto", "json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+# With API keys configured (a shared deployment) these apply unless set otherwise.
+DEFAULT_RATE_LIMIT_WITH_KEYS = "120/minute"
+DEFAULT_STREAMS_WITH_KEYS = 4
+_ORIGIN = re.compile(r"^https?://[^/\s,]+/?$")
 
 
 class Settings(IndexerSettings):
@@ -89,6 +98,13 @@ class Settings(IndexerSettings):
         description="/v1/chat/completions: most tiktoken tokens of a conversation used; older "
         "messages are dropped, and a latest user message longer than this is refused.",
     )
+    chat_max_request_messages: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="/v1/chat/completions: most messages a request may carry (400 beyond); of "
+        "these, chat_max_messages are used.",
+    )
     admin_key: SecretStr | None = Field(
         None,
         description="Bearer token of the admin endpoints (/v1/admin/*: reload, add and remove "
@@ -103,3 +119,85 @@ class Settings(IndexerSettings):
     watch_interval_s: float = Field(
         2.0, gt=0, le=3600, description="How often the index pointer is polled (watch_index)."
     )
+
+    # -- access and limits (service/security) ----------------------------------------------------
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated bearer tokens; when set, every /v1/* endpoint (except "
+        "/v1/admin/*) needs 'Authorization: Bearer <one of them>' (401 without, 403 with "
+        "another). Unset: the API is open (local use). Compared in constant time, never logged.",
+    )
+    rate_limit: str | None = Field(
+        None,
+        description="Requests per client (API key, or IP address without keys): N/second, "
+        "N/minute, N/hour or N/day, or 'off'; over it: 429 with Retry-After. Unset: "
+        f"{DEFAULT_RATE_LIMIT_WITH_KEYS} with API keys, off without.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=1_073_741_824,
+        description="Largest request body in bytes (413 beyond, also for chunked bodies).",
+    )
+    max_streams_per_client: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Answers one client may stream at once (429 beyond). Unset: "
+        f"{DEFAULT_STREAMS_WITH_KEYS} with API keys, no limit without.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins (scheme://host[:port]) whose pages may call the "
+        "API from a browser, or '*'; unset: no CORS headers, same-origin only.",
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        rate = parse_rate(value)  # a ValueError names the accepted forms
+        return "off" if rate is None else str(rate)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        bad = [origin for origin in value if origin != "*" and not _ORIGIN.match(origin)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: an origin is scheme://host[:port] with no path "
+                "(e.g. https://example.org), or '*'"
+            )
+        return [origin.rstrip("/") for origin in value]
+
+    @property
+    def effective_rate_limit(self) -> Rate | None:
+        """The rate limit in force: the setting, else the default of the access mode."""
+        if self.rate_limit is not None:
+            return parse_rate(self.rate_limit)
+        return parse_rate(DEFAULT_RATE_LIMIT_WITH_KEYS) if self.api_keys else None
+
+    @property
+    def effective_max_streams(self) -> int | None:
+        if self.max_streams_per_client is not None:
+            return self.max_streams_per_client
+        return DEFAULT_STREAMS_WITH_KEYS if self.api_keys else None
+
+
+def invalid_settings(exc: ValidationError) -> str:
+    """One line per invalid setting, named by its environment variable; the values themselves
+    are left out (one may be a key)."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error.get("loc") else "settings"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"error: invalid setting ABSTRACTQA_{name.upper()}: {message}")
+    return "\n".join(lines)

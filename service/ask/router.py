@@ -12,6 +12,7 @@ from service.ask.models import AskRequest, AskResponse
 from service.ask.service import Event
 from service.deps import AskServiceDep
 from service.errors import ServiceError
+from service.security.limits import ClientStreamsDep, LimitedStreamingResponse, StreamSlot
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 log = logging.getLogger("abstractqa.service")
@@ -41,9 +42,11 @@ async def sse_stream(events: AsyncIterator[Event]) -> AsyncIterator[str]:
         yield sse("error", {"code": "internal_error", "message": "internal error while answering"})
 
 
-def event_stream(events: AsyncIterator[Event]) -> StreamingResponse:
-    return StreamingResponse(
+def event_stream(events: AsyncIterator[Event], slot: StreamSlot) -> StreamingResponse:
+    """The SSE response; it gives the client's stream slot back when it ends."""
+    return LimitedStreamingResponse(
         sse_stream(events),
+        slot,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -56,8 +59,12 @@ def event_stream(events: AsyncIterator[Event]) -> StreamingResponse:
     description=_STREAM_DOC,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def ask(body: AskRequest, request: Request, service: AskServiceDep) -> Any:
-    prepared = await service.prepare(body)
+async def ask(
+    body: AskRequest, request: Request, service: AskServiceDep, streams: ClientStreamsDep
+) -> Any:
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
-        return event_stream(service.events(prepared))
-    return await service.complete(prepared)
+        slot = streams.open()  # 429 when the client streams too many answers already
+        with slot.released_on_error():
+            prepared = await service.prepare(body)
+        return event_stream(service.events(prepared), slot)
+    return await service.complete(await service.prepare(body))

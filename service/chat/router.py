@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
@@ -28,8 +28,9 @@ from service.chat.models import (
     ModelList,
     OpenAIErrorBody,
 )
-from service.chat.service import ChatService
+from service.chat.service import ChatPrepared, ChatService
 from service.errors import ServiceError
+from service.security.limits import ClientStreamsDep, LimitedStreamingResponse
 
 log = logging.getLogger("abstractqa.service")
 
@@ -129,15 +130,26 @@ def retrieve_model(model: str, chat: ChatServiceDep) -> ModelCard:
     "`data: [DONE]`.",
 )
 async def chat_completions(
-    body: ChatCompletionRequest, response: Response, chat: ChatServiceDep
+    body: ChatCompletionRequest, response: Response, chat: ChatServiceDep, streams: ClientStreamsDep
 ) -> Any:
-    prepared = await chat.prepare(body)
-    header = {STANDALONE_HEADER: quote(prepared.standalone.question, safe="")}
     if body.stream:
-        return StreamingResponse(
+        slot = streams.open()  # 429 when the client streams too many answers already
+        with slot.released_on_error():
+            prepared = await chat.prepare(body)
+        return LimitedStreamingResponse(
             sse_chunks(chat.chunks(prepared)),
+            slot,
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **header},
+            headers={
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+                **_standalone(prepared),
+            },
         )
-    response.headers.update(header)
+    prepared = await chat.prepare(body)
+    response.headers.update(_standalone(prepared))
     return await chat.complete(prepared)
+
+
+def _standalone(prepared: ChatPrepared) -> dict[str, str]:
+    return {STANDALONE_HEADER: quote(prepared.standalone.question, safe="")}

@@ -232,19 +232,25 @@ class ChatService:
 
 def bound(messages: Sequence[ChatMessage], settings: Settings) -> Conversation:
     """The latest message and as many of the messages before it, newest first, as fit in
-    ``chat_max_messages`` and ``chat_max_tokens``; a latest message that alone is too long is a
-    400."""
+    ``chat_max_messages`` and ``chat_max_tokens``; a latest message that alone is too long, or
+    more than ``chat_max_request_messages`` messages, is a 400."""
+    if len(messages) > settings.chat_max_request_messages:
+        raise InvalidRequestError(
+            f"the conversation has {len(messages)} messages; the limit is "
+            f"{settings.chat_max_request_messages} (setting chat_max_request_messages)"
+        )
     latest = messages[-1].text
+    # Characters first: counting the tokens of an overlong message is the costly part.
+    if len(latest.strip()) > settings.max_question_chars:
+        raise InvalidRequestError(
+            f"the latest user message is {len(latest.strip())} characters long; the limit is "
+            f"{settings.max_question_chars} characters (setting max_question_chars)"
+        )
     latest_tokens = count_tokens(latest)
     if latest_tokens > settings.chat_max_tokens:
         raise InvalidRequestError(
             f"the latest user message is {latest_tokens} tokens long; the limit is "
             f"{settings.chat_max_tokens} tokens (setting chat_max_tokens)"
-        )
-    if len(latest.strip()) > settings.max_question_chars:
-        raise InvalidRequestError(
-            f"the latest user message is {len(latest.strip())} characters long; the limit is "
-            f"{settings.max_question_chars} characters (setting max_question_chars)"
         )
     kept: list[ChatMessage] = []
     tokens = latest_tokens

@@ -1,6 +1,16 @@
 // The service's HTTP API as the page uses it: /v1/ask streamed as Server-Sent Events, the paper
 // list and paper details, readiness. EventSource cannot POST, so the stream is read with fetch
 // and a ReadableStream reader, and the SSE framing is parsed here.
+//
+// When the service has API keys, every /v1 request carries the key kept in this browser
+// (localStorage) as "Authorization: Bearer"; a 401 or 403 asks the user for a key (through the
+// handler set with onKeyNeeded) and the request is sent again with it.
+
+const KEY_STORAGE = "abstractqa.apiKey.v1";
+const MAX_KEY_PROMPTS = 3; // a request gives up after this many refused keys
+
+let keyNeeded = null; // (status, message) -> Promise<boolean>: true when a new key was saved
+let pendingPrompt = null; // one prompt at a time, shared by the requests refused meanwhile
 
 /** An API failure with the service's {error: {code, message}} fields. */
 export class ApiError extends Error {
@@ -24,14 +34,65 @@ async function errorOf(response) {
   return new ApiError("http_error", status, response.status);
 }
 
-async function getJson(url, signal) {
-  let response;
+/** The API key saved in this browser, or "" when there is none. */
+export function apiKey() {
   try {
-    response = await fetch(url, { headers: { Accept: "application/json" }, signal });
-  } catch (error) {
-    if (signal && signal.aborted) throw error;
-    throw new ApiError("network_error", "The service could not be reached.");
+    return localStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return "";
   }
+}
+
+/** Save the key (trimmed) for the next requests; an empty key forgets it. */
+export function saveApiKey(key) {
+  try {
+    if (key.trim()) localStorage.setItem(KEY_STORAGE, key.trim());
+    else localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage disabled: the key cannot be kept, and the next request asks again.
+  }
+}
+
+/** handler(status, message) -> Promise<boolean>: asks for a key after a 401/403. */
+export function onKeyNeeded(handler) {
+  keyNeeded = handler;
+}
+
+function askForKey(status, message) {
+  if (!keyNeeded) return Promise.resolve(false);
+  if (!pendingPrompt) {
+    pendingPrompt = keyNeeded(status, message).finally(() => {
+      pendingPrompt = null;
+    });
+  }
+  return pendingPrompt;
+}
+
+/**
+ * fetch with the saved API key. A 401/403 asks for a key and sends the request again; the
+ * refusal is returned when the user declines. Network failures become an ApiError.
+ */
+async function apiFetch(url, init = {}) {
+  for (let prompts = 0; ; prompts++) {
+    const headers = new Headers(init.headers);
+    const key = apiKey();
+    if (key) headers.set("Authorization", `Bearer ${key}`);
+    let response;
+    try {
+      response = await fetch(url, { ...init, headers });
+    } catch (error) {
+      if (init.signal && init.signal.aborted) throw error;
+      throw new ApiError("network_error", "The service could not be reached.");
+    }
+    const refused = response.status === 401 || response.status === 403;
+    if (!refused || prompts >= MAX_KEY_PROMPTS) return response;
+    const error = await errorOf(response);
+    if (!(await askForKey(response.status, error.message))) throw error;
+  }
+}
+
+async function getJson(url, signal) {
+  const response = await apiFetch(url, { headers: { Accept: "application/json" }, signal });
   if (!response.ok) throw await errorOf(response);
   return response.json();
 }
@@ -59,18 +120,12 @@ export function parseEvent(block) {
  * an ApiError when the request is refused, or with the AbortError when `signal` aborts.
  */
 export async function askStream(body, { signal, onEvent }) {
-  let response;
-  try {
-    response = await fetch("/v1/ask", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify({ ...body, stream: true }),
-      signal,
-    });
-  } catch (error) {
-    if (signal && signal.aborted) throw error;
-    throw new ApiError("network_error", "The service could not be reached.");
-  }
+  const response = await apiFetch("/v1/ask", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal,
+  });
   if (!response.ok) throw await errorOf(response);
 
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -6,6 +6,7 @@
 import { readiness } from "./api.js";
 import { closeDrawers, initChat, openDrawer, setScope } from "./chat.js";
 import { initPapers, showPapers } from "./papers.js";
+import { initKey } from "./key.js";
 import { initPopover } from "./popover.js";
 import * as store from "./store.js";
 
@@ -70,6 +71,7 @@ function wireDrawers() {
 
 function main() {
   store.load();
+  initKey();
   initPopover();
   initChat();
   initPapers({
