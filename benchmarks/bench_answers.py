@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,7 @@ def main() -> int:
     sweep = abstention_sweep(report.results)
     perfect = [t for t, false, missed in sweep if false == 0 and missed == 0]
     fitted, fitted_accuracy = best_threshold(pairs)
-    out = {
+    out: dict[str, Any] = {
         "answers": report.summary(),
         "abstention": {
             "threshold": settings.abstain_min_score,

@@ -19,6 +19,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -143,39 +144,34 @@ def convex(c: Collection, how: str, dense_weight: float, depth: int = 100) -> Ma
     return dense_weight * d + (1 - dense_weight) * s
 
 
+def _rrf_pair(c: Collection, k: int = 60, dense_weight: float = 0.5, unit: str = "paper") -> Matrix:
+    return rrf([dense(c, "max"), bm25(c, unit)], [dense_weight, 1 - dense_weight], k)
+
+
 VARIANTS: dict[str, Callable[[Collection], Matrix]] = {
-    "dense, best chunk per paper": lambda c: dense(c, "max"),
-    "dense, first chunk only": lambda c: dense(c, "first"),
-    "dense, mean of chunk vectors": lambda c: dense(c, "mean"),
-    "BM25 chunks, stemmed": lambda c: bm25(c, "chunk"),
-    "BM25 chunks, unstemmed": lambda c: bm25(c, "chunk", stem=False),
-    "BM25 papers, stemmed": lambda c: bm25(c, "paper"),
-    "BM25 papers, unstemmed": lambda c: bm25(c, "paper", stem=False),
-    **{
-        f"BM25 papers k1={k1} b={b}": (lambda c, k1=k1, b=b: bm25(c, "paper", k1=k1, b=b))
-        for k1 in (0.9, 1.2, 2.0)
-        for b in (0.5, 0.9)
-    },
-    "RRF k=60, chunk BM25": lambda c: rrf([dense(c, "max"), bm25(c, "chunk")], [1, 1]),
-    **{
-        f"RRF k={k}, paper BM25": (
-            lambda c, k=k: rrf([dense(c, "max"), bm25(c, "paper")], [1, 1], k)
-        )
-        for k in (10, 20, 60)
-    },
-    **{
-        f"weighted RRF, dense {w}": (
-            lambda c, w=w: rrf([dense(c, "max"), bm25(c, "paper")], [w, 1 - w])
-        )
-        for w in (0.3, 0.7)
-    },
-    **{
-        f"{how} convex, dense {w}": (lambda c, how=how, w=w: convex(c, how, w))
-        for how in ("minmax", "z")
-        for w in (0.4, 0.5, 0.6, 0.7)
-    },
-    **{f"z convex 0.5, depth {d}": (lambda c, d=d: convex(c, "z", 0.5, d)) for d in (50, 200)},
+    "dense, best chunk per paper": partial(dense, how="max"),
+    "dense, first chunk only": partial(dense, how="first"),
+    "dense, mean of chunk vectors": partial(dense, how="mean"),
+    "BM25 chunks, stemmed": partial(bm25, unit="chunk"),
+    "BM25 chunks, unstemmed": partial(bm25, unit="chunk", stem=False),
+    "BM25 papers, stemmed": partial(bm25, unit="paper"),
+    "BM25 papers, unstemmed": partial(bm25, unit="paper", stem=False),
 }
+for _k1 in (0.9, 1.2, 2.0):
+    for _b in (0.5, 0.9):
+        VARIANTS[f"BM25 papers k1={_k1} b={_b}"] = partial(bm25, unit="paper", k1=_k1, b=_b)
+VARIANTS["RRF k=60, chunk BM25"] = partial(_rrf_pair, unit="chunk")
+for _k in (10, 20, 60):
+    VARIANTS[f"RRF k={_k}, paper BM25"] = partial(_rrf_pair, k=_k)
+for _w in (0.3, 0.7):
+    VARIANTS[f"weighted RRF, dense {_w}"] = partial(_rrf_pair, dense_weight=_w)
+for _how in ("minmax", "z"):
+    for _w in (0.4, 0.5, 0.6, 0.7):
+        VARIANTS[f"{_how} convex, dense {_w}"] = partial(convex, how=_how, dense_weight=_w)
+for _depth in (50, 200):
+    VARIANTS[f"z convex 0.5, depth {_depth}"] = partial(
+        convex, how="z", dense_weight=0.5, depth=_depth
+    )
 
 
 def mean_metric(c: Collection, scores: Matrix, metric: Callable[..., float], k: int) -> float:
