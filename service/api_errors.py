@@ -4,6 +4,7 @@ no stack trace or server path ever does."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +26,21 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     """The body of every error response (outside the OpenAI-compatible routes)."""
 
-    error: ErrorDetail
+    error: ErrorDetail = Field(..., description="What went wrong.")
+
+
+_DESCRIPTIONS = {
+    400: "Invalid request: a body that is not JSON, or a value that names something impossible.",
+    404: "Not found.",
+    422: "A field is missing or has an invalid value.",
+    503: "The index is not loaded (yet).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for these error statuses, each with the ``ErrorBody`` schema (it
+    replaces FastAPI's default 422 schema, which is not the shape this service answers in)."""
+    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from service.api_errors import error_responses
 from service.ask.models import AskRequest, AskResponse
 from service.ask.service import Event
 from service.deps import AskServiceDep
@@ -57,7 +58,7 @@ def event_stream(events: AsyncIterator[Event], slot: StreamSlot) -> StreamingRes
     response_model=AskResponse,
     summary="Answer a question with cited, verified sentences",
     description=_STREAM_DOC,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(400, 422, 503)},
 )
 async def ask(
     body: AskRequest, request: Request, service: AskServiceDep, streams: ClientStreamsDep

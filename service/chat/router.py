@@ -71,8 +71,11 @@ class OpenAIRoute(APIRoute):
                 param = "model" if exc.code == "model_not_found" else None
                 body = openai_error(exc.status, exc.code, exc.message, param)
                 return JSONResponse(body, exc.status)
-            except HTTPException:
-                raise
+            except HTTPException as exc:
+                # FastAPI's own errors (e.g. a body that is not UTF-8) in OpenAI's shape too.
+                code = "invalid_request" if exc.status_code == 400 else "http_error"
+                body = openai_error(exc.status_code, code, str(exc.detail))
+                return JSONResponse(body, exc.status_code, headers=exc.headers)
             except Exception:
                 log.exception("unhandled error on %s %s", request.method, request.url.path)
                 message = "internal error; the server log has the details"
@@ -90,6 +93,7 @@ router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": OpenAIErrorBody, "description": "Invalid request."},
     404: {"model": OpenAIErrorBody, "description": "Unknown model."},
+    503: {"model": OpenAIErrorBody, "description": "The index is not loaded (yet)."},
 }
 
 

@@ -4,13 +4,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from service.api_errors import error_responses
 from service.deps import PapersServiceDep
 from service.papers.models import PaperDetail, PaperList
 
 router = APIRouter(prefix="/v1/papers", tags=["papers"])
 
 
-@router.get("", response_model=PaperList, summary="Browse the indexed papers")
+@router.get(
+    "",
+    response_model=PaperList,
+    responses=error_responses(422, 503),
+    summary="Browse the indexed papers",
+)
 def list_papers(
     papers: PapersServiceDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Papers to skip.")] = 0,
@@ -27,6 +33,11 @@ def list_papers(
     return papers.list(offset, limit, q)
 
 
-@router.get("/{paper_id}", response_model=PaperDetail, summary="One paper, with its sentences")
+@router.get(
+    "/{paper_id}",
+    response_model=PaperDetail,
+    responses=error_responses(404, 422, 503),
+    summary="One paper, with its sentences",
+)
 def get_paper(paper_id: str, papers: PapersServiceDep) -> PaperDetail:
     return papers.get(paper_id)
