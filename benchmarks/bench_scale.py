@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["machine"] = machine()
         args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     args.plots.mkdir(parents=True, exist_ok=True)
-    for path in plot(results, args.plots):
+    for path in plot(results, args.plots, IndexerSettings().hnsw_min_vectors):
         log(f"wrote {path}")
     print(markdown(results))
     return 0

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 
 RECALL_PLOT = "scale-recall-latency.png"
 SIZE_PLOT = "scale-latency-size.png"
@@ -79,7 +80,8 @@ def _ms(stats: dict[str, float]) -> str:
     return f"{stats['p50']:.3g} / {stats['p99']:.3g}"
 
 
-def plot(results: dict[str, Any], directory: Path) -> list[Path]:
+def plot(results: dict[str, Any], directory: Path, threshold: int | None = None) -> list[Path]:
+    """Draw both PNGs into ``directory``; ``threshold`` (vectors) is marked on the size plot."""
     if not results.get("sizes"):
         return []
     sizes = _sizes(results)
@@ -89,16 +91,21 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
         sweep = size["hnsw"]["sweep_k10"]
         x = [p["latency_ms"]["cpu"]["p50"] for p in sweep]
         y = [p["recall"] for p in sweep]
-        ax.plot(x, y, "o-", color=colour, label=f"HNSW, {size['n']:,} vectors")
-        for p, xi, yi in zip(sweep, x, y, strict=True):
-            ax.annotate(str(p["ef_search"]), (xi, yi), textcoords="offset points", xytext=(4, -10))
+        ax.plot(x, y, "o-", color=colour, label=f"HNSW, {size['n']:,}")
+        if size is sizes[-1]:  # one curve's labels: the curves lie too close for all of them
+            for p, xi, yi in zip(sweep, x, y, strict=True):
+                ax.annotate(
+                    str(p["ef_search"]), (xi, yi), textcoords="offset points", xytext=(4, -11)
+                )
         flat = size["flat"]["latency_ms"]["10"]["cpu"]["p50"]
-        ax.plot([flat], [1.0], "s", color=colour, mfc="none", ms=9, label=f"flat, {size['n']:,}")
+        ax.plot([flat], [1.0], "s", color=colour, mfc="none", ms=9)
+    # One legend entry for the flat markers: each sits at recall 1 in its size's colour.
+    ax.plot([], [], "s", color="grey", mfc="none", ms=9, label="flat (exact), same colours")
     ax.axhline(0.95, color="grey", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_xlabel("p50 CPU time per query, ms (k=10, 1 thread; log scale)")
     ax.set_ylabel("recall@10 against flat")
-    ax.set_title("HNSW recall against latency; labels: efSearch")
+    ax.set_title(f"HNSW recall against latency; labels: efSearch ({sizes[-1]['n']:,} vectors)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -108,7 +115,7 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     n = [s["n"] for s in sizes]
-    for label, key, marker in (("flat", "flat", "s"), ("HNSW", "hnsw", "o")):
+    for label, key, marker, colour in (("flat", "flat", "s", "C0"), ("HNSW", "hnsw", "o", "C2")):
         for k, ls in (("10", "-"), (k_ret, "--")):
             y = [
                 s["flat"]["latency_ms"][k]["cpu"]["p50"]
@@ -116,9 +123,24 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
                 else s["hnsw"]["default"][k]["latency_ms"]["cpu"]["p50"]
                 for s in sizes
             ]
-            ax.plot(n, y, marker=marker, ls=ls, label=f"{label}, k={k}")
+            ax.plot(n, y, marker=marker, ls=ls, color=colour, label=f"{label}, k={k}")
+    if threshold is not None:
+        ax.axvline(threshold, color="grey", ls=":", lw=1)
+        ax.annotate(
+            f"auto: HNSW from {threshold:,}",
+            (threshold, 0.02),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=8,
+            color="grey",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("vectors in the index (384-d)")
     ax.set_ylabel("p50 CPU time per query, ms (1 thread)")
     ax.set_title("Single-query latency against index size (default efSearch)")
