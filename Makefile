@@ -50,6 +50,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_answers.py
 	$(BIN)/python benchmarks/bench_service.py
+	$(BIN)/python benchmarks/bench_coldstart.py --phases
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_scale.py
 

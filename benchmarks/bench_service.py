@@ -1,183 +1,219 @@
-"""Latency of /v1/search and extractive /v1/ask on loopback, next to the in-process floor.
+"""Latency and throughput of /v1/search and extractive /v1/ask on loopback, against concurrency,
+next to the in-process floors measured in the same run.
 
-Starts `abstractqa serve` on the bundled corpus's index in a subprocess, sends the development
-questions (data/dev/questions.jsonl, cycled) from an asyncio client at concurrency 1 and 16,
-and reports p50/p95/p99 latency and throughput per endpoint. In the same run it measures the
-in-process floor: embedding one query and searching the index (`Retriever.search`, hybrid),
-one query at a time.
+Starts `abstractqa serve` on the bundled corpus's index in a subprocess and sends requests from
+asyncio clients (closed loop: each client sends its next request when the previous one is
+answered). Queries are the development questions (data/dev/questions.jsonl) and then numbered
+variants of them, so no query repeats and the server's query cache never answers; one more run
+sends 16 repeated queries, which the cache does answer, reported apart.
 
-Targets (issue 3): /v1/search p50 at concurrency 1 <= 2x the floor; extractive /v1/ask p50
-<= 60 ms.
+- Sweep: `/v1/search` at concurrency 1, 2, 4, 8, 16, 32, --repeat times (medians reported).
+- Encoder floor: queries/second when the bundled model encodes 64 distinct queries at once
+  in-process (this process, all cores), before the server starts and after it stops.
+- Issue 3: `/v1/search` and extractive `/v1/ask` at concurrency 1 and 16, and the in-process
+  floor of one query (embed + hybrid `Retriever.search`).
 
-    .venv/bin/python benchmarks/bench_service.py [--index-dir DIR] [--requests 200] [--json]
+Targets: issue 5, at 16 concurrent clients `/v1/search` throughput >= 60% of the encoder floor
+with p99 <= 150 ms; issue 3, `/v1/search` p50 at concurrency 1 <= 2x the one-query floor and
+extractive `/v1/ask` p50 <= 60 ms. Writes the results as JSON (--out) and plots latency and
+throughput against concurrency (--plot).
+
+    .venv/bin/python benchmarks/bench_service.py [--index-dir DIR] [--repeat 3]
+        [--out benchmarks/results/service.json] [--plot docs/service-concurrency.png]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import socket
-import subprocess
+import statistics
 import sys
-import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, percentiles
+from _server import ROOT, Server, build_index, distinct_queries, questions, run_load
+from plot_service import plot
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+CONCURRENCY = (1, 2, 4, 8, 16, 32)
+FLOOR_BATCH = 64
 
 
-def _questions() -> list[str]:
-    with (ROOT / "data/dev/questions.jsonl").open(encoding="utf-8") as handle:
-        return [json.loads(line)["question"] for line in handle if line.strip()]
+def encoder_floor(queries: list[str], rounds: int) -> list[float]:
+    """Queries/second of the bundled model encoding ``FLOOR_BATCH`` queries per call."""
+    from indexer.embedders.local import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    batches = [queries[i : i + FLOOR_BATCH] for i in range(0, len(queries), FLOOR_BATCH)]
+    embedder.embed_queries(batches[0])  # warm-up
+    rates = []
+    for i in range(rounds):
+        batch = batches[(i + 1) % len(batches)]
+        started = time.perf_counter()
+        embedder.embed_queries(batch)
+        rates.append(len(batch) / (time.perf_counter() - started))
+    return rates
 
 
-def floor_ms(index_dir: Path, questions: list[str], rounds: int) -> dict[str, float]:
+def one_query_floor(index_dir: Path, queries: list[str], rounds: int) -> dict[str, float]:
+    """Embedding one query and searching (hybrid), one query at a time, in-process."""
     from indexer.embedders.local import SentenceTransformerEmbedder
     from indexer.index import open_index
     from indexer.retrieval import Retriever
 
     retriever = Retriever(open_index(index_dir), SentenceTransformerEmbedder())
-    for q in questions[:10]:
-        retriever.search(q, 10)
+    for query in queries[:10]:
+        retriever.search(query, 10)
     samples = []
-    for i in range(rounds):
+    for query in queries[10 : 10 + rounds]:
         started = time.perf_counter()
-        retriever.search(questions[i % len(questions)], 10)
+        retriever.search(query, 10)
         samples.append((time.perf_counter() - started) * 1000)
     return percentiles(samples)
 
 
-async def _load(
-    url: str, path: str, body_of: Any, questions: list[str], concurrency: int, total: int
-) -> dict[str, float]:
-    samples: list[float] = []
-    errors = 0
-    queue = list(range(total))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+def _median_run(runs: list[dict[str, float]]) -> dict[str, Any]:
+    keys = ("p50", "p95", "p99", "mean", "qps")
+    return {
+        **{key: statistics.median(run[key] for run in runs) for key in keys},
+        "runs": runs,
+        "errors": sum(run["errors"] for run in runs),
+    }
 
-        async def worker() -> None:
-            nonlocal errors
-            while queue:
-                i = queue.pop()
-                started = time.perf_counter()
-                response = await client.post(path, json=body_of(questions[i % len(questions)]))
-                samples.append((time.perf_counter() - started) * 1000)
-                errors += response.status_code != 200
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {**percentiles(samples), "qps": total / elapsed, "errors": float(errors)}
+def search(query: str) -> dict[str, Any]:
+    return {"query": query, "top_k": 10}
+
+
+def ask(query: str) -> dict[str, Any]:
+    return {"question": query, "backend": "extractive"}
+
+
+def _server_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {}
+    for option, name in (
+        ("batch_wait_ms", "ABSTRACTQA_QUERY_BATCH_WAIT_MS"),
+        ("batch_max", "ABSTRACTQA_QUERY_BATCH_MAX"),
+        ("torch_threads", "ABSTRACTQA_TORCH_THREADS"),
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            env[name] = str(value)
+    return env
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    texts = distinct_queries(questions())
+    index_dir = args.index_dir or build_index()
+    results: dict[str, Any] = {"machine": machine(), "server_env": _server_env(args)}
+    floor_queries = list(islice(texts, FLOOR_BATCH * 4))
+    floor_rates = encoder_floor(floor_queries, args.floor_rounds)
+    sweep: dict[int, list[dict[str, float]]] = {c: [] for c in args.concurrency}
+    with Server(index_dir, _server_env(args)) as server:
+        server.wait_ready()
+        # Warm the server like a running service (sentence vectors, code paths).
+        run_load(server.url, "/v1/ask", ask, list(islice(texts, 200)), 4)
+        for _ in range(args.repeat):
+            for c in args.concurrency:
+                total = max(args.sweep_requests, 20 * c)
+                sweep[c].append(
+                    run_load(server.url, "/v1/search", search, list(islice(texts, total)), c)
+                )
+        repeated = questions()[:16]
+        results["search_repeated_c16"] = _median_run(
+            [
+                run_load(
+                    server.url, "/v1/search", search, repeated * (args.sweep_requests // 16), 16
+                )
+                for _ in range(args.repeat)
+            ]
+        )
+        for path, body_of in (("/v1/search", search), ("/v1/ask", ask)):
+            for c in (1, 16):
+                total = args.requests * (1 if c == 1 else 2)
+                load = run_load(server.url, path, body_of, list(islice(texts, total)), c)
+                results[f"{path} c={c}"] = load
+    floor_rates += encoder_floor(floor_queries, args.floor_rounds)
+    results["encoder_floor_qps"] = statistics.median(floor_rates)
+    results["encoder_floor_rounds"] = floor_rates
+    results["search_sweep"] = {str(c): _median_run(runs) for c, runs in sweep.items()}
+    results["one_query_floor_ms"] = one_query_floor(index_dir, list(islice(texts, 210)), 200)
+    results["targets"] = _targets(results)
+    return results
+
+
+def _targets(results: dict[str, Any]) -> dict[str, Any]:
+    targets: dict[str, Any] = {}
+    c16 = results["search_sweep"].get("16")
+    if c16 is not None:
+        share = c16["qps"] / results["encoder_floor_qps"]
+        targets |= {
+            "c16_qps_over_encoder_floor": share,
+            "c16_qps_ge_60pct_floor": share >= 0.6,
+            "c16_p99_ms": c16["p99"],
+            "c16_p99_le_150ms": c16["p99"] <= 150,
+        }
+    search_p50 = results["/v1/search c=1"]["p50"]
+    floor_p50 = results["one_query_floor_ms"]["p50"]
+    ask_p50 = results["/v1/ask c=1"]["p50"]
+    return targets | {
+        "search_p50_over_floor": search_p50 / floor_p50,
+        "search_p50_le_2x_floor": search_p50 <= 2 * floor_p50,
+        "ask_p50_ms": ask_p50,
+        "ask_p50_le_60ms": ask_p50 <= 60,
+    }
+
+
+def _print(results: dict[str, Any]) -> None:
+    print(f"machine: {results['machine']}")
+    print(f"encoder floor ({FLOOR_BATCH} queries per call): {results['encoder_floor_qps']:.1f} q/s")
+    print(f"{'what':24s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s} {'errors':>6s}")
+    rows = {f"/v1/search sweep c={c}": v for c, v in results["search_sweep"].items()}
+    rows |= {"/v1/search repeated c=16": results["search_repeated_c16"]}
+    rows |= {k: v for k, v in results.items() if k.startswith("/v1/")}
+    rows |= {"one-query floor": results["one_query_floor_ms"]}
+    for key, value in rows.items():
+        print(
+            f"{key:24s} {value['p50']:8.1f} {value['p95']:8.1f} {value['p99']:8.1f} "
+            f"{value.get('qps', float('nan')):8.1f} {int(value.get('errors', 0)):6d}"
+        )
+    print(f"targets: {results['targets']}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--index-dir", type=Path)
+    parser.add_argument("--index-dir", type=Path, help="default: index the bundled corpus")
+    parser.add_argument("--repeat", type=int, default=3, help="sweep runs (medians reported)")
+    parser.add_argument("--sweep-requests", type=int, default=400, help="per concurrency level")
     parser.add_argument(
-        "--requests", type=int, default=200, help="requests per endpoint and concurrency"
+        "--concurrency",
+        type=lambda s: [int(c) for c in s.split(",")],
+        default=list(CONCURRENCY),
+        help="comma-separated levels of the sweep",
     )
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--requests", type=int, default=200, help="issue-3 runs, at c=1")
+    parser.add_argument("--floor-rounds", type=int, default=5, help="before and after, each")
+    parser.add_argument("--batch-wait-ms", type=float, help="server setting override")
+    parser.add_argument("--batch-max", type=int, help="server setting override")
+    parser.add_argument("--torch-threads", type=int, help="server setting override")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/service.json")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs/service-concurrency.png")
+    parser.add_argument("--json", action="store_true", help="print the JSON instead of a table")
     args = parser.parse_args()
-    questions = _questions()
-    index_dir = args.index_dir
-    if index_dir is None:
-        index_dir = Path(tempfile.mkdtemp(prefix="abstractqa-bench-")) / "index"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "index",
-                "add",
-                str(ROOT / "data/daily-papers.txt"),
-                "--index-dir",
-                str(index_dir),
-            ],
-            check=True,
-            capture_output=True,
-        )
-    port = _free_port()
-    env = {**os.environ, "ABSTRACTQA_INDEX_DIR": str(index_dir)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    results: dict[str, Any] = {"machine": machine()}
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the server did not become ready")
-            time.sleep(0.1)
-        # Warm the server's caches (sentence vectors, code paths) like a running service.
-        asyncio.run(_load(url, "/v1/ask", lambda q: {"question": q}, questions, 4, len(questions)))
-        bodies = {
-            "/v1/search": lambda q: {"query": q, "top_k": 10},
-            "/v1/ask": lambda q: {"question": q, "backend": "extractive"},
-        }
-        for path, body_of in bodies.items():
-            for concurrency in (1, 16):
-                total = args.requests if concurrency == 1 else args.requests * 2
-                key = f"{path} c={concurrency}"
-                results[key] = asyncio.run(_load(url, path, body_of, questions, concurrency, total))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    results["floor"] = floor_ms(index_dir, questions, args.requests)
-    search_p50, floor_p50 = results["/v1/search c=1"]["p50"], results["floor"]["p50"]
-    ask_p50 = results["/v1/ask c=1"]["p50"]
-    results["targets"] = {
-        "search_p50_over_floor": search_p50 / floor_p50,
-        "search_p50_le_2x_floor": search_p50 <= 2 * floor_p50,
-        "ask_p50_ms": ask_p50,
-        "ask_p50_le_60ms": ask_p50 <= 60,
-    }
+    results = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if args.plot and "16" in results["search_sweep"]:
+        plot(results, args.plot)
     if args.json:
         print(json.dumps(results, indent=2))
-        return 0
-    print(f"machine: {results['machine']}")
-    print(f"{'what':22s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s} {'errors':>6s}")
-    for key, value in results.items():
-        if key in ("machine", "targets"):
-            continue
-        print(
-            f"{key:22s} {value['p50']:8.1f} {value['p95']:8.1f} {value['p99']:8.1f} "
-            f"{value.get('qps', float('nan')):8.1f} {int(value.get('errors', 0)):6d}"
-        )
-    print(f"targets: {results['targets']}")
+    else:
+        _print(results)
     return 0
 
 

@@ -40,7 +40,10 @@ def create_app(
     backends use (tests swap its transport)."""
     settings = settings or Settings()
     state = ServiceState(settings, embedder)
-    metrics = Metrics(lambda: state.loaded.index if state.ready else None)
+    metrics = Metrics(
+        lambda: state.loaded.index if state.ready else None,
+        lambda: state.queries.stats.as_dict() if state.ready else None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
     from indexer.embedders.factory import embedder_name
     from service.index_check import check_current
     from service.settings import Settings, invalid_settings
+    from service.startup import set_torch_threads
 
     overrides: dict[str, Any] = {
         "host": args.host,
@@ -33,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     # port opens (an IndexerError: message and exit code 1); the model and the index itself
     # then load in the background. Reloads run the same check.
     _, manifest = check_current(settings.index_dir, embedder_name(settings))
+    set_torch_threads(settings)
 
     import uvicorn
 

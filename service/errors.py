@@ -6,6 +6,7 @@ Hierarchy::
     ├── InvalidRequestError       400 invalid_request: the request names something impossible
     ├── NotFoundError             404 not_found: no such paper
     ├── IndexNotReadyError        503 index_not_ready: the index is not loaded (yet)
+    ├── QueryEncodingError        503 embedding_failed: the embedder failed on the query's batch
     ├── AdminDisabledError        404 admin_disabled: no ABSTRACTQA_ADMIN_KEY, admin endpoints off
     ├── AdminKeyRequiredError     401 admin_key_required: no ``Authorization: Bearer`` admin key
     ├── AdminKeyInvalidError      403 admin_key_invalid: a bearer token that is not the admin key
@@ -58,6 +59,13 @@ class NotFoundError(ServiceError):
 class IndexNotReadyError(ServiceError):
     status = 503
     code = "index_not_ready"
+
+
+class QueryEncodingError(ServiceError):
+    """The embedder failed on the batch of queries this request's query was part of."""
+
+    status = 503
+    code = "embedding_failed"
 
 
 class BackendError(ServiceError):

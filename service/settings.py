@@ -60,14 +60,14 @@ class Settings(IndexerSettings):
     ask_top_k: int = Field(5, ge=1, le=20, description="Default number of papers an answer uses.")
     answer_max_sentences: int = Field(4, ge=1, le=20, description="Longest answer in sentences.")
     abstain_min_score: float = Field(
-        0.635,
+        0.525,
         ge=-1,
         le=3,
         description="Abstain when no retrieved paper's answerability (dense cosine + "
-        "coverage_weight x IDF-weighted share of the question's terms it contains) reaches "
+        "coverage_weight x IDF²-weighted share of the question's terms it contains) reaches "
         "this; tuned on the development question set (docs/benchmarks.md).",
     )
-    abstain_coverage_weight: float = Field(0.7, ge=0, le=2, description="See abstain_min_score.")
+    abstain_coverage_weight: float = Field(0.5, ge=0, le=2, description="See abstain_min_score.")
     abstain_min_score_scoped: float = Field(
         0.0,
         ge=-1,
@@ -104,6 +104,40 @@ class Settings(IndexerSettings):
         le=100_000,
         description="/v1/chat/completions: most messages a request may carry (400 beyond); of "
         "these, chat_max_messages are used.",
+    )
+    query_batch_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="How long the query encoder waits for other requests' queries to join a "
+        "batch once one arrives (queries that arrive while a batch is encoded always join the "
+        "next one); 0 encodes at once whatever is queued.",
+    )
+    query_batch_max: int = Field(
+        32, ge=1, le=1024, description="Most queries the query encoder embeds in one batch."
+    )
+    query_cache_size: int = Field(
+        1024,
+        ge=0,
+        le=1_000_000,
+        description="Query vectors kept for repeated queries (least recently used dropped "
+        "first); 0 disables the cache.",
+    )
+    query_encoder_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Threads that encode query batches at once, sharing the model; 0: one per "
+        "CPU core.",
+    )
+    torch_threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="`abstractqa serve`: torch's intra-op threads (OMP_NUM_THREADS, unless that "
+        "is set); 0: torch's default, one per core. With one query encoder worker per core, "
+        "1 is fastest and does not slow down many times over when other processes share the "
+        "cores (docs/benchmarks.md).",
     )
     admin_key: SecretStr | None = Field(
         None,

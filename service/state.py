@@ -10,9 +10,11 @@ checked and loaded completely, then the one ``_loaded`` reference is swapped. A 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ from indexer.retrieval import Retriever
 from indexer.storage import IndexDir
 from service.errors import IndexNotReadyError, ReloadFailedError, ServiceError
 from service.index_check import check_current, client_message, open_current
+from service.query_encoder import QueryEncoder
 from service.settings import Settings
 
 log = logging.getLogger("abstractqa.service")
@@ -42,21 +45,40 @@ class SentenceVectors:
         self._index = index
         self._embedder = embedder
         self._vectors: dict[str, np.ndarray] = {}
+        # Papers some thread is embedding now, with the event set when it is done: without
+        # it, a burst of requests on a cold server embedded the same papers in every thread
+        # (minutes of latency and gigabytes of memory under 64 clients).
+        self._pending: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
     def get(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
-        missing = [p for p in dict.fromkeys(paper_ids) if p not in self._vectors]
-        if missing:
-            # Encoded outside the lock, so a request never queues behind the warm-up; two
-            # threads may embed the same paper once, which costs time but not correctness.
-            texts = [s for p in missing for s in self._index.papers[p].sentences]
-            vectors = self._embedder.embed_documents(texts)
-            with self._lock:
-                start = 0
-                for paper_id in missing:
-                    n = len(self._index.papers[paper_id].sentences)
-                    self._vectors.setdefault(paper_id, vectors[start : start + n])
-                    start += n
+        wanted = list(dict.fromkeys(paper_ids))
+        done = threading.Event()
+        with self._lock:
+            mine = [p for p in wanted if p not in self._vectors and p not in self._pending]
+            others = {id(e): e for p in wanted if (e := self._pending.get(p)) is not None}
+            for paper_id in mine:
+                self._pending[paper_id] = done
+        if mine:
+            try:
+                texts = [s for p in mine for s in self._index.papers[p].sentences]
+                vectors = self._embedder.embed_documents(texts)
+                with self._lock:
+                    start = 0
+                    for paper_id in mine:
+                        n = len(self._index.papers[paper_id].sentences)
+                        self._vectors.setdefault(paper_id, vectors[start : start + n])
+                        start += n
+            finally:
+                with self._lock:
+                    for paper_id in mine:
+                        self._pending.pop(paper_id, None)
+                done.set()
+        for event in others.values():
+            event.wait()
+        # Papers another thread failed to embed are still missing: try them here.
+        if any(p not in self._vectors for p in wanted):
+            return self.get(wanted)
         return {p: self._vectors[p] for p in paper_ids}
 
     def warm(self, stop: threading.Event, batch_papers: int = 8) -> None:
@@ -102,13 +124,27 @@ class ReloadOutcome:
     took_ms: float
 
 
+_OPEN_STATES: weakref.WeakSet[ServiceState] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_states() -> None:
+    # A state whose app never ran its shutdown (a server killed mid-start, a test whose server
+    # did not stop in time) still has daemon threads that may be inside torch; the interpreter
+    # killing those at exit aborts the process ("terminate called without an active exception").
+    for state in list(_OPEN_STATES):
+        state.close(timeout_s=10.0)
+
+
 class ServiceState:
     """The service's loaded parts, or why they are not loaded."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        _OPEN_STATES.add(self)
         self.settings = settings
         self._embedder = embedder
         self._loaded: Loaded | None = None
+        self._queries: QueryEncoder | None = None  # follows the embedder, not the index version
         self.error: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -126,6 +162,14 @@ class ServiceState:
             raise IndexNotReadyError(f"the index is not loaded{reason}")
         return self._loaded
 
+    @property
+    def queries(self) -> QueryEncoder:
+        """The one path by which requests embed queries (batched and cached)."""
+        if self._queries is None:
+            self.loaded  # noqa: B018 -- raises IndexNotReadyError with the reason
+            raise IndexNotReadyError("the query encoder is not started; try again shortly")
+        return self._queries
+
     def load(self) -> None:
         """Load the embedder and the current index version (blocking)."""
         try:
@@ -136,6 +180,9 @@ class ServiceState:
                 if self._embedder is None
                 else embedder.name,
             )
+            if self._queries is None or self._queries.embedder is not embedder:
+                self._close_queries()
+                self._queries = QueryEncoder.from_settings(embedder, self.settings)
             self._loaded = Loaded(
                 index, embedder, Retriever(index, embedder), SentenceVectors(index, embedder)
             )
@@ -244,6 +291,11 @@ class ServiceState:
                 thread.join(timeout_s)
         if self._loaded is not None:  # swapped in by a reload that was running meanwhile
             self._loaded.warm_stop.set()
+        self._close_queries(timeout_s)
+
+    def _close_queries(self, timeout_s: float = 30.0) -> None:
+        if self._queries is not None:
+            self._queries.close(timeout_s)
 
     def _spawn(self, target: Any, name: str, *args: Any) -> None:
         thread = threading.Thread(target=target, name=name, args=args, daemon=True)

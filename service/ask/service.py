@@ -94,8 +94,9 @@ class AskService:
         loaded = self._state.loaded
         top_k = request.top_k or settings.ask_top_k
         with self._metrics.time_retrieval("ask"):
+            vector = await self._state.queries.encode(question)
             retrieved = await anyio.to_thread.run_sync(
-                retrieve, loaded, question, top_k, "hybrid", request
+                retrieve, loaded, question, vector, top_k, "hybrid", request
             )
         weights = loaded.index.bm25.term_weights(question)
         sources = []
@@ -117,7 +118,7 @@ class AskService:
             SourceRef(n=i + 1, paper_id=s.paper_id, title=s.title, url=s.url, score=s.relevance)
             for i, s in enumerate(sources)
         ]
-        score = sources[0].relevance if sources else 0.0
+        score = max((s.relevance for s in sources), default=0.0)
         threshold = (
             settings.abstain_min_score
             if request.paper_ids is None

@@ -37,21 +37,26 @@ class Retrieved:
 def retrieve(
     loaded: Loaded,
     query: str,
+    query_vector: np.ndarray,
     top_k: int,
     mode: Mode = "hybrid",
     scope: Scope | None = None,
-    query_vector: np.ndarray | None = None,
 ) -> Retrieved:
-    vector = query_vector if query_vector is not None else loaded.retriever.embed_query(query)
+    """``query_vector`` comes from ``ServiceState.queries``, which batches concurrent requests'
+    queries; nothing here embeds a query."""
     filters: Filters | None = None
     paper_ids = None
     if scope is not None:
         paper_ids = scope.paper_ids
         filters = scope.filters.to_filters() if scope.filters else None
-    hits = loaded.retriever.search(query, top_k, mode, paper_ids, filters, query_vector=vector)
+    hits = loaded.retriever.search(
+        query, top_k, mode, paper_ids, filters, query_vector=query_vector
+    )
     vectors = loaded.sentences.get([h.paper.paper_id for h in hits])
-    scores = {paper_id: v @ vector if len(v) else np.zeros(0) for paper_id, v in vectors.items()}
-    return Retrieved(hits, vector, scores)
+    scores = {
+        paper_id: v @ query_vector if len(v) else np.zeros(0) for paper_id, v in vectors.items()
+    }
+    return Retrieved(hits, query_vector, scores)
 
 
 class SearchService:
@@ -63,7 +68,11 @@ class SearchService:
         started = time.perf_counter()
         loaded = self._state.loaded
         with self._metrics.time_retrieval("search"):
-            retrieved = retrieve(loaded, request.query, request.top_k, request.mode, request)
+            # The route runs in a worker thread, which waits here while the batch is encoded.
+            vector = self._state.queries.encode_sync(request.query)
+            retrieved = retrieve(
+                loaded, request.query, vector, request.top_k, request.mode, request
+            )
         results = [
             PaperResult(
                 paper_id=hit.paper.paper_id,

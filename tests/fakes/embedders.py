@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +14,28 @@ from indexer.embedders.base import Embedder, TextKind
 
 
 class CountingEmbedder(Embedder):
-    """Delegates to a real embedder and records every document text it embeds."""
+    """Delegates to a real embedder and records every document text it embeds, and every batch
+    of queries."""
 
     _inner: Any = PrivateAttr()
     _name: str = PrivateAttr()
     _embedded: list[str] = PrivateAttr()
+    _query_batches: list[list[str]] = PrivateAttr()
 
     def __init__(self, inner: Embedder, name: str | None = None) -> None:
         super().__init__(model_name=inner.model_name)
         self._inner = inner
         self._name = name or inner.name
         self._embedded = []
+        self._query_batches = []
 
     @property
     def embedded(self) -> list[str]:
         return self._embedded
+
+    @property
+    def query_batches(self) -> list[list[str]]:
+        return self._query_batches
 
     @property
     def name(self) -> str:
@@ -47,7 +55,49 @@ class CountingEmbedder(Embedder):
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
         if kind == "document":
             self._embedded.extend(texts)
+        else:
+            self._query_batches.append(list(texts))
         return self._inner._embed(texts, kind)
+
+
+class GatedEmbedder(CountingEmbedder):
+    """A ``CountingEmbedder`` whose query batches can be held at a gate (so a test knows which
+    queries wait together) and fail on a chosen query, as an unreachable embedding endpoint or a
+    broken model would."""
+
+    _gate: threading.Event = PrivateAttr()
+    _inside: threading.Event = PrivateAttr()
+    _fail_on: str | None = PrivateAttr()
+    _error: Exception = PrivateAttr()
+
+    def __init__(self, inner: Embedder, fail_on: str | None = None, error: Exception | None = None):
+        super().__init__(inner)
+        self._gate = threading.Event()
+        self._gate.set()
+        self._inside = threading.Event()
+        self._fail_on = fail_on
+        self._error = error or RuntimeError("the model broke")
+
+    def close_gate(self) -> None:
+        self._inside.clear()
+        self._gate.clear()
+
+    def open_gate(self) -> None:
+        self._gate.set()
+
+    def wait_inside(self, timeout_s: float = 30.0) -> None:
+        """Until a query batch has reached the (closed) gate."""
+        if not self._inside.wait(timeout_s):
+            raise TimeoutError("no query batch reached the embedder")
+
+    def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
+        if kind == "query":
+            self._inside.set()
+            self._gate.wait(30)
+            if self._fail_on is not None and self._fail_on in texts:
+                self._query_batches.append(list(texts))
+                raise self._error
+        return super()._embed(texts, kind)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

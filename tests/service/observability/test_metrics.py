@@ -241,3 +241,18 @@ def test_a_failing_llm_counts_a_degraded_answer_by_reason(
     assert moved(ANSWERS, backend="extractive") == 1
     assert moved("abstractqa_llm_duration_seconds_count", backend="openai", outcome="error") == 1
     assert moved(TOKENS, backend="openai", kind="completion", source="estimated") == 0
+
+
+def test_the_query_encoders_batching_counters_are_published(client: httpx.Client) -> None:
+    before = scrape(client)
+    assert client.post("/v1/search", json={"query": "encoder counters probe"}).status_code == 200
+    after = scrape(client)
+
+    def moved(name: str) -> float:
+        full = f"abstractqa_query_encoder_{name}_total"
+        return value(after, full) - value(before, full)
+
+    assert moved("requested") == 1
+    assert moved("encoded") + moved("cache_hits") == 1
+    assert moved("batches") == moved("encoded")  # one query alone: a batch of one, or a hit
+    assert value(after, "abstractqa_query_encoder_largest_batch") >= 1

@@ -1,0 +1,51 @@
+"""The plot of bench_service.py: /v1/search latency and throughput against concurrency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+
+    sweep = results["search_sweep"]
+    levels = sorted(int(c) for c in sweep)
+    rows = [sweep[str(c)] for c in levels]
+    floor = results["encoder_floor_qps"]
+    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4.2))
+
+    for key, style in (("p50", "o-"), ("p95", "s--"), ("p99", "^-")):
+        latency.plot(levels, [r[key] for r in rows], style, label=key)
+    latency.axhline(150, color="grey", linestyle=":", label="p99 target (150 ms)")
+    latency.set(
+        xscale="log", xlabel="concurrent clients", ylabel="latency (ms)", title="/v1/search latency"
+    )
+    latency.set_yscale("log")
+    throughput.plot(levels, [r["qps"] for r in rows], "o-", label="/v1/search, distinct queries")
+    repeated = results.get("search_repeated_c16")
+    if repeated:
+        throughput.plot([16], [repeated["qps"]], "D", label="/v1/search, repeated queries (cache)")
+    throughput.axhline(floor, color="black", linestyle="--", label="encoder floor (64 per call)")
+    throughput.axhline(0.6 * floor, color="grey", linestyle=":", label="target: 60% of floor")
+    throughput.set(
+        xscale="log", xlabel="concurrent clients", ylabel="requests / s", title="throughput"
+    )
+    throughput.set_ylim(bottom=0)
+    for axis in (latency, throughput):
+        axis.set_xticks(levels, [str(c) for c in levels])
+        axis.grid(True, which="major", alpha=0.3)
+        axis.legend(fontsize=8)
+    machine = results["machine"]
+    figure.suptitle(
+        f"abstractqa /v1/search on loopback — {machine['cores']} cores, {machine['cpu']}, "
+        f"{machine['date']}",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
