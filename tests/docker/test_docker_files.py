@@ -5,6 +5,7 @@ index where the image looks for it."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -51,8 +52,10 @@ def test_the_image_installs_the_project_with_the_makefiles_own_targets(tmp_path:
     assert len(pip_runs) == 1 and "--index-url https://download.pytorch.org/whl/cpu" in pip_runs[0]
     # What those targets run on a fresh checkout: the README's `make run` install, then the index.
     planned = subprocess.run(
-        ["make", "-n", "-B", "index", f"INDEX_DIR={tmp_path / 'index'}"],
+        ["make", "--no-print-directory", "-n", "-B", "index", f"INDEX_DIR={tmp_path / 'index'}"],
         cwd=ROOT,
+        # Under `make test` the parent make's flags and level leak in ("make[1]: ..." lines).
+        env={k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}},
         capture_output=True,
         text=True,
         check=True,
