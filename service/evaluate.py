@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.evaluation.beir import EvaluationInputError
+from indexer.evaluation.beir import EvaluationInputError, json_objects
 from indexer.identity import normalise_title
 from service.ask.models import AskRequest
 from service.ask.service import AskService
@@ -77,16 +77,7 @@ def read_questions(path: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise EvaluationInputError(f"{path}: cannot read: {exc}") from exc
     questions = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}: line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvaluationInputError(f"{where}: invalid JSON: {exc.msg}") from exc
-        if not isinstance(row, dict):
-            raise EvaluationInputError(f"{where}: expected a JSON object with question and gold")
+    for where, row in json_objects(path, lines, "question and gold"):
         question, gold = row.get("question"), row.get("gold", [])
         if not isinstance(question, str) or not question.strip():
             raise EvaluationInputError(f"{where}: no question (a non-empty string)")

@@ -14,7 +14,7 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,10 +169,10 @@ def _lines(path: Path) -> list[str]:
         raise EvaluationInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-def load_queries(path: Path) -> dict[str, str]:
-    """``{query id: text}`` from JSON Lines of ``{"_id", "text"}``."""
-    queries: dict[str, str] = {}
-    for number, line in enumerate(_lines(path), start=1):
+def json_objects(path: Path, lines: list[str], fields: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, object)`` for each non-blank line; a line that is not a JSON object stops
+    the evaluation with its line number (``fields`` names what an object should hold)."""
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}: line {number}"
@@ -181,7 +181,14 @@ def load_queries(path: Path) -> dict[str, str]:
         except json.JSONDecodeError as exc:
             raise EvaluationInputError(f"{where}: invalid JSON: {exc.msg}") from exc
         if not isinstance(row, dict):
-            raise EvaluationInputError(f"{where}: expected a JSON object with _id and text")
+            raise EvaluationInputError(f"{where}: expected a JSON object with {fields}")
+        yield where, row
+
+
+def load_queries(path: Path) -> dict[str, str]:
+    """``{query id: text}`` from JSON Lines of ``{"_id", "text"}``."""
+    queries: dict[str, str] = {}
+    for where, row in json_objects(path, _lines(path), "_id and text"):
         query_id, text = row.get("_id"), row.get("text")
         if isinstance(query_id, bool) or not isinstance(query_id, str | int):
             raise EvaluationInputError(f"{where}: no _id (a string)")
