@@ -60,7 +60,7 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"/proc/{pid}/status has no VmRSS line")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -70,7 +70,7 @@ class Server:
     """``abstractqa serve`` on a free loopback port; ``env`` adds ABSTRACTQA_* settings."""
 
     def __init__(self, index_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         script = Path(sys.executable).with_name("abstractqa")
         launcher = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
+from _server import build_index, free_port
 from loadgen import KINDS, LoadResult, run_load, send_one
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,33 +44,13 @@ MAX_RSS_GROWTH = 0.10
 WARMUP_CLIENTS = 4
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def questions() -> list[str]:
     with (ROOT / "data/dev/questions.jsonl").open(encoding="utf-8") as handle:
         return [json.loads(line)["question"] for line in handle if line.strip()]
 
 
-def _build_index() -> Path:
-    index_dir = Path(tempfile.mkdtemp(prefix="abstractqa-load-")) / "index"
-    command = [
-        sys.executable,
-        "-m",
-        "service.cli",
-        "index",
-        "add",
-        str(ROOT / "data/daily-papers.txt"),
-    ]
-    subprocess.run([*command, "--index-dir", str(index_dir)], check=True, capture_output=True)
-    return index_dir
-
-
 def _start_server(index_dir: Path, log: Any) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     # An open API (no keys, so no rate or stream limits), as `make run` serves it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ABSTRACTQA_")}
     env |= {"ABSTRACTQA_INDEX_DIR": str(index_dir), "ABSTRACTQA_LOG_FORMAT": "text"}
@@ -160,7 +140,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     asked = questions()
-    index_dir = args.index_dir or _build_index()
+    index_dir = args.index_dir or build_index()
     report: dict[str, Any] = {"machine": machine(), "warmup_s": args.warmup}
     with tempfile.NamedTemporaryFile(prefix="abstractqa-load-", suffix=".log", delete=False) as log:
         server, url = _start_server(index_dir, log)

@@ -31,6 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import percentiles
+from _server import rss_kb
 
 KINDS = ("search", "ask", "ask_stream", "chat", "chat_stream")
 PATHS = {
@@ -120,15 +121,6 @@ class LoadResult:
             "rss_growth": growth,
             "failures": self.notes,
         }
-
-
-def rss_kb(pid: int) -> int:
-    """The resident set size of process ``pid`` in kB (``VmRSS`` of ``/proc/PID/status``)."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"/proc/{pid}/status has no VmRSS line")
 
 
 def request_body(kind: str, question: str, turn: int) -> dict[str, Any]:
