@@ -11,6 +11,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")  # no display on a server
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     sweep = results["search_sweep"]
     levels = sorted(int(c) for c in sweep)
@@ -25,6 +26,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
         xscale="log", xlabel="concurrent clients", ylabel="latency (ms)", title="/v1/search latency"
     )
     latency.set_yscale("log")
+    values = [r[key] for r in rows for key in ("p50", "p99")] + [150.0]
+    ticks = (10, 20, 50, 100, 150, 200, 300, 500, 1000, 2000, 5000)
+    latency.set_yticks([t for t in ticks if min(values) / 1.5 <= t <= max(values) * 1.5])
+    latency.yaxis.set_major_formatter(ticker.ScalarFormatter())
+    latency.yaxis.set_minor_formatter(ticker.NullFormatter())
     throughput.plot(levels, [r["qps"] for r in rows], "o-", label="/v1/search, distinct queries")
     repeated = results.get("search_repeated_c16")
     if repeated:

@@ -89,7 +89,7 @@ class QueryEncoder:
         self,
         embedder: Embedder,
         wait_ms: float = 2.0,
-        max_batch: int = 32,
+        max_batch: int = 8,
         cache_size: int = 1024,
         workers: int = 1,
     ) -> None:

@@ -114,7 +114,11 @@ class Settings(IndexerSettings):
         "next one); 0 encodes at once whatever is queued.",
     )
     query_batch_max: int = Field(
-        32, ge=1, le=1024, description="Most queries the query encoder embeds in one batch."
+        8,
+        ge=1,
+        le=1024,
+        description="Most queries one query encoder worker takes at once; small enough that "
+        "concurrent queries spread over the workers instead of queueing behind one.",
     )
     query_cache_size: int = Field(
         1024,

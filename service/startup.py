@@ -1,24 +1,22 @@
-"""What `abstractqa serve` does for its process before the app starts: torch's thread count,
-and the model's libraries imported in the background.
+"""What `abstractqa serve` sets for its process before the app starts: torch's thread count.
 
-Most of the time from launch to ready is importing torch, transformers and
-sentence-transformers (docs/benchmarks.md, "Cold start"). The service loads the model only
-after uvicorn has started; importing those libraries from the first moment, in a thread, lets
-the import overlap the app's own imports (FastAPI, llama-index), the index check and the
-server start-up. The loader then finds the modules imported, or waits for the import under
-way (Python's import locks make that safe).
+The query encoder runs one worker per core (``query_encoder_workers``), each encoding its own
+batch; torch spreading every forward pass over all cores as well would put two threads on each
+core. On one intra-op thread per worker nothing waits at a barrier for a thread that the HTTP
+work or another process has pre-empted, which on a shared 2-core machine made torch's default
+several times slower (docs/benchmarks.md, "Service latency").
+
+Importing the model's libraries in a background thread while the app's own modules import
+was tried for the cold start and measured slower (both imports hold the GIL), so start-up
+stays sequential.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import threading
 
 from service.settings import Settings
-
-log = logging.getLogger("abstractqa.service")
 
 
 def set_torch_threads(settings: Settings) -> None:
@@ -31,20 +29,3 @@ def set_torch_threads(settings: Settings) -> None:
         sys.modules["torch"].set_num_threads(settings.torch_threads)
     else:
         os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
-
-
-def preimport_model_libraries(settings: Settings) -> threading.Thread | None:
-    """Start importing the local embedder's libraries; None when the embedder is remote."""
-    if settings.embed_mode != "sentence-transformers":
-        return None
-    # Not a daemon: an interpreter that exits while a thread is inside torch's import aborts.
-    thread = threading.Thread(target=_import_model_libraries, name="preimport")
-    thread.start()
-    return thread
-
-
-def _import_model_libraries() -> None:
-    try:
-        import sentence_transformers  # noqa: F401  (imports torch and transformers)
-    except Exception as exc:  # the loader imports them again and reports the failure
-        log.debug("background import of sentence-transformers failed: %s", exc)

@@ -81,6 +81,11 @@ class SentenceVectors:
             return self.get(wanted)
         return {p: self._vectors[p] for p in paper_ids}
 
+    @property
+    def complete(self) -> bool:
+        """Every paper's sentences are embedded, so ``get`` will not call the model."""
+        return len(self._vectors) >= len(self._index.papers)
+
     def warm(self, stop: threading.Event, batch_papers: int = 8) -> None:
         """Embed every paper's sentences, a batch at a time, until done or ``stop`` is set."""
         ids = list(self._index.papers)

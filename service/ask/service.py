@@ -29,7 +29,7 @@ from service.backends import (
 from service.backends.extractive import ExtractiveBackend
 from service.errors import BackendError, InvalidRequestError
 from service.observability.metrics import Metrics
-from service.search.service import retrieve
+from service.search.service import retrieve_async
 from service.state import Loaded, ServiceState
 
 Event = tuple[str, dict[str, Any]]
@@ -95,9 +95,7 @@ class AskService:
         top_k = request.top_k or settings.ask_top_k
         with self._metrics.time_retrieval("ask"):
             vector = await self._state.queries.encode(question)
-            retrieved = await anyio.to_thread.run_sync(
-                retrieve, loaded, question, vector, top_k, "hybrid", request
-            )
+            retrieved = await retrieve_async(loaded, question, vector, top_k, "hybrid", request)
         weights = loaded.index.bm25.term_weights(question)
         sources = []
         for hit in retrieved.hits:

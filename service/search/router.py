@@ -15,5 +15,5 @@ router = APIRouter(prefix="/v1", tags=["search"])
     responses=error_responses(400, 422, 503),
     summary="Ranked papers for a query",
 )
-def search(request: SearchRequest, service: SearchServiceDep) -> SearchResponse:
-    return service.search(request)
+async def search(request: SearchRequest, service: SearchServiceDep) -> SearchResponse:
+    return await service.asearch(request)

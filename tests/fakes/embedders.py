@@ -66,7 +66,8 @@ class GatedEmbedder(CountingEmbedder):
     broken model would."""
 
     _gate: threading.Event = PrivateAttr()
-    _inside: threading.Event = PrivateAttr()
+    _arrivals: threading.Condition = PrivateAttr()
+    _waiting: int = PrivateAttr()
     _fail_on: str | None = PrivateAttr()
     _error: Exception = PrivateAttr()
 
@@ -74,26 +75,31 @@ class GatedEmbedder(CountingEmbedder):
         super().__init__(inner)
         self._gate = threading.Event()
         self._gate.set()
-        self._inside = threading.Event()
+        self._arrivals = threading.Condition()
+        self._waiting = 0
         self._fail_on = fail_on
         self._error = error or RuntimeError("the model broke")
 
     def close_gate(self) -> None:
-        self._inside.clear()
         self._gate.clear()
 
     def open_gate(self) -> None:
         self._gate.set()
 
-    def wait_inside(self, timeout_s: float = 30.0) -> None:
-        """Until a query batch has reached the (closed) gate."""
-        if not self._inside.wait(timeout_s):
-            raise TimeoutError("no query batch reached the embedder")
+    def wait_inside(self, batches: int = 1, timeout_s: float = 30.0) -> None:
+        """Until ``batches`` query batches wait at the (closed) gate at the same time."""
+        with self._arrivals:
+            if not self._arrivals.wait_for(lambda: self._waiting >= batches, timeout_s):
+                raise TimeoutError(f"{self._waiting} query batches reached the embedder")
 
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
         if kind == "query":
-            self._inside.set()
+            with self._arrivals:
+                self._waiting += 1
+                self._arrivals.notify_all()
             self._gate.wait(30)
+            with self._arrivals:
+                self._waiting -= 1
             if self._fail_on is not None and self._fail_on in texts:
                 self._query_batches.append(list(texts))
                 raise self._error

@@ -79,6 +79,23 @@ def test_queries_that_arrive_while_a_batch_is_encoded_are_encoded_together(
     assert (stats.batches, stats.encoded, stats.requested, stats.largest_batch) == (3, 5, 6, 2)
 
 
+def test_several_workers_encode_batches_at_the_same_time(
+    gated: GatedEmbedder, embedder: Embedder, encoder_of
+) -> None:
+    encoder = encoder_of(gated, wait_ms=0, max_batch=2, cache_size=0, workers=2)
+    gated.close_gate()
+    futures = [encoder.submit(q) for q in QUESTIONS[:4]]
+    gated.wait_inside(batches=2)  # both workers are inside the model at once
+    gated.open_gate()
+    vectors = [f.result(timeout=30) for f in futures]
+    expected = embedder.embed_queries(QUESTIONS[:4])
+    for vector, want in zip(vectors, expected, strict=True):
+        np.testing.assert_allclose(vector, want, atol=1e-5)
+    assert sorted(q for batch in gated.query_batches for q in batch) == sorted(QUESTIONS[:4])
+    encoder.close()
+    assert not encoder.alive
+
+
 def test_the_wait_lets_queries_sent_one_after_another_join_one_batch(
     gated: GatedEmbedder, encoder_of
 ) -> None:
@@ -88,6 +105,27 @@ def test_the_wait_lets_queries_sent_one_after_another_join_one_batch(
     for future in futures:
         future.result(timeout=30)
     assert gated.query_batches == [QUESTIONS[:4]]
+
+
+def test_a_large_batch_is_encoded_in_groups_of_similar_length(
+    gated: GatedEmbedder, embedder: Embedder, encoder_of
+) -> None:
+    encoder = encoder_of(gated, wait_ms=0, max_batch=32, cache_size=0)
+    first = _hold_first_batch(gated, encoder)
+    queries = [" ".join(["word"] * n) for n in (12, 3, 7, 1, 9, 5, 2, 11, 4, 10)]
+    futures = [encoder.submit(q) for q in queries]
+    gated.open_gate()
+    vectors = [f.result(timeout=30) for f in futures]
+
+    # One batch of 10, embedded as the 8 shortest then the 2 longest (a model pads each call
+    # to its longest text); every query still gets its own vector.
+    by_length = sorted(queries, key=len)
+    assert gated.query_batches == [["the first query"], by_length[:8], by_length[8:]]
+    expected = embedder.embed_queries(queries)
+    for vector, want in zip(vectors, expected, strict=True):
+        np.testing.assert_allclose(vector, want, atol=1e-5)
+    assert first.done()
+    assert (encoder.stats.batches, encoder.stats.calls) == (2, 3)
 
 
 def test_a_repeated_query_returns_the_identical_vector_without_calling_the_embedder(
@@ -235,6 +273,7 @@ async def test_sixteen_concurrent_searches_get_the_sequential_results_in_fewer_e
         np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], atol=1e-4)
     assert after.encoded - before.encoded == 16
     assert after.batches - before.batches < 16
+    assert after.calls - before.calls < 16
     batched = [b for b in counting.query_batches[16:] if len(b) > 1]
     assert batched, counting.query_batches[16:]
 
