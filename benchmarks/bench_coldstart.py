@@ -48,8 +48,8 @@ from service.app import create_app
 mark("import the app (fastapi, llama-index)")
 import torch
 mark("import torch")
-import sentence_transformers
-mark("import sentence-transformers (transformers, sklearn)")
+import safetensors.torch, tokenizers
+mark("import safetensors and tokenizers")
 from indexer.embedders import build_embedder
 from indexer.index import open_index
 from service.settings import Settings

@@ -171,12 +171,12 @@ def calibrate(beir_dir: Path, seed: int) -> dict[str, dict[str, float]]:
     """The neighbourhood statistics of real MiniLM embeddings of ``beir_dir``'s corpus (200
     held-out documents as queries) beside those of the synthetic mixture at the same sizes."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from indexer.embedders.local import SentenceTransformerEmbedder
+    from indexer.embedders.local import load_local_embedder
 
     with (beir_dir / "corpus.jsonl").open(encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     texts = [f"{r.get('title', '')}. {r.get('text', '')}".strip() for r in rows]
-    real = np.asarray(SentenceTransformerEmbedder().embed_documents(texts), dtype=np.float32)
+    real = np.asarray(load_local_embedder().embed_documents(texts), dtype=np.float32)
     order = np.random.default_rng(5).permutation(len(real))
     queries, docs = real[order[:200]], real[order[200:]]
     mixture = make_mixture(seed)

@@ -50,9 +50,9 @@ def encoder_floor(queries: list[str], rounds: int) -> dict[str, list[float]]:
     torch on one thread and on one thread per core (its default); the floor is the better."""
     import torch
 
-    from indexer.embedders.local import SentenceTransformerEmbedder
+    from indexer.embedders.local import load_local_embedder
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_local_embedder()
     batches = [queries[i : i + FLOOR_BATCH] for i in range(0, len(queries), FLOOR_BATCH)]
     default_threads = torch.get_num_threads()
     rates: dict[str, list[float]] = {}
@@ -71,11 +71,11 @@ def encoder_floor(queries: list[str], rounds: int) -> dict[str, list[float]]:
 
 def one_query_floor(index_dir: Path, queries: list[str], rounds: int) -> dict[str, float]:
     """Embedding one query and searching (hybrid), one query at a time, in-process."""
-    from indexer.embedders.local import SentenceTransformerEmbedder
+    from indexer.embedders.local import load_local_embedder
     from indexer.index import open_index
     from indexer.retrieval import Retriever
 
-    retriever = Retriever(open_index(index_dir), SentenceTransformerEmbedder())
+    retriever = Retriever(open_index(index_dir), load_local_embedder())
     for query in queries[:10]:
         retriever.search(query, 10)
     samples = []

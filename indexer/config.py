@@ -40,6 +40,12 @@ class IndexerSettings(BaseSettings):
     embed_timeout_s: float = Field(60.0, gt=0, description="Timeout of one embeddings request.")
     embed_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/connect errors.")
     embed_device: str = Field("cpu", description="torch device for local models.")
+    embed_runtime: Literal["auto", "sentence-transformers"] = Field(
+        "auto",
+        description="Local models: auto runs a plain BERT model with mean pooling (the bundled "
+        "one) on torch directly, the same vectors without importing sentence-transformers; "
+        "sentence-transformers: always through sentence-transformers.",
+    )
 
     chunk_tokens: int = Field(
         200,

