@@ -26,6 +26,7 @@ from indexer.errors import IndexerError
 from indexer.index import IndexVersion, open_index
 from indexer.retrieval import Retriever
 from indexer.storage import IndexDir
+from service import heap
 from service.errors import IndexNotReadyError, ReloadFailedError, ServiceError
 from service.index_check import check_current, client_message, open_current
 from service.query_encoder import QueryEncoder
@@ -322,6 +323,9 @@ class ServiceState:
             loaded.sentences.warm(loaded.warm_stop)
         except Exception as exc:  # warming is an optimisation; answering embeds on demand
             log.warning("sentence warm-up stopped: %s", exc)
+        if self.settings.gc_freeze and not loaded.warm_stop.is_set():
+            frozen = heap.settle()
+            log.debug("heap settled: %d objects frozen", frozen)
 
 
 def _ms(started: float) -> float:
