@@ -46,6 +46,12 @@ class IndexerSettings(BaseSettings):
         "one) on torch directly, the same vectors without importing sentence-transformers; "
         "sentence-transformers: always through sentence-transformers.",
     )
+    embed_query_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Local plain BERT models: the precision queries are embedded in (documents "
+        "always float32). auto: bfloat16 on CPUs with native bfloat16 (AVX512-BF16/AMX), "
+        "where it is ~1.8x faster for the same ranking; float32 elsewhere.",
+    )
 
     chunk_tokens: int = Field(
         200,

@@ -6,6 +6,12 @@ waiting (up to ``max_batch``), after giving others up to ``wait_ms`` to join the
 Each caller gets a future; async callers await it without blocking the event loop, threads wait
 on it. Repeated queries are answered from a small LRU cache without reaching the model.
 
+The wait is only spent under concurrent load: a worker that takes a query while no other
+query is queued or being encoded (a lone client) encodes it at once, since no batch-mate is
+likely to come and the wait would be added to every request. A moving average of batch sizes
+was tried as the signal and measured worse: at 16 clients it settled on small batches and
+stopped waiting (docs/benchmarks.md, "Service latency").
+
 With ``workers`` > 1 several batches are encoded at once on the one shared model (torch releases
 the GIL inside the forward pass). On CPU, one worker per core with torch on one intra-op thread
 each beats one worker with torch spreading each batch over every core: nothing waits at a
@@ -101,6 +107,7 @@ class QueryEncoder:
         self._cache = _LRU(cache_size)
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._stats = EncoderStats()
+        self._in_flight = 0  # queued or being encoded
         self._stats_lock = threading.Lock()
         self._closed = False
         self._closing = threading.Lock()  # no query may be queued behind the stop sentinel
@@ -144,6 +151,8 @@ class QueryEncoder:
             if self._closed:
                 future.set_exception(QueryEncodingError("the service is shutting down"))
             else:
+                with self._stats_lock:
+                    self._in_flight += 1
                 self._queue.put((query, future))
         return future
 
@@ -183,14 +192,21 @@ class QueryEncoder:
             if first is None:
                 return
             batch, stop = self._collect(first)
-            self._encode(batch)
+            try:
+                self._encode(batch)
+            finally:
+                with self._stats_lock:
+                    self._in_flight -= len(batch)
             if stop:
                 return
 
     def _collect(self, first: _Pending) -> tuple[list[_Pending], bool]:
         """``first`` and the queries that join it within the wait, up to ``max_batch``."""
         batch = [first]
-        deadline = time.monotonic() + self.wait_s
+        with self._stats_lock:
+            alone = self._in_flight <= 1
+        wait_s = 0.0 if alone else self.wait_s
+        deadline = time.monotonic() + wait_s
         while len(batch) < self.max_batch:
             try:
                 # What is already queued joins without waiting (requests that arrived while

@@ -36,6 +36,13 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
+def float32_embedder() -> Embedder:
+    """Queries in float32 whatever the CPU: a query's vector then does not depend on the
+    queries batched with it (bfloat16 moves it by a cosine of ~1e-5), for exact comparisons."""
+    return load_local_embedder(query_dtype="float32")
+
+
+@pytest.fixture(scope="session")
 def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """An index of the bundled corpus; tests must not write to it (copy it with ``index_copy``)."""
     index_dir = tmp_path_factory.mktemp("corpus-index")

@@ -16,6 +16,7 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
                 device=settings.embed_device,
                 batch_size=settings.embed_batch_size,
                 runtime=settings.embed_runtime,
+                query_dtype=settings.embed_query_dtype,
             )
         case "openai":
             from indexer.embedders.openai_http import OpenAIEmbedder

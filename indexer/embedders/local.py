@@ -17,11 +17,12 @@ from pydantic import PrivateAttr
 
 from indexer.config import BUNDLED_MODEL
 from indexer.embedders.base import Embedder, TextKind, normalise
-from indexer.embedders.bert import BertEncoder, bert_layout
+from indexer.embedders.bert import BertEncoder, bert_layout, bfloat16_is_fast
 from indexer.errors import EmbedderError
 from indexer.quiet import silence_library_output
 
 LocalRuntime = Literal["auto", "sentence-transformers"]
+QueryDtype = Literal["auto", "float32", "bfloat16"]
 
 
 def _resolve(model: str) -> tuple[str, bool]:
@@ -38,6 +39,7 @@ def load_local_embedder(
     device: str = "cpu",
     batch_size: int = 64,
     runtime: LocalRuntime = "auto",
+    query_dtype: QueryDtype = "auto",
 ) -> Embedder:
     """``runtime="auto"``: torch directly when the model is a plain BERT encoder with mean
     pooling, sentence-transformers otherwise; ``"sentence-transformers"``: always the latter."""
@@ -45,17 +47,36 @@ def load_local_embedder(
         path, _ = _resolve(model)
         layout = bert_layout(path) if Path(path).is_dir() else None
         if layout is not None:
-            return TorchBertEmbedder(model, layout, device=device, batch_size=batch_size)
+            bfloat16 = query_dtype == "bfloat16" or (
+                query_dtype == "auto" and bfloat16_is_fast(device)
+            )
+            return TorchBertEmbedder(
+                model, layout, device=device, batch_size=batch_size, bfloat16_queries=bfloat16
+            )
     return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
 
 
 class TorchBertEmbedder(Embedder):
-    """A plain BERT sentence-transformers model without sentence-transformers."""
+    """A plain BERT sentence-transformers model without sentence-transformers.
+
+    Documents are always embedded in float32, so an index holds the model's exact vectors;
+    with ``bfloat16_queries`` queries are embedded in bfloat16 (faster where the CPU has it,
+    cosine to the float32 vector >= 0.9999, see bert.bfloat16_is_fast).
+    """
 
     _encoder: BertEncoder = PrivateAttr()
+    _bfloat16_queries: bool = PrivateAttr()
 
-    def __init__(self, model: str, layout: Any, device: str = "cpu", batch_size: int = 64):
+    def __init__(
+        self,
+        model: str,
+        layout: Any,
+        device: str = "cpu",
+        batch_size: int = 64,
+        bfloat16_queries: bool = False,
+    ):
         super().__init__(model_name=model, embed_batch_size=batch_size)
+        self._bfloat16_queries = bfloat16_queries
         try:
             self._encoder = BertEncoder(layout, device=device)
         except Exception as exc:
@@ -77,7 +98,12 @@ class TorchBertEmbedder(Embedder):
         return self._encoder.count_tokens(texts)
 
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
-        return normalise(self._encoder.encode(texts, self.embed_batch_size))
+        bfloat16 = kind == "query" and self._bfloat16_queries
+        return normalise(self._encoder.encode(texts, self.embed_batch_size, bfloat16))
+
+    @property
+    def query_dtype(self) -> str:
+        return "bfloat16" if self._bfloat16_queries else "float32"
 
 
 class SentenceTransformerEmbedder(Embedder):

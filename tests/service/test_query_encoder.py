@@ -32,8 +32,8 @@ QUESTIONS = [
 
 
 @pytest.fixture
-def gated(embedder: Embedder) -> GatedEmbedder:
-    return GatedEmbedder(embedder)
+def gated(float32_embedder: Embedder) -> GatedEmbedder:
+    return GatedEmbedder(float32_embedder)
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def _hold_first_batch(gated: GatedEmbedder, encoder: QueryEncoder) -> Future[np.
 
 
 def test_queries_that_arrive_while_a_batch_is_encoded_are_encoded_together(
-    gated: GatedEmbedder, embedder: Embedder, encoder_of
+    gated: GatedEmbedder, float32_embedder: Embedder, encoder_of
 ) -> None:
     encoder = encoder_of(gated, wait_ms=0, max_batch=3, cache_size=0)
     first = _hold_first_batch(gated, encoder)
@@ -71,8 +71,8 @@ def test_queries_that_arrive_while_a_batch_is_encoded_are_encoded_together(
 
     # Batches take at most max_batch requests; a query asked twice in a batch is embedded once.
     assert gated.query_batches == [["the first query"], queries[:2], queries[2:]]
-    assert first.result(timeout=30).shape == (embedder.dimension,)
-    expected = dict(zip(queries, embedder.embed_queries(queries), strict=True))
+    assert first.result(timeout=30).shape == (float32_embedder.dimension,)
+    expected = dict(zip(queries, float32_embedder.embed_queries(queries), strict=True))
     for query, vector in zip(asked, vectors, strict=True):
         np.testing.assert_allclose(vector, expected[query], atol=1e-5)
     stats = encoder.stats
@@ -80,7 +80,7 @@ def test_queries_that_arrive_while_a_batch_is_encoded_are_encoded_together(
 
 
 def test_several_workers_encode_batches_at_the_same_time(
-    gated: GatedEmbedder, embedder: Embedder, encoder_of
+    gated: GatedEmbedder, float32_embedder: Embedder, encoder_of
 ) -> None:
     encoder = encoder_of(gated, wait_ms=0, max_batch=2, cache_size=0, workers=2)
     gated.close_gate()
@@ -88,7 +88,7 @@ def test_several_workers_encode_batches_at_the_same_time(
     gated.wait_inside(batches=2)  # both workers are inside the model at once
     gated.open_gate()
     vectors = [f.result(timeout=30) for f in futures]
-    expected = embedder.embed_queries(QUESTIONS[:4])
+    expected = float32_embedder.embed_queries(QUESTIONS[:4])
     for vector, want in zip(vectors, expected, strict=True):
         np.testing.assert_allclose(vector, want, atol=1e-5)
     assert sorted(q for batch in gated.query_batches for q in batch) == sorted(QUESTIONS[:4])
@@ -96,19 +96,31 @@ def test_several_workers_encode_batches_at_the_same_time(
     assert not encoder.alive
 
 
-def test_the_wait_lets_queries_sent_one_after_another_join_one_batch(
+def test_under_concurrent_load_the_wait_lets_queries_sent_one_after_another_join_one_batch(
     gated: GatedEmbedder, encoder_of
 ) -> None:
     # 10 s is far longer than the submits take, and a full batch does not wait at all.
-    encoder = encoder_of(gated, wait_ms=10_000, max_batch=4, cache_size=0)
+    encoder = encoder_of(gated, wait_ms=10_000, max_batch=4, cache_size=0, workers=2)
+    first = _hold_first_batch(gated, encoder)  # one worker is busy: there is load
     futures = [encoder.submit(q) for q in QUESTIONS[:4]]
-    for future in futures:
+    gated.wait_inside(batches=2)
+    gated.open_gate()
+    for future in [first, *futures]:
         future.result(timeout=30)
-    assert gated.query_batches == [QUESTIONS[:4]]
+    assert gated.query_batches == [["the first query"], QUESTIONS[:4]]
+
+
+def test_a_lone_client_is_not_kept_waiting_for_batch_mates(
+    gated: GatedEmbedder, encoder_of
+) -> None:
+    encoder = encoder_of(gated, wait_ms=10_000, max_batch=4, cache_size=0)
+    for query in QUESTIONS[:3]:
+        encoder.submit(query).result(timeout=5)  # well before the 10 s wait would end
+    assert gated.query_batches == [[q] for q in QUESTIONS[:3]]
 
 
 def test_a_large_batch_is_encoded_in_groups_of_similar_length(
-    gated: GatedEmbedder, embedder: Embedder, encoder_of
+    gated: GatedEmbedder, float32_embedder: Embedder, encoder_of
 ) -> None:
     encoder = encoder_of(gated, wait_ms=0, max_batch=32, cache_size=0)
     first = _hold_first_batch(gated, encoder)
@@ -121,7 +133,7 @@ def test_a_large_batch_is_encoded_in_groups_of_similar_length(
     # to its longest text); every query still gets its own vector.
     by_length = sorted(queries, key=len)
     assert gated.query_batches == [["the first query"], by_length[:8], by_length[8:]]
-    expected = embedder.embed_queries(queries)
+    expected = float32_embedder.embed_queries(queries)
     for vector, want in zip(vectors, expected, strict=True):
         np.testing.assert_allclose(vector, want, atol=1e-5)
     assert first.done()
@@ -129,9 +141,9 @@ def test_a_large_batch_is_encoded_in_groups_of_similar_length(
 
 
 def test_a_repeated_query_returns_the_identical_vector_without_calling_the_embedder(
-    embedder: Embedder, encoder_of
+    float32_embedder: Embedder, encoder_of
 ) -> None:
-    counting = CountingEmbedder(embedder)
+    counting = CountingEmbedder(float32_embedder)
     encoder = encoder_of(counting, wait_ms=0, cache_size=2)
     first = encoder.encode_sync("retrieval augmented generation")
     again = encoder.encode_sync("retrieval augmented generation")
@@ -147,9 +159,9 @@ def test_a_repeated_query_returns_the_identical_vector_without_calling_the_embed
 
 
 def test_a_cache_of_size_zero_sends_every_query_to_the_embedder(
-    embedder: Embedder, encoder_of
+    float32_embedder: Embedder, encoder_of
 ) -> None:
-    counting = CountingEmbedder(embedder)
+    counting = CountingEmbedder(float32_embedder)
     encoder = encoder_of(counting, wait_ms=0, cache_size=0)
     encoder.encode_sync("speech")
     encoder.encode_sync("speech")
@@ -171,22 +183,22 @@ def test_a_cache_of_size_zero_sends_every_query_to_the_embedder(
     ],
 )
 def test_an_embedder_failure_fails_only_the_queries_of_its_batch(
-    embedder: Embedder, encoder_of, error: Exception, message: str
+    float32_embedder: Embedder, encoder_of, error: Exception, message: str
 ) -> None:
-    gated = GatedEmbedder(embedder, fail_on="poison", error=error)
+    gated = GatedEmbedder(float32_embedder, fail_on="poison", error=error)
     encoder = encoder_of(gated, wait_ms=0, cache_size=0)
     first = _hold_first_batch(gated, encoder)
     same_batch = [encoder.submit("poison"), encoder.submit("innocent bystander")]
     gated.open_gate()
 
-    assert first.result(timeout=30).shape == (embedder.dimension,)
+    assert first.result(timeout=30).shape == (float32_embedder.dimension,)
     for future in same_batch:
         with pytest.raises(QueryEncodingError) as caught:
             future.result(timeout=30)
         assert caught.value.message == message
         assert (caught.value.status, caught.value.code) == (503, "embedding_failed")
     # The encoder goes on with the next batch.
-    assert encoder.encode_sync("a later query").shape == (embedder.dimension,)
+    assert encoder.encode_sync("a later query").shape == (float32_embedder.dimension,)
     assert gated.query_batches == [
         ["the first query"],
         ["poison", "innocent bystander"],
@@ -225,12 +237,12 @@ def test_closing_finishes_the_queued_queries_then_refuses_new_ones(
 
 
 def test_the_service_state_stops_the_encoder_thread_when_closed(
-    corpus_index_dir: Path, embedder: Embedder
+    corpus_index_dir: Path, float32_embedder: Embedder
 ) -> None:
-    state = ServiceState(Settings(index_dir=corpus_index_dir), embedder)
+    state = ServiceState(Settings(index_dir=corpus_index_dir), float32_embedder)
     state.load()
     encoder = state.queries
-    assert encoder.encode_sync("memory").shape == (embedder.dimension,)
+    assert encoder.encode_sync("memory").shape == (float32_embedder.dimension,)
     state.close()
     assert not encoder.alive
 
@@ -243,9 +255,9 @@ def _search_results(body: dict) -> list[tuple[str, float]]:  # type: ignore[type
 
 
 async def test_sixteen_concurrent_searches_get_the_sequential_results_in_fewer_encoder_calls(
-    corpus_index_dir: Path, embedder: Embedder
+    corpus_index_dir: Path, float32_embedder: Embedder
 ) -> None:
-    counting = CountingEmbedder(embedder)
+    counting = CountingEmbedder(float32_embedder)
     settings = Settings(
         index_dir=corpus_index_dir, query_batch_wait_ms=50, query_batch_max=32, query_cache_size=0
     )
@@ -279,9 +291,9 @@ async def test_sixteen_concurrent_searches_get_the_sequential_results_in_fewer_e
 
 
 def test_a_repeated_search_is_answered_from_the_cache(
-    corpus_index_dir: Path, embedder: Embedder
+    corpus_index_dir: Path, float32_embedder: Embedder
 ) -> None:
-    counting = CountingEmbedder(embedder)
+    counting = CountingEmbedder(float32_embedder)
     app = create_app(Settings(index_dir=corpus_index_dir), embedder=counting)
     with ready_server(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         first = client.post("/v1/search", json={"query": "Japanese acceptability"}).json()
@@ -297,9 +309,11 @@ def test_a_repeated_search_is_answered_from_the_cache(
 
 
 def test_an_embedder_failure_reaches_its_client_as_a_clear_503_and_the_server_keeps_serving(
-    corpus_index_dir: Path, embedder: Embedder
+    corpus_index_dir: Path, float32_embedder: Embedder
 ) -> None:
-    gated = GatedEmbedder(embedder, fail_on="poison", error=RuntimeError("/srv/model.bin broke"))
+    gated = GatedEmbedder(
+        float32_embedder, fail_on="poison", error=RuntimeError("/srv/model.bin broke")
+    )
     app = create_app(Settings(index_dir=corpus_index_dir), embedder=gated)
     with ready_server(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         failed = client.post("/v1/search", json={"query": "poison"})

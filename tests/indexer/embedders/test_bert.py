@@ -13,7 +13,7 @@ import pytest
 
 from indexer.config import BUNDLED_MODEL
 from indexer.embedders.base import Embedder
-from indexer.embedders.bert import bert_layout
+from indexer.embedders.bert import bert_layout, bfloat16_is_fast
 from indexer.embedders.local import (
     SentenceTransformerEmbedder,
     TorchBertEmbedder,
@@ -41,23 +41,50 @@ def test_the_bundled_model_runs_on_torch_directly(embedder: Embedder) -> None:
     assert embedder.dimension == 384
 
 
-def test_torch_vectors_match_sentence_transformers(
-    embedder: Embedder, reference: SentenceTransformerEmbedder, corpus_path: Path
-) -> None:
+def _texts(corpus_path: Path) -> list[str]:
     lines = [line for line in corpus_path.read_text(encoding="utf-8").splitlines() if line]
-    texts = TEXTS + lines[1:81]
+    return TEXTS + lines[1:81]
+
+
+def test_torch_vectors_match_sentence_transformers(
+    float32_embedder: Embedder, reference: SentenceTransformerEmbedder, corpus_path: Path
+) -> None:
+    texts = _texts(corpus_path)
     for ours, theirs in (
-        (embedder.embed_documents(texts), reference.embed_documents(texts)),
-        (embedder.embed_queries(texts), reference.embed_queries(texts)),
+        (float32_embedder.embed_documents(texts), reference.embed_documents(texts)),
+        (float32_embedder.embed_queries(texts), reference.embed_queries(texts)),
     ):
         assert ours.shape == theirs.shape == (len(texts), 384)
         assert np.abs(ours - theirs).max() < 1e-5
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
-def test_one_text_alone_or_in_a_padded_batch_gets_the_same_vector(embedder: Embedder) -> None:
-    together = embedder.embed_queries(TEXTS)
-    alone = np.vstack([embedder.embed_queries([text]) for text in TEXTS])
+def test_bfloat16_queries_point_where_float32_ones_do_and_documents_stay_exact(
+    reference: SentenceTransformerEmbedder, corpus_path: Path
+) -> None:
+    embedder = load_local_embedder(query_dtype="bfloat16")
+    assert isinstance(embedder, TorchBertEmbedder) and embedder.query_dtype == "bfloat16"
+    texts = _texts(corpus_path)
+    queries = embedder.embed_queries(texts)
+    cosines = (queries * reference.embed_queries(texts)).sum(axis=1)
+    assert cosines.min() > 0.999
+    np.testing.assert_allclose(np.linalg.norm(queries, axis=1), 1.0, atol=1e-5)
+    assert np.abs(embedder.embed_documents(texts) - reference.embed_documents(texts)).max() < 1e-5
+    # Batch-mates (padding) move a bfloat16 query vector by rounding only.
+    alone = np.vstack([embedder.embed_queries([text]) for text in texts[:16]])
+    assert (alone * queries[:16]).sum(axis=1).min() > 0.9999
+
+
+def test_auto_query_dtype_follows_the_cpu(embedder: Embedder) -> None:
+    assert isinstance(embedder, TorchBertEmbedder)
+    assert embedder.query_dtype == ("bfloat16" if bfloat16_is_fast("cpu") else "float32")
+
+
+def test_one_text_alone_or_in_a_padded_batch_gets_the_same_vector(
+    float32_embedder: Embedder,
+) -> None:
+    together = float32_embedder.embed_queries(TEXTS)
+    alone = np.vstack([float32_embedder.embed_queries([text]) for text in TEXTS])
     assert np.abs(together - alone).max() < 1e-5
 
 
