@@ -44,6 +44,7 @@ from service.settings import Settings
 log = logging.getLogger("abstractqa.service")
 
 _Pending = tuple[str, "Future[np.ndarray]"]
+_Outcome = tuple["Future[np.ndarray]", "np.ndarray | Exception"]
 _GROUP = 8  # most queries per embedder call, see QueryEncoder._groups
 
 
@@ -193,10 +194,13 @@ class QueryEncoder:
                 return
             batch, stop = self._collect(first)
             try:
-                self._encode(batch)
+                outcomes = self._encode(batch)
             finally:
+                # Before any caller hears back: one that asks again at once must not count
+                # its own finished query as still in flight.
                 with self._stats_lock:
                     self._in_flight -= len(batch)
+            _settle(outcomes)
             if stop:
                 return
 
@@ -225,11 +229,13 @@ class QueryEncoder:
             batch.append(item)
         return batch, False
 
-    def _encode(self, batch: list[_Pending]) -> None:
+    def _encode(self, batch: list[_Pending]) -> list[_Outcome]:
+        """Embed the batch: each live caller's future with its vector or error (handed over
+        by ``_settle``)."""
         # A cancelled future (its client went away) needs no vector.
         live = [(q, f) for q, f in batch if f.set_running_or_notify_cancel()]
         if not live:
-            return
+            return []
         texts = list(dict.fromkeys(q for q, _ in live))
         groups = self._groups(texts)
         try:
@@ -247,9 +253,8 @@ class QueryEncoder:
                 self._stats.batches += 1
                 self._stats.calls += len(groups)
                 self._stats.failed_batches += 1
-            for _, future in live:
-                future.set_exception(QueryEncodingError(message))
-            return
+            error = QueryEncodingError(message)
+            return [(future, error) for _, future in live]
         by_text: dict[str, np.ndarray] = {}
         for text, vector in zip(texts, vectors, strict=True):
             vector = vector.copy()  # a row of its own, so cached rows do not pin the batch
@@ -261,8 +266,7 @@ class QueryEncoder:
             self._stats.calls += len(groups)
             self._stats.encoded += len(texts)
             self._stats.largest_batch = max(self._stats.largest_batch, len(texts))
-        for query, future in live:
-            future.set_result(by_text[query])
+        return [(future, by_text[query]) for query, future in live]
 
     def _groups(self, texts: list[str]) -> list[list[int]]:
         """Positions of ``texts`` in embedder calls. A model pads every text of a call to the
@@ -276,6 +280,14 @@ class QueryEncoder:
             return [list(range(len(texts)))]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         return [order[start : start + _GROUP] for start in range(0, len(order), _GROUP)]
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for future, outcome in outcomes:
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 def _client_message(exc: Exception) -> str:

@@ -107,7 +107,8 @@ def test_under_concurrent_load_the_wait_lets_queries_sent_one_after_another_join
     gated.open_gate()
     for future in [first, *futures]:
         future.result(timeout=30)
-    assert gated.query_batches == [["the first query"], QUESTIONS[:4]]
+    # Both batches pass the gate at once: they are recorded in either order.
+    assert sorted(gated.query_batches) == sorted([["the first query"], QUESTIONS[:4]])
 
 
 def test_a_lone_client_is_not_kept_waiting_for_batch_mates(
