@@ -58,7 +58,8 @@ def route_of(scope: Scope, routes: Sequence[BaseRoute]) -> str:
             if match == Match.PARTIAL and partial is None:
                 partial = candidate
         route = route or partial
-    path = getattr(route, "path", None)
+    # path_format drops converters: "/v1/papers/{paper_id}", not "{paper_id:path}".
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return path if isinstance(path, str) and path else UNMATCHED_ROUTE
 
 

@@ -34,7 +34,7 @@ def list_papers(
 
 
 @router.get(
-    "/{paper_id}",
+    "/{paper_id:path}",  # ids may hold "/" (e.g. old-style arXiv ids such as hep-th/9901001)
     response_model=PaperDetail,
     responses=error_responses(404, 422, 503),
     summary="One paper, with its sentences",

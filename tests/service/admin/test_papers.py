@@ -72,9 +72,14 @@ def test_adding_updating_and_removing_papers_reports_each_paper_and_the_version_
     assert admin.get("/readyz").json()["index_version"] == "v000004"
 
 
-def test_a_paper_id_with_a_slash_can_be_removed(admin: httpx.Client) -> None:
+def test_a_paper_id_with_a_slash_can_be_fetched_and_removed(admin: httpx.Client) -> None:
     old_style = BEES | {"id": "arxiv:q-bio/0401001"}
     assert admin.post("/v1/admin/papers", json=old_style).json()["added"] == [old_style["id"]]
+    # As written, and percent-encoded the way the chat page's encodeURIComponent sends it.
+    for path in ("/v1/papers/arxiv:q-bio/0401001", "/v1/papers/arxiv%3Aq-bio%2F0401001"):
+        fetched = admin.get(path)
+        assert fetched.status_code == 200, path
+        assert fetched.json()["paper_id"] == old_style["id"]
     removed = admin.delete(f"/v1/admin/papers/{old_style['id']}")
     assert removed.status_code == 200 and removed.json()["removed"] == [old_style["id"]]
 
