@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 import httpx
@@ -68,19 +68,32 @@ def free_port() -> int:
 
 
 class Server:
-    """``abstractqa serve`` on a free loopback port; ``env`` adds ABSTRACTQA_* settings."""
+    """``abstractqa serve`` on a free loopback port; ``env`` adds ABSTRACTQA_* settings.
 
-    def __init__(self, index_dir: Path, env: dict[str, str] | None = None) -> None:
+    ``clean`` drops the caller's own ABSTRACTQA_* variables first (the defaults, as `make run`
+    serves); ``log`` receives the server's stderr (discarded without one).
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        env: dict[str, str] | None = None,
+        clean: bool = False,
+        log: IO[bytes] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         script = Path(sys.executable).with_name("abstractqa")
         launcher = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+        inherited = {
+            k: v for k, v in os.environ.items() if not (clean and k.startswith("ABSTRACTQA_"))
+        }
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [*launcher, "serve", "--port", str(self.port), "--log-level", "warning"],
-            env={**os.environ, "ABSTRACTQA_INDEX_DIR": str(index_dir), **(env or {})},
+            env={**inherited, "ABSTRACTQA_INDEX_DIR": str(index_dir), **(env or {})},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log if log is not None else subprocess.DEVNULL,
         )
 
     @property

@@ -24,11 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
-from _server import build_index, free_port
+from _server import Server, build_index
 from loadgen import KINDS, LoadResult, run_load, send_one
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,27 +44,6 @@ WARMUP_CLIENTS = 4
 def questions() -> list[str]:
     with (ROOT / "data/dev/questions.jsonl").open(encoding="utf-8") as handle:
         return [json.loads(line)["question"] for line in handle if line.strip()]
-
-
-def _start_server(index_dir: Path, log: Any) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    # An open API (no keys, so no rate or stream limits), as `make run` serves it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ABSTRACTQA_")}
-    env |= {"ABSTRACTQA_INDEX_DIR": str(index_dir), "ABSTRACTQA_LOG_FORMAT": "text"}
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env=env, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return server, url
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            raise RuntimeError(f"the server did not become ready; its log: {log.name}")
-        time.sleep(0.1)
 
 
 async def warm_caches(url: str, asked: list[str]) -> LoadResult:
@@ -143,8 +119,14 @@ def main() -> int:
     index_dir = args.index_dir or build_index()
     report: dict[str, Any] = {"machine": machine(), "warmup_s": args.warmup}
     with tempfile.NamedTemporaryFile(prefix="abstractqa-load-", suffix=".log", delete=False) as log:
-        server, url = _start_server(index_dir, log)
+        # An open API (no keys, so no rate or stream limits), as `make run` serves it.
+        server = Server(index_dir, {"ABSTRACTQA_LOG_FORMAT": "text"}, clean=True, log=log)
+        url = server.url
         try:
+            try:
+                server.wait_ready(timeout_s=180, poll_s=0.1)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; its log: {log.name}") from exc
             warm = [asyncio.run(warm_caches(url, asked))]
             if args.warmup > 0:
                 warm.append(
@@ -156,8 +138,7 @@ def main() -> int:
                 run_load(url, asked, clients=args.clients, seconds=args.seconds, rss_pid=server.pid)
             )
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            server.stop()
     report["load"] = result.summary()
     report["targets"] = verdict(result, failures)
     report["server_log"] = log.name
