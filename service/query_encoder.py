@@ -95,7 +95,7 @@ class QueryEncoder:
     def __init__(
         self,
         embedder: Embedder,
-        wait_ms: float = 2.0,
+        wait_ms: float = 4.0,
         max_batch: int = 8,
         cache_size: int = 1024,
         workers: int = 1,

@@ -106,12 +106,13 @@ class Settings(IndexerSettings):
         "these, chat_max_messages are used.",
     )
     query_batch_wait_ms: float = Field(
-        2.0,
+        4.0,
         ge=0,
         le=1000,
         description="How long the query encoder waits for other requests' queries to join a "
-        "batch once one arrives (queries that arrive while a batch is encoded always join the "
-        "next one); 0 encodes at once whatever is queued.",
+        "batch once one arrives, while other queries are queued or being encoded (a lone query "
+        "never waits; queries that arrive while a batch is encoded always join the next one); "
+        "0 encodes at once whatever is queued.",
     )
     query_batch_max: int = Field(
         8,
