@@ -3,7 +3,8 @@
 Builds (or opens, with --index-dir) an index of data/daily-papers.txt, runs every question of
 data/dev/questions.jsonl through search and the extractive /v1/ask path in-process, and
 reports hit@1, recall@5, MRR, citation precision, supported share and abstention accuracy;
-then the abstention threshold sweep and the citation-verification threshold fitted on
+then the range of abstention thresholds that separate answerable from unanswerable
+questions, and the citation-verification threshold fitted on
 data/dev/claims.jsonl.
 
     .venv/bin/python benchmarks/bench_answers.py [--index-dir DIR] [--json]
@@ -36,7 +37,6 @@ def main() -> int:
 
     from indexer.builder import Indexer
     from service.evaluate import (
-        abstention_sweep,
         accuracy,
         best_threshold,
         claim_similarities,
@@ -58,21 +58,25 @@ def main() -> int:
         pairs = claim_similarities(state, read_jsonl(args.claims))
     finally:
         state.close()
-    sweep = abstention_sweep(report.results)
-    perfect = [t for t, false, missed in sweep if false == 0 and missed == 0]
+    highest_unanswerable = max(
+        (r.answerability for r in report.results if not r.gold), default=None
+    )
+    lowest_answerable = min((r.answerability for r in report.results if r.gold), default=None)
+    separable = (
+        highest_unanswerable is not None
+        and lowest_answerable is not None
+        and highest_unanswerable < lowest_answerable
+    )
     fitted, fitted_accuracy = best_threshold(pairs)
     out: dict[str, Any] = {
         "answers": report.summary(),
         "abstention": {
             "threshold": settings.abstain_min_score,
             "coverage_weight": settings.abstain_coverage_weight,
-            "perfect_range": [min(perfect), max(perfect)] if perfect else None,
-            "max_unanswerable": max(
-                (r.answerability for r in report.results if not r.gold), default=None
-            ),
-            "min_answerable": min(
-                (r.answerability for r in report.results if r.gold), default=None
-            ),
+            # Thresholds above the first and up to the second abstain exactly when they should.
+            "perfect_range": [highest_unanswerable, lowest_answerable] if separable else None,
+            "max_unanswerable": highest_unanswerable,
+            "min_answerable": lowest_answerable,
         },
         "verification": {
             "claims": len(pairs),

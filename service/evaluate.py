@@ -173,17 +173,6 @@ def _mean(values: list[float] | list[bool]) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-def abstention_sweep(results: list[QuestionResult]) -> list[tuple[float, int, int]]:
-    """(threshold, false abstentions, missed abstentions) at each distinct answerability."""
-    points = sorted({round(r.answerability, 4) for r in results})
-    out = []
-    for threshold in points:
-        false = sum(1 for r in results if r.gold and r.answerability < threshold)
-        missed = sum(1 for r in results if not r.gold and r.answerability >= threshold)
-        out.append((threshold, false, missed))
-    return out
-
-
 def claim_similarities(
     state: ServiceState, claims: list[dict[str, Any]]
 ) -> list[tuple[float, bool]]:

@@ -60,7 +60,7 @@ class Settings(IndexerSettings):
     ask_top_k: int = Field(5, ge=1, le=20, description="Default number of papers an answer uses.")
     answer_max_sentences: int = Field(4, ge=1, le=20, description="Longest answer in sentences.")
     abstain_min_score: float = Field(
-        0.525,
+        0.57,
         ge=-1,
         le=3,
         description="Abstain when no retrieved paper's answerability (dense cosine + "

@@ -6,8 +6,11 @@ the paper's title or abstract. Squaring lets the rare, distinctive terms decide 
 "speculative decoding"): a paper sharing only a question's common words is not its answer.
 Dense similarity alone confuses on-topic questions the corpus does not answer with
 paraphrased ones it does; a question whose distinctive terms appear nowhere in the paper is
-rarely answered by it. Weight and threshold are tuned on the
-development question set (benchmarks/bench_answers.py, docs/benchmarks.md).
+rarely answered by it. A term also counts as occurring when a term of the paper starts with
+the same five letters (truncation to five characters, a classic light stemmer): the Snowball
+stems of a question's paraphrase and the abstract's wording often differ only in their ending
+("behav" / "behavior", "critiqu" / "critic", "syntax" / "syntact"). Weight and threshold are
+tuned on the development question set (benchmarks/bench_answers.py, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,14 +20,26 @@ from functools import lru_cache
 from indexer.bm25 import tokenize
 from indexer.models import Paper
 
+PREFIX = 5  # letters two stems share to count as one term
+
 
 @lru_cache(maxsize=65536)
 def _terms(text: str) -> frozenset[str]:
     return frozenset(tokenize([text])[0])
 
 
+@lru_cache(maxsize=65536)
+def _prefixes(terms: frozenset[str]) -> frozenset[str]:
+    return frozenset(term[:PREFIX] for term in terms if len(term) >= PREFIX)
+
+
 def paper_terms(paper: Paper) -> frozenset[str]:
     return _terms(f"{paper.title} {paper.abstract}")
+
+
+def occurs(term: str, terms: frozenset[str]) -> bool:
+    """``term`` is one of ``terms``, or shares its first ``PREFIX`` letters with one."""
+    return term in terms or (len(term) >= PREFIX and term[:PREFIX] in _prefixes(terms))
 
 
 def coverage(weights: dict[str, float], paper: Paper) -> float:
@@ -33,7 +48,7 @@ def coverage(weights: dict[str, float], paper: Paper) -> float:
     if total <= 0:
         return 0.0
     terms = paper_terms(paper)
-    return sum(w * w for term, w in weights.items() if term in terms) / total
+    return sum(w * w for term, w in weights.items() if occurs(term, terms)) / total
 
 
 def answerability(relevance: float, covered: float, coverage_weight: float) -> float:

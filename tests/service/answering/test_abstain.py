@@ -1,0 +1,27 @@
+"""Coverage counts a question's term as present when the paper has it or a same-root word."""
+
+from __future__ import annotations
+
+from indexer.bm25 import tokenize
+from service.answering.abstain import occurs
+
+
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(tokenize([text])[0])
+
+
+def test_a_paraphrase_with_another_ending_of_the_same_root_counts_as_covered() -> None:
+    abstract = _stems("The student model shows deceptive behavior and syntactic critics.")
+    for word in ("behave", "syntax", "critiques"):
+        (stem,) = _stems(word)
+        assert occurs(stem, abstract), word
+
+
+def test_short_terms_must_match_exactly_and_other_roots_do_not_count() -> None:
+    abstract = _stems("Models run on GPUs and decode tokens.")
+    (gpus,) = _stems("GPUs")
+    assert occurs(gpus, abstract)
+    (gpu,) = _stems("GPU")
+    assert not occurs(gpu, _stems("Models run on CPUs."))
+    (speculative,) = _stems("speculative")
+    assert not occurs(speculative, abstract)
