@@ -17,7 +17,7 @@ from pydantic import PrivateAttr
 
 from indexer.config import BUNDLED_MODEL
 from indexer.embedders.base import Embedder, TextKind, normalise
-from indexer.embedders.bert import BertEncoder, bert_layout, bfloat16_is_fast
+from indexer.embedders.bert import BertEncoder, BertLayout, bert_layout, bfloat16_is_fast
 from indexer.errors import EmbedderError
 from indexer.quiet import silence_library_output
 
@@ -70,12 +70,13 @@ class TorchBertEmbedder(Embedder):
     def __init__(
         self,
         model: str,
-        layout: Any,
+        layout: BertLayout,
         device: str = "cpu",
         batch_size: int = 64,
         bfloat16_queries: bool = False,
     ):
         super().__init__(model_name=model, embed_batch_size=batch_size)
+        silence_library_output()
         self._bfloat16_queries = bfloat16_queries
         try:
             self._encoder = BertEncoder(layout, device=device)
@@ -118,11 +119,11 @@ class SentenceTransformerEmbedder(Embedder):
         if bundled:
             # The bundled model lies on disk: make sure nothing tries the hub for it.
             os.environ["HF_HUB_OFFLINE"] = "1"
+        silence_library_output()  # the environment switches, read when the libraries import
         try:
             from sentence_transformers import SentenceTransformer
 
-            silence_library_output()
-
+            silence_library_output()  # transformers' own logging, now that it is imported
             self._model = SentenceTransformer(path, device=device)
         except Exception as exc:
             where = "a local path" if Path(path).exists() else "a model name"
