@@ -1,1 +1,83 @@
-"""abstractqa indexer: ingests abstracts into a versioned FAISS + BM25 index and opens it."""
+"""abstractqa indexer: ingests abstracts into a segmented FAISS + BM25 index and opens it.
+
+The public surface: what ``service`` (and any other caller) may use. Everything else in the
+package is private and may change with the on-disk format.
+"""
+
+from indexer import cli as indexer_cli
+from indexer.builder import BuildReport, Indexer
+from indexer.config import SEARCH_MODES, IndexerSettings, SearchMode
+from indexer.embedders import Embedder, build_embedder
+from indexer.embedders.factory import embedder_name
+from indexer.errors import (
+    EmbedderError,
+    EmbedderMismatchError,
+    IndexCorruptError,
+    IndexerError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexStoreError,
+    InputError,
+    LegacyFormatError,
+    NothingToIndexError,
+    PaperNotFoundError,
+)
+from indexer.evaluation import cli as eval_cli
+from indexer.evaluation.beir import EvaluationInputError, json_objects
+from indexer.http_errors import excerpt, retry_after
+from indexer.identity import normalise_title
+from indexer.index import IndexVersion, check_version, current_version_name, open_index
+from indexer.lexical import tokenize
+from indexer.models import Chunk, Paper, PaperRecord, RecordError
+from indexer.readers import ReadOptions, read_file
+from indexer.readers.jsonl import read_jsonl
+from indexer.retrieval import Filters, PaperHit, Retriever
+from indexer.text import clean, count_tokens, count_tokens_many, split_sentences
+
+__all__ = [
+    "SEARCH_MODES",
+    "BuildReport",
+    "Chunk",
+    "Embedder",
+    "EmbedderError",
+    "EmbedderMismatchError",
+    "EvaluationInputError",
+    "Filters",
+    "IndexCorruptError",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexStoreError",
+    "IndexVersion",
+    "Indexer",
+    "IndexerError",
+    "IndexerSettings",
+    "InputError",
+    "LegacyFormatError",
+    "NothingToIndexError",
+    "Paper",
+    "PaperHit",
+    "PaperNotFoundError",
+    "PaperRecord",
+    "ReadOptions",
+    "RecordError",
+    "Retriever",
+    "SearchMode",
+    "build_embedder",
+    "check_version",
+    "clean",
+    "count_tokens",
+    "count_tokens_many",
+    "current_version_name",
+    "embedder_name",
+    "eval_cli",
+    "excerpt",
+    "indexer_cli",
+    "json_objects",
+    "normalise_title",
+    "open_index",
+    "read_file",
+    "read_jsonl",
+    "retry_after",
+    "split_sentences",
+    "tokenize",
+]

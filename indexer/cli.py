@@ -1,4 +1,4 @@
-"""The indexer's commands: ``index add|remove|rebuild|info`` and ``search``.
+"""The indexer's commands: ``index add|remove|rebuild|compact|upgrade|verify|info`` and ``search``.
 
 ``service.cli`` mounts these under the one ``abstractqa`` command (the indexer never imports
 the service).
@@ -16,6 +16,7 @@ from indexer.config import SEARCH_MODES, IndexerSettings
 from indexer.errors import IndexerError, NothingToIndexError
 from indexer.progress import Progress
 from indexer.readers import FORMATS
+from indexer.storage import IndexDir
 
 
 def settings_from(args: argparse.Namespace) -> IndexerSettings:
@@ -50,6 +51,18 @@ def add_commands(commands: Any, parent: argparse.ArgumentParser) -> None:
         "rebuild", parents=[parent], help="re-chunk and re-embed every paper (e.g. new embedder)"
     )
     rebuild.set_defaults(handler=_rebuild)
+    upgrade = sub.add_parser(
+        "upgrade", parents=[parent], help="turn a format 1/2 index into segments (no re-embedding)"
+    )
+    upgrade.set_defaults(handler=_upgrade)
+    compact = sub.add_parser(
+        "compact", parents=[parent], help="merge every segment into one, dropping removed papers"
+    )
+    compact.set_defaults(handler=_compact)
+    verify = sub.add_parser(
+        "verify", parents=[parent], help="check every file of the current version (sha256)"
+    )
+    verify.set_defaults(handler=_verify)
     info = sub.add_parser("info", parents=[parent], help="describe the current index version")
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
     info.set_defaults(handler=_info)
@@ -97,15 +110,51 @@ def _rebuild(args: argparse.Namespace) -> int:
     return _report(indexer.rebuild(), progress)
 
 
+def _upgrade(args: argparse.Namespace) -> int:
+    from indexer.legacy import upgrade
+
+    settings = settings_from(args)
+    root = IndexDir(settings.index_dir)
+    with root.write_lock():
+        name = upgrade(root, settings, Progress())
+        root.prune(settings.keep_versions)
+    print(f"upgraded: version {name} (current), one segment, nothing re-embedded")
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    indexer, _ = _indexer(args)
+    report = indexer.compact()
+    if report.version:
+        print(f"merged {report.segments_merged} segments; version: {report.version} (current)")
+    else:
+        print("nothing to compact: one segment, no removed papers")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from indexer.index import check_version
+
+    settings = settings_from(args)
+    _, version, manifest = check_version(settings.index_dir, None, hashes=True)
+    print(
+        f"ok: {version.name}, {len(manifest['segments'])} segments, every file matches its sha256"
+    )
+    return 0
+
+
 def _index_rule(settings: dict[str, Any]) -> str:
-    """Why the index has its type, for versions written with vector_index=auto."""
+    """Why the segments have their types, for versions written with vector_index=auto."""
     if settings.get("vector_index_rule") != "auto":
         return ""
-    return f" (auto: HNSW from {settings['hnsw_min_vectors']} vectors)"
+    return (
+        f" (auto per segment: HNSW from {settings['hnsw_min_vectors']} vectors, "
+        f"ivf_sq8 from {settings.get('ivf_min_vectors')})"
+    )
 
 
 def _info(args: argparse.Namespace) -> int:
-    from indexer.storage import IndexDir
+    from indexer.index import index_bytes
 
     root = IndexDir(settings_from(args).index_dir)
     version = root.current()
@@ -114,7 +163,7 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(manifest, indent=2, sort_keys=True))
         return 0
     counts, embedder = manifest["counts"], manifest["embedder"]
-    size = sum(f["bytes"] for f in manifest["files"].values())
+    size = index_bytes(root, manifest)
     lines = [
         f"index:      {root.root.resolve()}",
         f"version:    {manifest['version']} (created {manifest['created']}; "
@@ -127,13 +176,15 @@ def _info(args: argparse.Namespace) -> int:
         + _index_rule(manifest["settings"]),
         f"chunking:   {manifest['settings']['chunk_tokens']} tokens, "
         f"{manifest['settings']['chunk_overlap_sentences']} sentence(s) overlap",
-        f"size:       {size / 1e6:.1f} MB in {len(manifest['files'])} files",
+        f"segments:   {counts.get('segments', len(manifest['segments']))} "
+        f"({counts.get('deleted', 0)} removed papers awaiting a merge)",
+        f"size:       {size / 1e6:.1f} MB",
         "sources:",
     ]
     for path, source in sorted(manifest["sources"].items()):
         lines.append(
-            f"  {path}  ({source['format']}, {source['papers']} papers, "
-            f"sha256 {source['sha256'][:12]}, {source['ingested']})"
+            f"  {path}  ({source.get('format')}, {source.get('papers')} papers, "
+            f"{source.get('ingested')})"
         )
     op = manifest.get("operation", {})
     lines.append(

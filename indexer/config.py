@@ -12,6 +12,9 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 SearchMode = Literal["hybrid", "dense", "bm25"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "bm25")
 HNSW_MIN_VECTORS = 50_000
+# Not yet measured at 10^6+ vectors on this machine: see docs/benchmarks.md.
+IVF_MIN_VECTORS = 2_000_000
+VectorIndexKind = Literal["flat", "hnsw", "ivf_sq8"]
 
 
 class IndexerSettings(BaseSettings):
@@ -64,11 +67,12 @@ class IndexerSettings(BaseSettings):
         1, ge=0, le=5, description="Sentences repeated between consecutive chunks of a paper."
     )
 
-    vector_index: Literal["auto", "flat", "hnsw"] = Field(
+    vector_index: Literal["auto", "flat", "hnsw", "ivf_sq8"] = Field(
         "auto",
-        description="flat: exact inner-product search; hnsw: approximate, for large corpora; "
-        "auto: flat below hnsw_min_vectors vectors, hnsw from there on (re-applied whenever "
-        "the index is written).",
+        description="Per segment. flat: exact inner products over the memory-mapped vectors; "
+        "hnsw: an HNSW graph; ivf_sq8: an inverted file of 8-bit codes re-ranked by exact "
+        "vectors (a quarter of the RAM, fast to build); auto: flat below hnsw_min_vectors, "
+        "hnsw below ivf_min_vectors, ivf_sq8 from there (chosen when a segment is written).",
     )
     # Chosen from benchmarks/bench_scale.py (docs/benchmarks.md, "Vector search at scale").
     hnsw_min_vectors: int = Field(
@@ -76,14 +80,29 @@ class IndexerSettings(BaseSettings):
         ge=1,
         description="With vector_index=auto: the number of vectors from which HNSW is used.",
     )
+    ivf_min_vectors: int = Field(
+        IVF_MIN_VECTORS,
+        ge=1,
+        description="With vector_index=auto: segments of this many vectors or more use ivf_sq8.",
+    )
+    ivf_nprobe: int = Field(32, ge=1, le=65536, description="ivf_sq8: inverted lists searched.")
+    segment_max_papers: int = Field(
+        250_000, ge=1, description="Papers per segment at most (builds and merges)."
+    )
+    max_segments: int = Field(
+        10, ge=0, description="Segments before the merge policy folds small ones (0: never)."
+    )
+    merge_factor: int = Field(4, ge=2, le=64, description="Segments merged at once per tier.")
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=16, le=2048)
     hnsw_ef_search: int = Field(128, ge=16, le=4096)
 
     keep_versions: int = Field(3, ge=1, le=100, description="Index versions kept on disk.")
 
-    def vector_index_for(self, n_vectors: int) -> Literal["flat", "hnsw"]:
-        """The FAISS index type an index of ``n_vectors`` vectors gets under these settings."""
+    def vector_index_for(self, n_vectors: int) -> VectorIndexKind:
+        """The vector structure a segment of ``n_vectors`` vectors gets under these settings."""
         if self.vector_index != "auto":
             return self.vector_index
+        if n_vectors >= self.ivf_min_vectors:
+            return "ivf_sq8"
         return "hnsw" if n_vectors >= self.hnsw_min_vectors else "flat"

@@ -8,8 +8,10 @@ Hierarchy::
     ├── IndexStoreError          the on-disk index cannot be opened or written
     │   ├── IndexNotFoundError   no index (or no current version) at the given directory
     │   ├── IndexCorruptError    a file of the current version is missing, truncated or damaged
+    │   ├── LegacyFormatError    the index is in an older format that must be upgraded first
     │   ├── EmbedderMismatchError  the index was built with another embedder than the configured one
     │   └── IndexLockedError     another process is writing the index
+    ├── PaperNotFoundError       no paper with the given id in the index
     └── NothingToIndexError      no usable record was read from any input
 
 Every message names what was wrong (the file, the field, the expected value).
@@ -38,6 +40,14 @@ class IndexNotFoundError(IndexStoreError):
 
 class IndexCorruptError(IndexStoreError):
     """A file of an index version is missing, truncated or does not match its manifest."""
+
+
+class LegacyFormatError(IndexStoreError):
+    """The index is in an older on-disk format; ``abstractqa index upgrade`` converts it."""
+
+
+class PaperNotFoundError(IndexerError):
+    """No paper with the given id is in the index."""
 
 
 class EmbedderMismatchError(IndexStoreError):

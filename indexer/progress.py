@@ -61,6 +61,9 @@ class Progress:
     def stage(self, name: str, total: int) -> Stage:
         return Stage(self, name, total)
 
+    def stream_stage(self, name: str) -> StreamStage:
+        return StreamStage(self, name)
+
 
 class SilentProgress(Progress):
     """For library and service use: reports nothing."""
@@ -70,3 +73,49 @@ class SilentProgress(Progress):
 
     def log(self, message: str) -> None:
         pass
+
+
+class StreamStage:
+    """Items of unknown total (records streamed from files): count, rate and, when the
+    share of input read is known, an ETA; a plain line every 10 s (a bar on a terminal)."""
+
+    def __init__(self, progress: Progress, name: str) -> None:
+        self._progress = progress
+        self.name = name
+        self.done = 0
+        self.fraction: float | None = None
+        self._started = self._last = time.monotonic()
+        self._bar: Any = None
+        if progress.interactive:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc=name, unit=" papers", file=progress.stream, leave=False)
+
+    def update(self, n: int, fraction: float | None = None) -> None:
+        self.done += n
+        if fraction is not None:
+            self.fraction = fraction
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        now = time.monotonic()
+        if now - self._last >= 10:
+            self._last = now
+            self._progress.log(self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max(1e-9, (now or time.monotonic()) - self._started)
+        text = f"{self.name}: {self.done} ({self.done / elapsed:.0f}/s)"
+        if self.fraction:
+            remaining = elapsed * (1 - self.fraction) / self.fraction
+            text += f", {100 * self.fraction:.0f}% of the input, ETA {remaining:.0f} s"
+        return text
+
+    def __enter__(self) -> StreamStage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.done:
+            self._progress.log(self.line())

@@ -80,8 +80,8 @@ class _Ranked:
 def _group_by_paper(index: IndexVersion, scores: np.ndarray, ids: np.ndarray) -> dict[str, _Ranked]:
     """Best chunk per paper, in descending score order, with 1-based ranks."""
     best: dict[str, _Ranked] = {}
-    for score, chunk_id in zip(scores.tolist(), ids.tolist(), strict=True):
-        paper_id = index.chunks[chunk_id].paper_id
+    papers = index.paper_ids_of_chunks(ids.tolist())
+    for score, chunk_id, paper_id in zip(scores.tolist(), ids.tolist(), papers, strict=True):
         if paper_id not in best:
             best[paper_id] = _Ranked(float(score), int(chunk_id), rank=len(best) + 1)
     return best
@@ -132,10 +132,12 @@ class Retriever:
         if paper_ids is None and (filters is None or filters == Filters()):
             return None
         papers = self.index.papers
-        allowed = set(paper_ids) & papers.keys() if paper_ids is not None else set(papers)
-        if filters is not None:
-            allowed = {p for p in allowed if filters.accepts(papers[p])}
-        return allowed
+        found: Iterable[Paper]
+        if paper_ids is not None:
+            found = papers.many(list(dict.fromkeys(paper_ids))).values()
+        else:
+            found = papers.values()  # a scan: filters are not indexed
+        return {p.paper_id for p in found if filters is None or filters.accepts(p)}
 
     def allowed_chunks(self, papers: set[str] | None) -> np.ndarray | None:
         """FAISS ids of the chunks of ``papers`` (None: all chunks)."""
@@ -156,8 +158,7 @@ class Retriever:
         return dict(list(_group_by_paper(self.index, scores[0], ids[0]).items())[:depth])
 
     def lexical(self, query: str, depth: int, papers: set[str] | None) -> dict[str, _Ranked]:
-        rows = self.index.bm25.rows_of(sorted(papers)) if papers is not None else None
-        scores, ids = self.index.bm25.search(query, depth, rows)
+        scores, ids = self.index.bm25.search(query, depth, papers)
         return {
             paper_id: _Ranked(float(score), None, rank=rank)
             for rank, (score, paper_id) in enumerate(zip(scores.tolist(), ids, strict=True), 1)
@@ -193,7 +194,8 @@ class Retriever:
         else:
             fused = self._fuse(dense, lexical)
         order = sorted(fused, key=lambda p: (-fused[p], p))[:k]
-        return [self._hit(p, fused[p], dense.get(p), lexical.get(p)) for p in order]
+        papers = self.index.papers.many(order)
+        return [self._hit(papers[p], fused[p], dense.get(p), lexical.get(p)) for p in order]
 
     def _fuse(self, dense: dict[str, _Ranked], lexical: dict[str, _Ranked]) -> dict[str, float]:
         fused: dict[str, float] = {}
@@ -208,17 +210,17 @@ class Retriever:
         return fused
 
     def _hit(
-        self, paper_id: str, score: float, dense: _Ranked | None, lexical: _Ranked | None
+        self, paper: Paper, score: float, dense: _Ranked | None, lexical: _Ranked | None
     ) -> PaperHit:
         chunk_id = dense.chunk_id if dense is not None else None
         # A paper only BM25 found has no best chunk; its first chunk stands for it.
         chunk = (
             self.index.chunks[chunk_id]
             if chunk_id is not None
-            else self.index.chunks_of(paper_id)[0]
+            else self.index.chunks_of(paper.paper_id)[0]
         )
         return PaperHit(
-            paper=self.index.papers[paper_id],
+            paper=paper,
             score=score,
             chunk=chunk,
             dense_score=dense.score if dense else None,

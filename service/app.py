@@ -9,7 +9,7 @@ import anyio
 import httpx
 from fastapi import FastAPI
 
-from indexer.embedders import Embedder
+from indexer import Embedder
 from service import api_errors
 from service.admin.router import router as admin_router
 from service.admin.service import AdminService

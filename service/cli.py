@@ -8,14 +8,14 @@ import sys
 from typing import Any
 
 from indexer import cli as indexer_cli
-from indexer.evaluation import cli as eval_cli
+from indexer import eval_cli
 from service import eval_cli as answers_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from indexer.embedders.factory import embedder_name
+    from indexer import embedder_name
     from service.index_check import check_current
     from service.settings import Settings, invalid_settings
     from service.startup import set_torch_threads

@@ -46,7 +46,7 @@ def add_commands(eval_commands: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def _answers(args: argparse.Namespace) -> int:
-    from indexer.evaluation.beir import EvaluationInputError
+    from indexer import EvaluationInputError
     from service.evaluate import evaluate_answers, read_questions, unknown_gold
     from service.settings import Settings
     from service.state import ServiceState

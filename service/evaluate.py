@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.evaluation.beir import EvaluationInputError, json_objects
-from indexer.identity import normalise_title
+from indexer import EvaluationInputError, json_objects, normalise_title
 from service.ask.models import AskRequest
 from service.ask.service import AskService
 from service.search.models import SearchRequest

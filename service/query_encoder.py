@@ -36,8 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from indexer.embedders.base import Embedder
-from indexer.errors import EmbedderError
+from indexer import Embedder, EmbedderError
 from service.errors import QueryEncodingError
 from service.settings import Settings
 

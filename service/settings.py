@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
-from indexer.config import IndexerSettings
+from indexer import IndexerSettings
 from service.security.ratelimit import Rate, parse_rate
 
 BackendName = Literal["extractive", "openai"]
@@ -143,6 +143,13 @@ class Settings(IndexerSettings):
         "is set); 0: torch's default, one per core. With one query encoder worker per core, "
         "1 is fastest and does not slow down many times over when other processes share the "
         "cores (docs/benchmarks.md).",
+    )
+    sentence_cache_papers: int = Field(
+        50_000,
+        ge=1,
+        description="Papers whose sentence vectors (for citation checks) are kept, least "
+        "recently used dropped first; an index of at most this many papers is warmed in the "
+        "background after start-up, a larger one embeds sentences when an answer needs them.",
     )
     gc_freeze: bool = Field(
         True,

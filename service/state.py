@@ -15,17 +15,22 @@ import logging
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from indexer.embedders import Embedder, build_embedder
-from indexer.embedders.factory import embedder_name
-from indexer.errors import IndexerError
-from indexer.index import IndexVersion, open_index
-from indexer.retrieval import Retriever
-from indexer.storage import IndexDir
+from indexer import (
+    Embedder,
+    IndexerError,
+    IndexVersion,
+    Retriever,
+    build_embedder,
+    current_version_name,
+    embedder_name,
+    open_index,
+)
 from service import heap
 from service.errors import IndexNotReadyError, ReloadFailedError, ServiceError
 from service.index_check import check_current, client_message, open_current
@@ -36,16 +41,20 @@ log = logging.getLogger("abstractqa.service")
 
 
 class SentenceVectors:
-    """Embeddings of abstract sentences, computed on first use per paper and kept.
+    """Embeddings of abstract sentences, computed on first use per paper, kept for the
+    ``max_papers`` most recently used papers.
 
     The index stores chunk vectors only (sentence vectors would double indexing time), while
-    answering compares questions and answers with single sentences.
+    answering compares questions and answers with single sentences. Only an index that fits the
+    cache is warmed in the background; a large one embeds a paper's sentences when an answer
+    first needs them (a few milliseconds per paper), so start-up does no per-paper work.
     """
 
-    def __init__(self, index: IndexVersion, embedder: Embedder) -> None:
+    def __init__(self, index: IndexVersion, embedder: Embedder, max_papers: int = 50_000) -> None:
         self._index = index
         self._embedder = embedder
-        self._vectors: dict[str, np.ndarray] = {}
+        self._max_papers = max(1, max_papers)
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         # Papers some thread is embedding now, with the event set when it is done: without
         # it, a burst of requests on a cold server embedded the same papers in every thread
         # (minutes of latency and gigabytes of memory under 64 clients).
@@ -62,13 +71,15 @@ class SentenceVectors:
                 self._pending[paper_id] = done
         if mine:
             try:
-                texts = [s for p in mine for s in self._index.papers[p].sentences]
+                papers = self._index.papers.many(mine)
+                mine = [p for p in mine if p in papers]
+                texts = [s for p in mine for s in papers[p].sentences]
                 vectors = self._embedder.embed_documents(texts)
                 with self._lock:
                     start = 0
                     for paper_id in mine:
-                        n = len(self._index.papers[paper_id].sentences)
-                        self._vectors.setdefault(paper_id, vectors[start : start + n])
+                        n = len(papers[paper_id].sentences)
+                        self._keep(paper_id, vectors[start : start + n])
                         start += n
             finally:
                 with self._lock:
@@ -77,10 +88,31 @@ class SentenceVectors:
                 done.set()
         for event in others.values():
             event.wait()
-        # Papers another thread failed to embed are still missing: try them here.
-        if any(p not in self._vectors for p in wanted):
-            return self.get(wanted)
-        return {p: self._vectors[p] for p in paper_ids}
+        with self._lock:
+            found = {p: v for p in wanted if (v := self._vectors.get(p)) is not None}
+            for paper_id in found:
+                self._vectors.move_to_end(paper_id)
+        # Papers another thread failed to embed (or the cache dropped meanwhile): embed here.
+        missing = [p for p in wanted if p not in found and p in self._index.papers]
+        if missing:
+            found.update(self._embed_now(missing))
+        return {p: found[p] for p in paper_ids if p in found}
+
+    def _embed_now(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
+        papers = self._index.papers.many(paper_ids)
+        out: dict[str, np.ndarray] = {}
+        for paper_id, paper in papers.items():
+            out[paper_id] = self._embedder.embed_documents(paper.sentences)
+            with self._lock:
+                self._keep(paper_id, out[paper_id])
+        return out
+
+    def _keep(self, paper_id: str, vectors: np.ndarray) -> None:
+        """Store under the lock, dropping the least recently used papers beyond the bound."""
+        self._vectors.setdefault(paper_id, vectors)
+        self._vectors.move_to_end(paper_id)
+        while len(self._vectors) > self._max_papers:
+            self._vectors.popitem(last=False)
 
     @property
     def complete(self) -> bool:
@@ -88,7 +120,10 @@ class SentenceVectors:
         return len(self._vectors) >= len(self._index.papers)
 
     def warm(self, stop: threading.Event, batch_papers: int = 8) -> None:
-        """Embed every paper's sentences, a batch at a time, until done or ``stop`` is set."""
+        """Embed every paper's sentences, a batch at a time, until done or ``stop`` is set;
+        nothing when the index holds more papers than the cache keeps."""
+        if len(self._index.papers) > self._max_papers:
+            return
         ids = list(self._index.papers)
         for start in range(0, len(ids), batch_papers):
             if stop.is_set():
@@ -100,15 +135,18 @@ class SentenceVectors:
         reload most papers are the same, and re-embedding them all would be wasted work)."""
         with previous._lock:
             known = dict(previous._vectors)
+        now = self._index.papers.many(list(known))
+        before = previous._index.papers.many(list(now))
         kept = {
             paper_id: vectors
             for paper_id, vectors in known.items()
-            if paper_id in self._index.papers
-            and self._index.papers[paper_id].sentences == previous._index.papers[paper_id].sentences
+            if paper_id in now
+            and paper_id in before
+            and now[paper_id].sentences == before[paper_id].sentences
         }
         with self._lock:
             for paper_id, vectors in kept.items():
-                self._vectors.setdefault(paper_id, vectors)
+                self._keep(paper_id, vectors)
         return len(kept)
 
 
@@ -190,7 +228,10 @@ class ServiceState:
                 self._close_queries()
                 self._queries = QueryEncoder.from_settings(embedder, self.settings)
             self._loaded = Loaded(
-                index, embedder, Retriever(index, embedder), SentenceVectors(index, embedder)
+                index,
+                embedder,
+                Retriever(index, embedder),
+                SentenceVectors(index, embedder, self.settings.sentence_cache_papers),
             )
             self.error = None
             log.info("index %s loaded: %d papers", index.name, len(index.papers))
@@ -228,7 +269,7 @@ class ServiceState:
                 index,
                 old.embedder,
                 Retriever(index, old.embedder),
-                SentenceVectors(index, old.embedder),
+                SentenceVectors(index, old.embedder, self.settings.sentence_cache_papers),
             )
             new.sentences.adopt(old.sentences)
             self._loaded = new  # the swap: requests from here on get the new version
@@ -261,11 +302,10 @@ class ServiceState:
         self._spawn(self._watch, "index-watch")
 
     def _watch(self) -> None:
-        root = IndexDir(self.settings.index_dir)
         failed: str | None = None  # retried only once the pointer names another version
         while not self._stop.wait(self.settings.watch_interval_s):
             try:
-                name = root.current_name()
+                name = current_version_name(self.settings.index_dir)
             except IndexerError:
                 continue  # no or a garbled pointer: keep serving what is loaded
             loaded = self._loaded

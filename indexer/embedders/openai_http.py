@@ -3,6 +3,7 @@ Ollama, LM Studio, LiteLLM, text-embeddings-inference) over httpx."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from typing import Any
@@ -100,7 +101,13 @@ class OpenAIEmbedder(Embedder):
     # -- one request, with retries -----------------------------------------------------------
 
     def _request(self, texts: list[str]) -> np.ndarray:
-        payload: dict[str, Any] = {"model": self._model, "input": texts, "encoding_format": "float"}
+        # base64 little-endian float32, as the official SDK asks: a quarter of the bytes of a
+        # JSON float list and no float parsing (servers that ignore it still send lists).
+        payload: dict[str, Any] = {
+            "model": self._model,
+            "input": texts,
+            "encoding_format": "base64",
+        }
         if self._dimensions is not None:
             payload["dimensions"] = self._dimensions
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -175,7 +182,7 @@ class OpenAIEmbedder(Embedder):
             raise bad(f"has indices {indices[:10]}, not a permutation of 0..{expected - 1}")
         vectors: list[Any] = [None] * expected
         for index, item in zip(indices, data, strict=True):
-            vectors[index] = item["embedding"]
+            vectors[index] = _decoded(item["embedding"])
         lengths = {len(v) if isinstance(v, list) else -1 for v in vectors}
         if -1 in lengths:
             raise bad("has an embedding that is not a list of numbers")
@@ -194,3 +201,16 @@ class OpenAIEmbedder(Embedder):
             raise bad(f"has dimension {dimension}, expected {self._dimension}")
         self._dimension = dimension
         return matrix.astype(np.float32)
+
+
+def _decoded(embedding: Any) -> Any:
+    """A base64 string of little-endian float32 as a list; anything else as it came."""
+    if not isinstance(embedding, str):
+        return embedding
+    try:
+        raw = base64.b64decode(embedding, validate=True)
+    except ValueError:
+        return None
+    if len(raw) % 4:
+        return None
+    return np.frombuffer(raw, dtype="<f4").tolist()

@@ -7,11 +7,13 @@ JSON array), ``csv`` (CSV/TSV with a header) and ``beir`` (a BEIR ``corpus.jsonl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from indexer.errors import InputError
-from indexer.models import ReadResult, RecordError
+from indexer.models import PaperRecord, ReadResult, RecordError
 from indexer.readers._text import UnreadableInput, load_text
 from indexer.readers.csv_reader import names_paper_columns, read_csv
 from indexer.readers.daily import read_daily
@@ -83,4 +85,43 @@ def read_file(path: Path, format: str | None = None) -> ReadResult:
     return _READERS[format or detect_format(path, text)](text, source)
 
 
-__all__ = ["FORMATS", "detect_format", "read_file"]
+@dataclass(frozen=True)
+class ReadOptions:
+    format: str | None = None
+    where: tuple[Any, ...] = ()
+    title_only: bool = True
+    max_record_bytes: int = 8 * 1024 * 1024
+
+
+class RecordStream:
+    """Records of one input (interim: read whole through ``read_file``)."""
+
+    def __init__(self, path: Path | str, options: ReadOptions) -> None:
+        self._result = read_file(Path(path), options.format)
+        self.source = self._result.source
+        self.format = self._result.format
+        self.errors = self._result.errors
+        self.warnings = self._result.warnings
+        self.n_errors = len(self.errors)
+        self.n_warnings = len(self.warnings)
+        self.n_records = len(self._result.records)
+        self.n_filtered = self.n_title_only = self.n_empty = 0
+        self.bytes_read = self.total_bytes = (
+            Path(path).stat().st_size if Path(path).is_file() else 0
+        )
+
+    def __iter__(self) -> Iterator[PaperRecord]:
+        return iter(self._result.records)
+
+    def __enter__(self) -> RecordStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def open_records(path: Path | str, options: ReadOptions | None = None) -> RecordStream:
+    return RecordStream(path, options or ReadOptions())
+
+
+__all__ = ["FORMATS", "ReadOptions", "RecordStream", "detect_format", "open_records", "read_file"]

@@ -17,10 +17,16 @@ from collections.abc import Callable
 import anyio
 from pydantic import SecretStr
 
-from indexer.builder import BuildReport, Indexer
-from indexer.errors import IndexerError, IndexLockedError
-from indexer.models import PaperRecord, RecordError
-from indexer.readers.jsonl import read_jsonl
+from indexer import (
+    BuildReport,
+    Indexer,
+    IndexerError,
+    IndexLockedError,
+    PaperNotFoundError,
+    PaperRecord,
+    RecordError,
+    read_jsonl,
+)
 from service.admin.models import PaperIn, PapersChanged, ReloadResponse
 from service.errors import (
     AdminDisabledError,
@@ -109,8 +115,7 @@ class AdminService:
             except IndexLockedError as exc:
                 raise IndexBusyError(client_message(exc, settings.index_dir)) from exc
             except IndexerError as exc:
-                if removing is not None and type(exc) is IndexerError:
-                    # The indexer's plain error for a remove: the id is not in the index.
+                if removing is not None and isinstance(exc, PaperNotFoundError):
                     raise NotFoundError(f"no paper with id {removing!r} in the index") from exc
                 log.error("admin index write failed: %s", exc)
                 raise IndexWriteError(client_message(exc, settings.index_dir)) from exc

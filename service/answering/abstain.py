@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from indexer.bm25 import tokenize
-from indexer.models import Paper
+from indexer import Paper, tokenize
 
 PREFIX = 5  # letters two stems share to count as one term
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import prompts
-from indexer.text import count_tokens_many
+from indexer import count_tokens_many
 from service.backends.base import Source, SourceSentence
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from indexer.http_errors import excerpt, retry_after
+from indexer import excerpt, retry_after
 from service.backends.base import AnswerBackend, AnswerPrompt, TokenUsage
 from service.errors import BackendError, BackendProtocolError, BackendUnavailableError
 

@@ -28,7 +28,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from indexer.text import count_tokens
+from indexer import count_tokens
 from service.ask.models import AskRequest, AskResponse, SourceRef
 from service.ask.service import AskService, Prepared
 from service.backends.openai_chat import OpenAIChatBackend

@@ -30,8 +30,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from indexer.index import IndexVersion
-from indexer.text import count_tokens
+from indexer import IndexVersion, count_tokens
 from service.ask.models import AskResponse
 from service.backends.base import TokenUsage
 from service.errors import BackendError, BackendProtocolError, BackendUnavailableError

@@ -1,8 +1,10 @@
-"""Browsing the indexed papers: a stable order by title, an optional text filter."""
+"""Browsing the indexed papers: a stable order by title, an optional text filter (every word
+must occur in the paper's record: id, title, abstract, authors or metadata), one page at a time
+read from the index (no per-request work over the whole corpus in Python)."""
 
 from __future__ import annotations
 
-from indexer.models import Paper
+from indexer import Paper
 from service.errors import NotFoundError
 from service.papers.models import PaperDetail, PaperList, PaperSummary
 from service.state import ServiceState
@@ -18,24 +20,20 @@ def _summary(paper: Paper) -> PaperSummary:
     )
 
 
-def _matches(paper: Paper, words: list[str]) -> bool:
-    haystack = " ".join([paper.paper_id, paper.title, paper.abstract, *paper.authors]).casefold()
-    return all(word in haystack for word in words)
-
-
 class PapersService:
     def __init__(self, state: ServiceState) -> None:
         self._state = state
 
     def list(self, offset: int, limit: int, q: str | None) -> PaperList:
         index = self._state.loaded.index
-        papers = sorted(index.papers.values(), key=lambda p: (p.title.casefold(), p.paper_id))
-        if q and q.strip():
-            words = q.casefold().split()
-            papers = [p for p in papers if _matches(p, words)]
-        page = [_summary(p) for p in papers[offset : offset + limit]]
+        words = q.casefold().split() if q else []
+        total, papers = index.papers.page(offset, limit, words)
         return PaperList(
-            total=len(papers), offset=offset, limit=limit, papers=page, index_version=index.name
+            total=total,
+            offset=offset,
+            limit=limit,
+            papers=[_summary(p) for p in papers],
+            index_version=index.name,
         )
 
     def get(self, paper_id: str) -> PaperDetail:

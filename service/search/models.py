@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from indexer.retrieval import Filters
+from indexer import Filters
 
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 

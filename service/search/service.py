@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import anyio
 import numpy as np
 
-from indexer.retrieval import Filters, Mode, PaperHit
+from indexer import Filters, PaperHit
+from indexer import SearchMode as Mode
 from service.observability.metrics import Metrics
 from service.search.models import PaperResult, Scope, SearchRequest, SearchResponse
 from service.state import Loaded, ServiceState

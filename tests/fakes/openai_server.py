@@ -13,6 +13,7 @@ that goes away mid-stream is counted in ``disconnects``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import random
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -94,6 +96,12 @@ class _EventStream(StreamingResponse):
 def openai_error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
     """An error response in OpenAI's shape."""
     return JSONResponse({"error": {"message": message, "type": kind, "code": None}}, status)
+
+
+def _encoded(vector: list[float], encoding: str) -> list[float] | str:
+    if encoding == "float":
+        return vector
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
 
 
 def hashed_embedding(text: str, dimension: int) -> list[float]:
@@ -300,8 +308,15 @@ class FakeOpenAIServer:
         dimension = payload.get("dimensions", self.dimension)
         if not isinstance(dimension, int) or dimension < 1:
             return openai_error(400, "'dimensions' must be a positive integer")
+        encoding = payload.get("encoding_format", "float")
+        if encoding not in ("float", "base64"):
+            return openai_error(400, "'encoding_format' must be 'float' or 'base64'")
         data = [
-            {"object": "embedding", "index": i, "embedding": hashed_embedding(text, dimension)}
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": _encoded(hashed_embedding(text, dimension), encoding),
+            }
             for i, text in enumerate(inputs)
         ]
         if self.shuffle:

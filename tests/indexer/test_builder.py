@@ -183,12 +183,11 @@ def test_manifest_records_sources_counts_and_file_hashes(
     corpus_index: IndexVersion, corpus_path: Path
 ) -> None:
     manifest = corpus_index.manifest
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     source = manifest["sources"][str(corpus_path.resolve())]
-    assert source["format"] == "daily" and source["papers"] == 54 and len(source["sha256"]) == 64
-    assert {"papers.jsonl", "chunks.jsonl", "vectors.faiss", "id_map.json"} <= set(
-        manifest["files"]
-    )
+    assert source["format"] == "daily" and source["papers"] == 54
+    assert set(manifest["files"]) == {"tombstones.json"}
+    assert [s["name"] for s in manifest["segments"]] == ["s000001"]
     assert manifest["counts"]["chunks"] == len(corpus_index.chunks)
     json.dumps(manifest)
 

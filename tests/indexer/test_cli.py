@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from indexer.index import open_index
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "data" / "daily-papers.txt"
@@ -176,8 +179,9 @@ def test_progress_without_a_terminal_is_plain_lines_on_stderr(
     assert "it/s" not in result.stderr and "█" not in result.stderr
     lines = result.stderr.splitlines()
     assert f"read {CORPUS}: 54 papers (daily), 0 errors" in lines
-    embedding = [line for line in lines if line.startswith("embedding chunks: ")]
-    assert embedding[0].startswith("embedding chunks: 0/") and embedding[-1].endswith("(100%)")
+    assert f"reading {CORPUS} (daily)" in lines
+    assert any(re.fullmatch(r"embedding \d+ chunks \(0 resumed\)", line) for line in lines)
+    assert any(re.fullmatch(r"papers: 54 \(\d+/s\)", line) for line in lines)
     # Progress goes to stderr only: stdout is the one summary line.
     assert len(result.stdout.splitlines()) == 1 and "embedding" not in result.stdout
 
@@ -318,8 +322,8 @@ def test_bad_input_files_are_reported_by_file_line_and_reason(
     assert result.returncode == 0, result
     assert "1 added" in result.stdout and "1 rejected" in result.stdout
     assert f"error: {mixed}: line 2: no abstract" in result.stderr.splitlines()
-    papers = (tmp_path / "index-mixed" / "versions" / "v000001" / "papers.jsonl").read_text()
-    assert [json.loads(line)["title"] for line in papers.splitlines()] == [good["title"]]
+    papers = open_index(tmp_path / "index-mixed").papers.values()
+    assert [p.title for p in papers] == [good["title"]]
 
     result = results["unreadable"]
     assert result.returncode == 1, result
@@ -336,7 +340,7 @@ def test_serve_refuses_a_missing_or_truncated_index_before_opening_a_port(
     index_dir: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     damaged = private_copy(index_dir, tmp_path)
-    vectors = damaged / "versions" / "v000001" / "vectors.faiss"
+    vectors = damaged / "segments" / "s000001" / "vectors.npy"
     with vectors.open("r+b") as handle:
         handle.truncate(vectors.stat().st_size // 2)
     absent = tmp_path / "absent"

@@ -33,13 +33,12 @@ def _results(index_dir: Path, embedder) -> list[list[tuple[str, float]]]:
 
 
 def _big_jsonl(index_dir: Path, path: Path, copies: int) -> Path:
-    papers = [json.loads(line) for line in (IndexDir(index_dir).current() / "papers.jsonl").open()]
+    papers = list(open_index(index_dir).papers.values())
     with path.open("w") as out:
         for n in range(copies):
             for p in papers:
                 out.write(
-                    json.dumps({"title": f"{p['title']} (replica {n})", "abstract": p["abstract"]})
-                    + "\n"
+                    json.dumps({"title": f"{p.title} (replica {n})", "abstract": p.abstract}) + "\n"
                 )
     return path
 
@@ -70,11 +69,11 @@ def test_a_build_killed_midway_leaves_the_previous_version_loadable_and_unchange
     assert process.stderr is not None
     if moment == "embedding":
         for line in process.stderr:
-            if line.startswith("embedding chunks: 0/"):
+            if line.startswith("embedding "):
                 break
     else:
         deadline = time.monotonic() + 300
-        while not any(index_copy.joinpath("versions").glob(".build-*/*")):
+        while not any(index_copy.joinpath("segments").glob(".build-*/*")):
             assert process.poll() is None, "the build ended before it started writing"
             assert time.monotonic() < deadline
             time.sleep(0.002)
@@ -108,33 +107,41 @@ def test_a_build_killed_midway_leaves_the_previous_version_loadable_and_unchange
         == 0
     )
     assert not list(index_copy.joinpath("versions").glob(".build-*"))
+    assert not list(index_copy.joinpath("segments").glob(".build-*"))
     assert len(open_index(index_copy).papers) == 55
 
 
 def test_a_truncated_file_is_named_when_the_index_is_opened(index_copy: Path) -> None:
-    target = IndexDir(index_copy).current() / "vectors.faiss"
+    target = index_copy / "segments" / "s000001" / "vectors.npy"
     target.write_bytes(target.read_bytes()[:100])
     with pytest.raises(
-        IndexCorruptError, match=r"vectors\.faiss: 100 bytes, the manifest says \d+"
+        IndexCorruptError, match=r"vectors\.npy: 100 bytes, its segment\.json says \d+"
     ):
         open_index(index_copy)
 
 
 def test_an_altered_file_is_named_when_the_index_is_opened(index_copy: Path) -> None:
-    target = IndexDir(index_copy).current() / "papers.jsonl"
+    target = index_copy / "segments" / "s000001" / "chunk_paper.npy"
     data = bytearray(target.read_bytes())
-    data[10] = ord("X") if data[10] != ord("X") else ord("Y")
+    data[-1] ^= 0xFF
     target.write_bytes(bytes(data))
-    with pytest.raises(IndexCorruptError, match=r"papers\.jsonl: content differs"):
+    with pytest.raises(IndexCorruptError, match=r"chunk_paper\.npy: content differs"):
         open_index(index_copy)
+    # Large indexes check sizes only when opened; `index verify` reads every byte.
+    open_index(index_copy, hashes=False)
+    with pytest.raises(IndexCorruptError, match=r"chunk_paper\.npy: content differs"):
+        open_index(index_copy, hashes=True)
 
 
-def test_a_missing_file_or_manifest_is_named(index_copy: Path) -> None:
-    version = IndexDir(index_copy).current()
-    (version / "chunks.jsonl").unlink()
-    with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl: missing"):
+def test_a_missing_file_segment_or_manifest_is_named(index_copy: Path) -> None:
+    segment = index_copy / "segments" / "s000001"
+    (segment / "papers.sqlite").unlink()
+    with pytest.raises(IndexCorruptError, match=r"papers\.sqlite: missing"):
         open_index(index_copy)
-    (version / "manifest.json").unlink()
+    (segment / "segment.json").unlink()
+    with pytest.raises(IndexCorruptError, match=r"segment\.json: missing"):
+        open_index(index_copy)
+    (IndexDir(index_copy).current() / "manifest.json").unlink()
     with pytest.raises(IndexCorruptError, match=r"manifest\.json: missing"):
         open_index(index_copy)
 

@@ -1,17 +1,23 @@
 """Hybrid retrieval: standardised-score fusion of dense and paper-level BM25, scopes, and
-indexes written by the first format (chunk-level BM25)."""
+indexes written by format 2 (one full copy per version), upgraded into a segment."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from indexer.bm25 import BM25_DIR
+import faiss
+import numpy as np
+import pytest
+
+from indexer.config import IndexerSettings
 from indexer.embedders import Embedder
+from indexer.errors import LegacyFormatError
 from indexer.index import IndexVersion, open_index
+from indexer.legacy import upgrade
+from indexer.progress import SilentProgress
 from indexer.retrieval import Filters, Retriever, _Ranked
-from indexer.storage import IndexDir
+from indexer.storage import IndexDir, sha256_file
 
 
 def _ranking(scores: dict[str, float]) -> dict[str, _Ranked]:
@@ -69,22 +75,47 @@ def test_scoped_hybrid_search_returns_only_the_named_papers(
     )
 
 
-def test_an_index_of_format_1_opens_with_a_paper_level_bm25_built_on_open(
-    index_copy: Path, embedder: Embedder
+def test_an_index_of_format_2_is_upgraded_to_a_segment_without_re_embedding(
+    corpus_index: IndexVersion, tmp_path: Path, embedder: Embedder
 ) -> None:
-    root = IndexDir(index_copy)
-    version = root.current()
-    manifest_path = version / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = 1
-    manifest["files"] = {
-        name: meta for name, meta in manifest["files"].items() if not name.startswith(BM25_DIR)
+    legacy = tmp_path / "legacy"
+    write_format_2_index(corpus_index, legacy)
+
+    with pytest.raises(LegacyFormatError, match="abstractqa index upgrade"):
+        open_index(legacy)
+    root = IndexDir(legacy)
+    with root.write_lock():
+        upgrade(root, IndexerSettings(index_dir=legacy), SilentProgress())
+    index = open_index(legacy)
+
+    assert len(index.papers) == len(corpus_index.papers)
+    assert len(index.chunks) == len(corpus_index.chunks)
+    for query in ("MasakhaNER AmericasNLI", "weak supervisor deceives strong model"):
+        for mode in ("dense", "bm25", "hybrid"):
+            before = Retriever(corpus_index, embedder).search(query, 5, mode)
+            after = Retriever(index, embedder).search(query, 5, mode)
+            assert [h.paper.paper_id for h in after] == [h.paper.paper_id for h in before]
+            assert [h.score for h in after] == pytest.approx([h.score for h in before], abs=1e-5)
+
+
+def write_format_2_index(source: IndexVersion, target: Path) -> None:
+    """The on-disk layout of format 2 (one full copy per version), from an opened index."""
+    version = target / "versions" / "v000001"
+    version.mkdir(parents=True)
+    papers = sorted(source.papers.values(), key=lambda p: p.paper_id)
+    chunks = [c for p in papers for c in source.chunks_of(p.paper_id)]
+    with (version / "papers.jsonl").open("w") as handle:
+        handle.writelines(json.dumps(p.to_json()) + "\n" for p in papers)
+    with (version / "chunks.jsonl").open("w") as handle:
+        handle.writelines(json.dumps(c.to_json()) + "\n" for c in chunks)
+    ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
+    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(384))
+    flat.add_with_ids(source.vectors.vectors_of(ids.tolist()), ids)
+    faiss.write_index(flat, str(version / "vectors.faiss"))
+    files = {
+        name: {"bytes": (version / name).stat().st_size, "sha256": sha256_file(version / name)}
+        for name in ("papers.jsonl", "chunks.jsonl", "vectors.faiss")
     }
-    manifest_path.write_text(json.dumps(manifest))
-    shutil.rmtree(version / BM25_DIR)  # the old chunk-level files are not read
-
-    index = open_index(index_copy)
-
-    assert index.bm25.paper_ids == sorted(index.papers)
-    hits = Retriever(index, embedder).search("MasakhaNER AmericasNLI", 1, "bm25")
-    assert "MasakhaNER" in hits[0].paper.abstract
+    manifest = dict(source.manifest, format_version=2, version="v000001", files=files)
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    (target / "CURRENT").write_text("v000001\n")

@@ -21,6 +21,10 @@ def _v1(index: Path) -> Path:
     return index / "versions" / "v000001"
 
 
+def _seg(index: Path) -> Path:
+    return index / "segments" / "s000001"
+
+
 def _manifest(index: Path) -> dict:
     return json.loads((_v1(index) / "manifest.json").read_text())
 
@@ -70,34 +74,44 @@ def _manifest_without_counts(index: Path) -> str:
 
 
 def _missing_vectors(index: Path) -> str:
-    (_v1(index) / "vectors.faiss").unlink()
-    return f"{_v1(index) / 'vectors.faiss'}: missing"
+    (_seg(index) / "vectors.npy").unlink()
+    return f"{_seg(index) / 'vectors.npy'}: missing"
+
+
+def _missing_segment(index: Path) -> str:
+    shutil.rmtree(_seg(index))
+    return f"{_seg(index) / 'segment.json'}: missing"
 
 
 def _truncated_vectors(index: Path) -> str:
-    path = _v1(index) / "vectors.faiss"
+    path = _seg(index) / "vectors.npy"
     with path.open("r+b") as handle:
         handle.truncate(path.stat().st_size // 2)
     return f"{path}: "
 
 
 def _altered_chunks(index: Path) -> str:
-    path = _v1(index) / "chunks.jsonl"
+    path = _seg(index) / "papers.sqlite"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01  # same size, one bit changed
     path.write_bytes(bytes(data))
-    return f"{path}: content differs from the manifest's sha256"
+    return f"{path}: content differs from its segment.json's sha256"
 
 
 def _empty_papers(index: Path) -> str:
-    (_v1(index) / "papers.jsonl").write_bytes(b"")
-    return f"{_v1(index) / 'papers.jsonl'}: 0 bytes, the manifest says"
+    (_seg(index) / "papers.sqlite").write_bytes(b"")
+    return f"{_seg(index) / 'papers.sqlite'}: 0 bytes, its segment.json says"
 
 
 def _empty_bm25_file(index: Path) -> str:
-    path = _v1(index) / "bm25" / "vocab.index.json"
+    path = _seg(index) / "bm25_rows.npy"
     path.write_bytes(b"")
     return f"{path}: 0 bytes"
+
+
+def _missing_tombstones(index: Path) -> str:
+    (_v1(index) / "tombstones.json").unlink()
+    return f"{_v1(index) / 'tombstones.json'}: missing"
 
 
 def _other_embedder(index: Path) -> str:
@@ -116,10 +130,12 @@ DAMAGES: dict[str, Damage] = {
     "manifest not JSON": _manifest_not_json,
     "manifest without files": _manifest_without_files,
     "manifest without counts": _manifest_without_counts,
-    "missing vectors.faiss": _missing_vectors,
-    "truncated vectors.faiss": _truncated_vectors,
-    "altered chunks.jsonl": _altered_chunks,
-    "empty papers.jsonl": _empty_papers,
+    "missing vectors.npy": _missing_vectors,
+    "segment deleted by hand": _missing_segment,
+    "truncated vectors.npy": _truncated_vectors,
+    "altered papers.sqlite": _altered_chunks,
+    "empty papers.sqlite": _empty_papers,
+    "missing tombstones.json": _missing_tombstones,
     "empty BM25 file": _empty_bm25_file,
     "other embedder": _other_embedder,
 }

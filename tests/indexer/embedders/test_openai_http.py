@@ -84,6 +84,29 @@ def test_vectors_are_unit_length_and_ordered_by_index_even_when_the_server_shuff
     np.testing.assert_allclose(vectors, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_vectors_asked_as_base64_equal_a_server_that_still_answers_float_lists(
+    server: FakeOpenAIServer, own_server: FakeOpenAIServer
+) -> None:
+    texts = ["sparse retrieval for rare terms", "graph networks forecast traffic"]
+    from_base64 = _embedder(server.base_url).embed_documents(texts)
+    assert [r.json["encoding_format"] for r in server.requests_to("/v1/embeddings")] == ["base64"]
+    lists = {
+        "data": [{"index": i, "embedding": hashed_embedding(t, 64)} for i, t in enumerate(texts)]
+    }
+    _answer_with(own_server, lists)
+
+    from_lists = _embedder(own_server.base_url).embed_documents(texts)
+
+    np.testing.assert_array_equal(from_base64, from_lists)
+
+
+def test_a_base64_embedding_that_is_not_float32_is_refused(own_server: FakeOpenAIServer) -> None:
+    _answer_with(own_server, {"data": [{"index": 0, "embedding": "AAE="}]})  # 2 bytes
+
+    with pytest.raises(EmbedderError, match="not a list of numbers"):
+        _embedder(own_server.base_url).embed_documents(["a text"])
+
+
 def test_batching_sends_ceil_n_over_batch_size_requests_of_at_most_batch_size_inputs(
     server: FakeOpenAIServer,
 ) -> None:
@@ -95,7 +118,7 @@ def test_batching_sends_ceil_n_over_batch_size_requests_of_at_most_batch_size_in
     assert [len(b["input"]) for b in bodies] == [4, 4, 2]
     assert [t for b in bodies for t in b["input"]] == texts
     assert all(b["model"] == "text-embedding-test" for b in bodies)
-    assert all(b["encoding_format"] == "float" and "dimensions" not in b for b in bodies)
+    assert all(b["encoding_format"] == "base64" and "dimensions" not in b for b in bodies)
     assert vectors.shape == (10, 64)
 
 

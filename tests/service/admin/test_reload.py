@@ -102,6 +102,9 @@ def _swap_in(index_dir: Path, build: Path, name: str) -> None:
     target = index_dir / "versions" / name
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(build / "versions" / name, target)
+    for segment in (build / "segments").iterdir():
+        shutil.rmtree(index_dir / "segments" / segment.name, ignore_errors=True)
+        shutil.copytree(segment, index_dir / "segments" / segment.name)
     (index_dir / "CURRENT").write_text(f"{name}\n")
 
 
@@ -114,6 +117,7 @@ def test_a_failed_reload_keeps_the_old_version_serving_and_says_why(
     shutil.copytree(served, build)
     assert index_papers(build, embedder, KELP) == "v000002"
     v2 = served / "versions" / "v000002"
+    s2 = served / "segments" / "s000002"
 
     def refused(expected: list[str]) -> None:
         response = admin.post("/v1/admin/reload")
@@ -131,18 +135,28 @@ def test_a_failed_reload_keeps_the_old_version_serving_and_says_why(
     refused(["CURRENT names v000009, which is missing"])
 
     _swap_in(served, build, "v000002")
-    with (v2 / "vectors.faiss").open("r+b") as handle:
+    with (s2 / "vectors.npy").open("r+b") as handle:
         handle.truncate(1000)
-    refused(["versions/v000002/vectors.faiss: 1000 bytes", "truncated"])
+    refused(["segments/s000002/vectors.npy: 1000 bytes", "truncated"])
 
     _swap_in(served, build, "v000002")
-    chunks = (v2 / "chunks.jsonl").read_bytes()
-    (v2 / "chunks.jsonl").write_bytes(chunks.replace(b"kelp", b"KELP", 1))
-    refused(["versions/v000002/chunks.jsonl: content differs from the manifest's sha256"])
+    papers = (s2 / "papers.sqlite").read_bytes()
+    (s2 / "papers.sqlite").write_bytes(papers.replace(b"kelp", b"KELP", 1))
+    refused(["segments/s000002/papers.sqlite: content differs from its segment.json's sha256"])
 
     _swap_in(served, build, "v000002")
-    (v2 / "papers.jsonl").write_bytes(b"")
-    refused(["versions/v000002/papers.jsonl: 0 bytes"])
+    (s2 / "papers.sqlite").write_bytes(b"")
+    refused(["segments/s000002/papers.sqlite: 0 bytes"])
+
+    _swap_in(served, build, "v000002")
+    shutil.rmtree(s2)
+    refused(["segments/s000002/segment.json: missing"])
+
+    _swap_in(served, build, "v000002")
+    manifest = json.loads((v2 / "manifest.json").read_text())
+    manifest["embedder"]["dimension"] = 768
+    (v2 / "manifest.json").write_text(json.dumps(manifest))
+    refused(["segments/s000001/segment.json: vectors of dimension 384", "has 768"])
 
     _swap_in(served, build, "v000002")
     manifest = json.loads((v2 / "manifest.json").read_text())

@@ -39,6 +39,14 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
+def copy_version(source: Path, target: Path, name: str) -> None:
+    """Copy version ``name`` and every segment of ``source`` (replacing damaged copies)."""
+    shutil.copytree(source / "versions" / name, target / "versions" / name)
+    for segment in (source / "segments").iterdir():
+        shutil.rmtree(target / "segments" / segment.name, ignore_errors=True)
+        shutil.copytree(segment, target / "segments" / segment.name)
+
+
 def test_the_watch_serves_new_versions_and_keeps_serving_when_one_is_damaged(
     index_copy: Path, embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -59,17 +67,17 @@ def test_the_watch_serves_new_versions_and_keeps_serving_when_one_is_damaged(
         aside = tmp_path / "aside"
         shutil.copytree(index_copy, aside)
         assert index_papers(aside, embedder, BEES) == "v000003"
-        shutil.copytree(aside / "versions" / "v000003", index_copy / "versions" / "v000003")
-        (index_copy / "versions" / "v000003" / "papers.jsonl").write_bytes(b"")
+        copy_version(aside, index_copy, "v000003")
+        (index_copy / "segments" / "s000003" / "papers.sqlite").write_bytes(b"")
         write_atomic(index_copy / "CURRENT", b"v000003\n")
         wait_for(lambda: "index watch: still serving v000002" in caplog.text, "the failure logged")
-        assert "versions/v000003/papers.jsonl: 0 bytes" in caplog.text
+        assert "segments/s000003/papers.sqlite: 0 bytes" in caplog.text
         assert served() == "v000002"
         assert top_paper(http, KELP_QUESTION) == KELP["id"]
 
         # The next good version is picked up again.
         assert index_papers(aside, embedder, MOSS) == "v000004"
-        shutil.copytree(aside / "versions" / "v000004", index_copy / "versions" / "v000004")
+        copy_version(aside, index_copy, "v000004")
         write_atomic(index_copy / "CURRENT", b"v000004\n")
         wait_for(lambda: served() == "v000004", "v000004 served")
     # Closing the app joined the watcher.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.bm25 import tokenize
+from indexer import tokenize
 from service.answering.abstain import occurs
 
 

@@ -1,0 +1,304 @@
+"""A synthetic corpus of N abstracts end to end through the real CLI: ingest, update, remove,
+serve, resume after a kill, and an endless input; writes benchmarks/results/<name>.json.
+
+The embeddings come from ``embed_server.py`` (OpenAI-compatible, hash-derived vectors, started
+here) so that the model's cost is excluded and our own stages are what is measured; then the
+same steps at a small size with the real model show the same path works with it.
+
+    .venv/bin/python benchmarks/bench_corpus_scale.py --papers 100000 --name corpus_scale_100k
+
+Abstracts are recombined sentences of CISI and CACM (../shared/benchmarks), 6-10 each
+(~1 KB), titles recombined words of their titles; every text is distinct (a numbered tag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_results
+from _server import ROOT, Server, distinct_queries, free_port, questions, run_load
+
+SHARED = ROOT.parent / "shared" / "benchmarks"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def sentence_pool() -> tuple[list[str], list[str]]:
+    sentences: list[str] = []
+    words: list[str] = []
+    for name in ("cisi", "cacm"):
+        with (SHARED / name / "corpus.jsonl").open(encoding="utf-8") as handle:
+            for line in handle:
+                doc = json.loads(line)
+                sentences += [s for s in _SENTENCE.split(doc.get("text", "")) if 40 < len(s) < 400]
+                words += [w for w in re.findall(r"[A-Za-z]{4,}", doc.get("title", ""))]
+    return sentences, words
+
+
+def write_corpus(path: Path, n: int, seed: int = 0) -> Path:
+    if path.exists() and path.stat().st_size and path.with_suffix(".done").exists():
+        return path
+    sentences, words = sentence_pool()
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            title = " ".join(rng.sample(words, rng.randint(5, 9))).capitalize()
+            abstract = " ".join(rng.sample(sentences, rng.randint(6, 10)))
+            record = {"id": f"synth-{i:08d}", "title": f"{title} ({i})", "abstract": abstract}
+            out.write(json.dumps(record) + "\n")
+    path.with_suffix(".done").write_text("")
+    return path
+
+
+class Watched:
+    """A subprocess whose peak resident memory is sampled (VmHWM at its last read)."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.peak_kb = 0
+
+    def sample(self) -> None:
+        try:
+            with open(f"/proc/{self.process.pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith(("VmHWM:", "VmRSS:")):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+
+    def wait(self, timeout_s: float = 7200) -> tuple[int, str, str, float]:
+        deadline = time.monotonic() + timeout_s
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self.sample()
+            time.sleep(0.1)
+        out, err = self.process.communicate(timeout=60)
+        return self.process.returncode, out, err, time.perf_counter() - self.started
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "service.cli", *map(str, args)]
+
+
+def files_of(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and "checkpoint" not in p.parts
+    }
+
+
+def written_bytes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> int:
+    return sum(size for name, (size, mtime) in after.items() if before.get(name) != (size, mtime))
+
+
+def timed(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    run = Watched(command, env)
+    code, out, err, seconds = run.wait()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({code}): {err[-2000:]}")
+    return {"seconds": seconds, "peak_rss_mb": run.peak_kb / 1024, "summary": out.strip()}
+
+
+def waiting_share(summary: str) -> float:
+    found = re.search(r"(\d+)% waiting on the embedder", summary)
+    return float(found.group(1)) / 100 if found else 0.0
+
+
+def serve_measure(index_dir: Path, env: dict[str, str], n: int) -> dict[str, Any]:
+    with Server(index_dir, env=env) as server:
+        ready = server.wait_ready(timeout_s=600)
+        from _server import rss_kb
+
+        ready_rss = rss_kb(server.pid) / 1024
+        texts = [q for _, q in zip(range(n), distinct_queries(questions()), strict=False)]
+        search = run_load(server.url, "/v1/search", lambda q: {"query": q, "k": 10}, texts, 1)
+        asks = [f"{q} ?" for q in texts[: n // 2]]
+        ask = run_load(server.url, "/v1/ask", lambda q: {"question": q}, asks, 1)
+        return {
+            "ready_s": ready,
+            "rss_ready_mb": ready_rss,
+            "rss_after_mb": rss_kb(server.pid) / 1024,
+            "search": search,
+            "ask": ask,
+        }
+
+
+def resume(corpus: Path, work: Path, env: dict[str, str], stats_url: str, unique: int) -> dict:
+    index_dir = work / "resume-index"
+    httpx.post(f"{stats_url}/reset")
+    killed = Watched(cli("index", "add", corpus, "--index-dir", index_dir), env)
+    while httpx.get(f"{stats_url}/stats").json()["texts"] < unique * 0.4:
+        if killed.process.poll() is not None:
+            raise RuntimeError("the build ended before it was killed")
+        time.sleep(0.2)
+    os.kill(killed.process.pid, signal.SIGKILL)
+    killed.process.wait()
+    first = httpx.get(f"{stats_url}/stats").json()
+    httpx.post(f"{stats_url}/reset")
+    again = timed(cli("index", "add", corpus, "--index-dir", index_dir), env)
+    second = httpx.get(f"{stats_url}/stats").json()
+    return {
+        "texts_before_kill": first["texts"],
+        "texts_after_rerun": second["texts"],
+        "unique_texts": unique,
+        "embedded_twice": first["texts"] + second["texts"] - unique,
+        "batch": int(env["ABSTRACTQA_EMBED_BATCH_SIZE"]),
+        "rerun": again,
+    }
+
+
+def endless_input(env: dict[str, str]) -> dict[str, Any]:
+    index_dir = Path(tempfile.mkdtemp()) / "index"
+    command = [
+        "prlimit",
+        "--as=4000000000",
+        "--",
+        *cli("index", "add", "/dev/zero", "--index-dir", index_dir),
+    ]
+    run = Watched(command, env)
+    code, _, err, seconds = run.wait(timeout_s=120)
+    return {
+        "exit_code": code,
+        "seconds": seconds,
+        "peak_rss_mb": run.peak_kb / 1024,
+        "message": err.strip()[-400:],
+    }
+
+
+def measure(corpus: Path, work: Path, env: dict[str, str], queries: int) -> dict[str, Any]:
+    index_dir = work / "index"
+    add = timed(cli("index", "add", corpus, "--index-dir", index_dir), env)
+    papers = sum(1 for _ in corpus.open(encoding="utf-8"))
+    own = add["seconds"] * (1 - waiting_share(add["summary"]))
+    before = files_of(index_dir)
+    index_bytes = sum(size for size, _ in before.values())
+    extra = work / "extra.jsonl"
+    write_corpus_slice(corpus, extra, 20)
+    update = timed(cli("index", "add", extra, "--index-dir", index_dir), env)
+    after = files_of(index_dir)
+    first_id = json.loads(corpus.open(encoding="utf-8").readline())["id"]
+    remove = timed(cli("index", "remove", first_id, "--index-dir", index_dir), env)
+    return {
+        "papers": papers,
+        "add": add,
+        "papers_per_s": papers / add["seconds"],
+        "papers_per_s_excluding_embedder": papers / own if own else None,
+        "index_bytes": index_bytes,
+        "add_20": update,
+        "add_20_bytes_written": written_bytes(before, after),
+        "add_20_share_of_index": written_bytes(before, after) / index_bytes,
+        "remove_1": remove,
+        "serve": serve_measure(index_dir, env, queries),
+    }
+
+
+def write_corpus_slice(corpus: Path, target: Path, n: int) -> None:
+    """``n`` new papers made like the corpus's (new ids and tags)."""
+    sentences, words = sentence_pool()
+    rng = random.Random(12345)
+    with target.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            title = " ".join(rng.sample(words, 7)).capitalize()
+            abstract = " ".join(rng.sample(sentences, 8))
+            out.write(
+                json.dumps({"id": f"new-{i}", "title": f"{title} (new {i})", "abstract": abstract})
+                + "\n"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--real-model-papers", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "abstractqa-corpus-scale"
+    )
+    parser.add_argument("--no-resume", action="store_true")
+    parser.add_argument("--name", default=None)
+    args = parser.parse_args()
+    work = args.work / f"n{args.papers}"
+    if work.exists():
+        import shutil
+
+        for child in work.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = write_corpus(args.work / f"corpus-{args.papers}.jsonl", args.papers)
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("embed_server.py")), "--port", str(port)]
+    )
+    url = f"http://127.0.0.1:{port}"
+    env = dict(
+        os.environ,
+        ABSTRACTQA_EMBED_MODE="openai",
+        ABSTRACTQA_EMBED_MODEL="hash-384",
+        ABSTRACTQA_EMBED_BASE_URL=f"{url}/v1",
+        ABSTRACTQA_EMBED_BATCH_SIZE="256",
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/stats")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        metrics: dict[str, Any] = {}
+        small = work / "bundled"
+        small.mkdir()
+        timed(
+            cli("index", "add", ROOT / "data/daily-papers.txt", "--index-dir", small / "index"), env
+        )
+        metrics["bundled_serve"] = serve_measure(small / "index", env, args.queries)
+        httpx.post(f"{url}/reset")
+        metrics["large"] = measure(corpus, work, env, args.queries)
+        unique = httpx.get(f"{url}/stats").json()["distinct_texts"]
+        if not args.no_resume:
+            metrics["resume"] = resume(corpus, work, env, url, unique)
+        metrics["endless_input"] = endless_input(env)
+    finally:
+        server.terminate()
+        server.wait()
+    if args.real_model_papers:
+        real = work / "real"
+        real.mkdir()
+        real_corpus = write_corpus(real / "corpus.jsonl", args.real_model_papers, seed=7)
+        metrics["real_model"] = measure(real_corpus, real, dict(os.environ), min(args.queries, 50))
+    large = metrics["large"]
+    for kind in ("search", "ask"):
+        base = metrics["bundled_serve"][kind]["p50"]
+        large[f"{kind}_p50_ratio_to_bundled"] = large["serve"][kind]["p50"] / base
+    params = {
+        "papers": args.papers,
+        "real_model_papers": args.real_model_papers,
+        "queries": args.queries,
+        "embed_batch": 256,
+    }
+    path = write_results(args.name or f"corpus_scale_{args.papers}", params, metrics)
+    print(json.dumps(metrics, indent=1, default=str)[:6000])
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""A fast OpenAI-compatible embeddings server for benchmarks: vectors derived from a hash of
+each text (no model), so a build or a query is measured without the model's cost.
+
+``python benchmarks/embed_server.py --port N [--dimension 384]``; ``GET /stats`` returns how
+many requests and texts it has embedded (and the distinct texts), for resume measurements.
+Answers ``encoding_format: base64`` (little-endian float32, as the official SDK asks) or float
+lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+STATS = {"requests": 0, "texts": 0}
+SEEN: set[bytes] = set()
+
+
+def vector(text: str, dimension: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+    values = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
+    return values / np.linalg.norm(values)
+
+
+def app(dimension: int) -> Starlette:
+    async def embeddings(request: Request) -> Response:
+        body = json.loads(await request.body())
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        encoding = body.get("encoding_format", "float")
+        STATS["requests"] += 1
+        STATS["texts"] += len(inputs)
+        SEEN.update(hashlib.blake2b(t.encode(), digest_size=16).digest() for t in inputs)
+        data = []
+        for i, text in enumerate(inputs):
+            v = vector(text, dimension)
+            value = (
+                base64.b64encode(v.astype("<f4").tobytes()).decode("ascii")
+                if encoding == "base64"
+                else v.tolist()
+            )
+            data.append({"object": "embedding", "index": i, "embedding": value})
+        usage = {"prompt_tokens": 0, "total_tokens": 0}
+        return JSONResponse(
+            {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        )
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse({**STATS, "distinct_texts": len(SEEN)})
+
+    async def reset(request: Request) -> Response:
+        STATS.update(requests=0, texts=0)
+        SEEN.clear()
+        return JSONResponse(STATS)
+
+    return Starlette(
+        routes=[
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/stats", stats),
+            Route("/reset", reset, methods=["POST"]),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dimension", type=int, default=384)
+    args = parser.parse_args()
+    uvicorn.run(app(args.dimension), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

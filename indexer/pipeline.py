@@ -1,0 +1,314 @@
+"""The streaming write path: records in, new segments out, in blocks of bounded size.
+
+Records are deduplicated as they arrive (against each other and against the index), collected
+into blocks of ``BLOCK_PAPERS`` papers; a block is sentence-split, chunked, embedded (through
+the resume checkpoint) and appended to the open segment, which is sealed once it holds
+``segment_max_papers`` papers. Memory is bounded by a block plus the dedup keys, whatever the
+input size. A duplicate that arrives after its first copy's block was written is reported as
+merged; its extra fields are not carried over (the first copy wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from indexer.ann import AnnParams
+from indexer.checkpoint import EmbedCheckpoint, text_key
+from indexer.chunking import ChunkLimits, ChunkSpec, chunk_paper
+from indexer.config import IndexerSettings
+from indexer.embedders import Embedder
+from indexer.identity import (
+    _own_id,
+    content_hash,
+    fill_empty_fields,
+    find_arxiv_id,
+    make_paper_id,
+    normalise_title,
+)
+from indexer.index import IndexVersion
+from indexer.models import Paper, PaperRecord, RecordError
+from indexer.progress import Progress
+from indexer.segment import SegmentWriter
+from indexer.storage import IndexDir
+from indexer.text import clean, split_sentences
+
+BLOCK_PAPERS = 4096
+
+
+@dataclass
+class IngestCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    merged: int = 0
+    chunks_embedded: int = 0
+    chunks_resumed: int = 0
+    embed_seconds: float = 0.0
+    warnings: list[RecordError] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    paper_id: str
+    record: PaperRecord
+
+
+class Ingest:
+    """Feeds records into new segments; ``finish`` returns the sealed segments' metas and
+    the (segment name, row) of every older copy the new papers replace."""
+
+    def __init__(
+        self,
+        root: IndexDir,
+        settings: IndexerSettings,
+        embedder: Embedder,
+        current: IndexVersion | None,
+        checkpoint: EmbedCheckpoint,
+        next_chunk_id: int,
+        progress: Progress,
+        counts: IngestCounts,
+    ) -> None:
+        self.root, self.settings, self.embedder = root, settings, embedder
+        self.current, self.checkpoint, self.progress = current, checkpoint, progress
+        self.counts = counts
+        self.sink = SegmentSink(root, settings, embedder.dimension, next_chunk_id, progress)
+        self.replaced: list[tuple[str, int]] = []
+        self._block: list[_Pending] = []
+        self._by_id: dict[str, _Pending | None] = {}  # None: written in an earlier block
+        self._first_at: dict[str, str] = {}  # paper id -> where its first record was read
+        self._by_title: dict[str, tuple[str, bool]] = {}  # title key -> (id, has own id)
+        self._limits = ChunkLimits(
+            settings.chunk_tokens, settings.chunk_overlap_sentences, embedder.max_input_tokens
+        )
+
+    # -- dedup -------------------------------------------------------------------------
+    def feed(self, record: PaperRecord) -> None:
+        title_key = normalise_title(record.title)
+        paper_id = self._assign_id(record, title_key)
+        same = paper_id in self._by_id
+        why = "same paper id"
+        if not same and title_key in self._by_title:
+            other_id, other_own = self._by_title[title_key]
+            if not (_own_id(record) and other_own):
+                paper_id, same, why = other_id, True, "same title"
+        if same:
+            pending = self._by_id[paper_id]
+            if pending is not None:
+                fill_empty_fields(pending.record, record)
+            reason = (
+                f"duplicate of {self._first_at[paper_id]} ({why}); merged into paper {paper_id}"
+            )
+            self.counts.merged += 1
+            self.counts.warnings.append(RecordError(record.source, record.location, reason))
+            return
+        pending = _Pending(paper_id, _copy(record))
+        self._by_id[paper_id] = pending
+        self._first_at[paper_id] = f"{record.source}: {record.location}"
+        if title_key:
+            self._by_title.setdefault(title_key, (paper_id, _own_id(record)))
+        self._block.append(pending)
+        if len(self._block) >= BLOCK_PAPERS:
+            self._flush()
+
+    def _assign_id(self, record: PaperRecord, title_key: str) -> str:
+        if _own_id(record):
+            return make_paper_id(record)
+        if title_key and self.current is not None:
+            known = self._known_title(title_key)
+            if known is not None:
+                return known
+        return find_arxiv_id(record) or make_paper_id(record)
+
+    def _known_title(self, title_key: str) -> str | None:
+        assert self.current is not None
+        for segment in reversed(self.current.segments):
+            for row, paper_id in segment.query(
+                "SELECT row, paper_id FROM papers WHERE title_key = ?", (title_key,)
+            ):
+                if segment.is_live(row):
+                    return str(paper_id)
+        return None
+
+    # -- blocks ------------------------------------------------------------------------
+    def _flush(self) -> None:
+        block, self._block = self._block, []
+        for pending in block:
+            self._by_id[pending.paper_id] = None
+        if not block:
+            return
+        old = self.current.papers.many([p.paper_id for p in block]) if self.current else {}
+        fresh: list[Paper] = []
+        for pending in block:
+            previous = old.get(pending.paper_id)
+            record = _keep_old_fields(pending.record, previous)
+            digest = content_hash(record)
+            if previous is not None and previous.content_hash == digest:
+                self.counts.unchanged += 1
+                self.counts.outcomes[pending.paper_id] = "unchanged"
+                continue
+            outcome = "added" if previous is None else "updated"
+            setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
+            self.counts.outcomes[pending.paper_id] = outcome
+            fresh.append(make_paper(pending.paper_id, record, digest, previous))
+        if fresh:
+            self._write(fresh)
+
+    def _write(self, papers: list[Paper]) -> None:
+        counter = self.embedder.count_tokens_many if self.embedder.max_input_tokens else None
+        specs = [chunk_paper(p.title, p.sentences, self._limits, counter) for p in papers]
+        vectors = self.embed([s.text for chunks in specs for s in chunks])
+        if self.current is not None:
+            located = self.current.papers.locate([p.paper_id for p in papers])
+            for position, row in located.values():
+                self.replaced.append((self.current.segments[position].name, row))
+        self.sink.add(papers, specs, vectors)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import time
+
+        out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        keys = [text_key(t) for t in texts]
+        known = self.checkpoint.lookup(keys)
+        for i, vector in known.items():
+            out[i] = vector
+        self.counts.chunks_resumed += len(known)
+        todo = [i for i in range(len(texts)) if i not in known]
+        # Similar lengths side by side keep the encoder's batches free of padding.
+        todo.sort(key=lambda i: len(texts[i]))
+        if todo:
+            self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
+        step = max(1, self.settings.embed_batch_size)
+        for begin in range(0, len(todo), step):
+            part = todo[begin : begin + step]
+            started = time.perf_counter()
+            vectors = np.asarray(self.embedder.embed_documents([texts[i] for i in part]))
+            self.counts.embed_seconds += time.perf_counter() - started
+            out[part] = vectors
+            self.checkpoint.append([keys[i] for i in part], vectors)
+            self.counts.chunks_embedded += len(part)
+        return out
+
+    def feed_all(self, records: Iterable[PaperRecord]) -> None:
+        for record in records:
+            self.feed(record)
+
+    @property
+    def sealed(self) -> list[dict[str, Any]]:
+        return self.sink.sealed
+
+    @property
+    def next_chunk_id(self) -> int:
+        return self.sink.next_chunk_id
+
+    def finish(self) -> None:
+        self._flush()
+        self.sink.seal()
+
+    def abandon(self) -> None:
+        self.sink.abandon()
+
+
+class SegmentSink:
+    """Appends papers to segments, sealing one whenever it reaches ``segment_max_papers``."""
+
+    def __init__(
+        self,
+        root: IndexDir,
+        settings: IndexerSettings,
+        dimension: int,
+        next_chunk_id: int,
+        progress: Progress,
+    ) -> None:
+        self.root, self.settings, self.dimension = root, settings, dimension
+        self.next_chunk_id = next_chunk_id
+        self.progress = progress
+        self.sealed: list[dict[str, Any]] = []
+        self._writer: SegmentWriter | None = None
+
+    def add(self, papers: list[Paper], specs: list[list[ChunkSpec]], vectors: Any) -> None:
+        start = 0
+        for paper, chunks in zip(papers, specs, strict=True):
+            if self._writer is None:
+                self._writer = SegmentWriter(
+                    self.root.new_segment_dir(), self.dimension, self.next_chunk_id
+                )
+            self._writer.add([paper], [chunks], vectors[start : start + len(chunks)])
+            start += len(chunks)
+            if self._writer.n_papers >= self.settings.segment_max_papers:
+                self.seal()
+
+    def seal(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        s = self.settings
+        kind = s.vector_index_for(writer.n_chunks)
+        params = AnnParams(s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search, s.ivf_nprobe)
+        self.progress.log(f"sealing a segment of {writer.n_papers} papers ({kind} vectors)")
+        writer.seal(kind, params)
+        name = self.root.seal_segment(writer.directory)
+        self.next_chunk_id += writer.n_chunks
+        self.sealed.append(
+            {
+                "name": name,
+                "papers": writer.n_papers,
+                "chunks": writer.n_chunks,
+                "sentences": writer.n_sentences,
+            }
+        )
+
+    def abandon(self) -> None:
+        if self._writer is not None:
+            self._writer.abandon()
+            self._writer = None
+
+
+def make_paper(paper_id: str, record: PaperRecord, digest: str, old: Paper | None) -> Paper:
+    sources = list(old.sources) if old else []
+    if record.source and record.source not in sources:
+        sources.append(record.source)
+    return Paper(
+        paper_id=paper_id,
+        title=record.title,
+        abstract=clean(record.abstract),
+        sentences=split_sentences(record.abstract),
+        content_hash=digest,
+        authors=list(record.authors),
+        url=record.url,
+        published=record.published,
+        metadata=dict(record.metadata),
+        sources=sources,
+    )
+
+
+def paper_record(paper: Paper) -> PaperRecord:
+    return PaperRecord(
+        title=paper.title,
+        abstract=paper.abstract,
+        source="",
+        location="",
+        id=paper.paper_id,
+        authors=paper.authors,
+        url=paper.url,
+        published=paper.published,
+        metadata=paper.metadata,
+    )
+
+
+def _keep_old_fields(record: PaperRecord, old: Paper | None) -> PaperRecord:
+    """A re-ingested paper keeps the fields its new record does not carry (as duplicates merge)."""
+    if old is None:
+        return record
+    merged = replace(record, authors=list(record.authors), metadata=dict(record.metadata))
+    fill_empty_fields(merged, paper_record(old))
+    return merged
+
+
+def _copy(record: PaperRecord) -> PaperRecord:
+    # Merging fills fields in place; the caller's records must stay as they were read.
+    return replace(record, authors=list(record.authors), metadata=dict(record.metadata))
