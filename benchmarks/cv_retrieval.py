@@ -43,6 +43,7 @@ from indexer.embedders.base import Embedder  # noqa: E402
 from indexer.evaluation.beir import (  # noqa: E402
     CORPUS_FILE,
     CUTOFF,
+    EvaluationInputError,
     evaluate_retrieval,
     json_objects,
     load_beir,
@@ -81,7 +82,7 @@ def read_corpus(path: Path) -> Corpus:
     for where, row in json_objects(path, lines, "_id, title and text"):
         doc_id = str(row.get("_id", "")).strip()
         if not doc_id:
-            raise SystemExit(f"{where}: no _id")
+            raise EvaluationInputError(f"{where}: no _id")
         title, text = clean(str(row.get("title") or "")), clean(str(row.get("text") or ""))
         if not title and not text:
             corpus.skipped_empty.append(doc_id)
@@ -284,7 +285,13 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         action="append",
         help="a BEIR directory (repeatable; default: ../shared/benchmarks/cisi and cacm)",
     )
-    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/abstractqa-cv-indexes"))
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path("/tmp/abstractqa-cv-indexes"),
+        help="indexes kept between runs, keyed by corpus and embedder (empty it after changing "
+        "how the indexer chunks or stores papers)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--weights", default=",".join(map(str, WEIGHTS)))
     parser.add_argument("--depths", default=",".join(map(str, DEPTHS)))
