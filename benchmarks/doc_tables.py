@@ -99,7 +99,7 @@ def cv_recommended(doc: Document) -> str:
     rows = [[_params(rec["params"]), *(f3(v) for v in rec["in_sample_ndcg10"].values())]]
     header = [
         "best on both collections at once",
-        *(f"{n} nDCG@10" for n in rec["in_sample_ndcg10"]),
+        *(f"{n} nDCG@10 (in-sample)" for n in rec["in_sample_ndcg10"]),
     ]
     return table(header, rows)
 
