@@ -53,6 +53,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_coldstart.py --phases
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/cv_retrieval.py
+	$(BIN)/python benchmarks/render_docs.py
 
 clean:
 	rm -rf $(VENV) $(INDEX_DIR) build *.egg-info

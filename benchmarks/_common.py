@@ -4,40 +4,42 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
-import sys
-from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
+def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next(
+            return next(
                 line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
             )
     except (OSError, StopIteration):
-        pass
+        return platform.processor() or "unknown"
+
+
+def _memory_gib() -> float | None:
     try:
-        with open("/proc/meminfo", encoding="utf-8") as handle:
-            mem_kb = int(handle.readline().split()[1])
-        memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        memory = "unknown"
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """What a figure was measured on. Imports torch: call it after the measurement when the
+    measured process should not carry torch (bench_scale)."""
     import torch
 
     return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": memory,
+        "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "memory_gib": _memory_gib(),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
         "os": platform.platform(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
-        "command": " ".join([os.path.relpath(sys.executable), *sys.argv]),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -10,7 +10,9 @@ steps of loading in one fresh interpreter (imports, model, index), to see where 
 Target (issue 5): launch -> ready <= 5 s on the bundled corpus.
 
     .venv/bin/python benchmarks/bench_coldstart.py [--runs 5] [--queries 1000] [--phases]
-        [--index-dir DIR] [--out benchmarks/results/coldstart.json]
+        [--index-dir DIR] [--results-dir DIR]
+
+Writes ``benchmarks/results/coldstart.json`` (medians as metrics, every run as samples).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine
+from _results import RESULTS_DIR, write_results
 from _server import ROOT, Server, build_index, distinct_queries, questions, rss_kb, run_load
 
 TARGET_S = 5.0
@@ -102,21 +104,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--queries", type=int, default=1000, help="sent after each start")
     parser.add_argument("--phases", action="store_true", help="also time the loading steps")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/coldstart.json")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     index_dir = args.index_dir or build_index()
     texts = distinct_queries(questions())
-    results: dict[str, Any] = {"machine": machine(), "runs": []}
-    for _ in range(args.runs):
-        results["runs"].append(one_run(index_dir, list(islice(texts, args.queries))))
-    for key in ("ready_s", "rss_ready_mb", "rss_after_mb"):
-        results[key] = statistics.median(run[key] for run in results["runs"])
+    runs = [one_run(index_dir, list(islice(texts, args.queries))) for _ in range(args.runs)]
+    metrics: dict[str, Any] = {
+        key: statistics.median(run[key] for run in runs)
+        for key in ("ready_s", "rss_ready_mb", "rss_after_mb")
+    }
     if args.phases:
-        results["phases_s"] = phases(index_dir)
-    results["targets"] = {"ready_le_5s": results["ready_s"] <= TARGET_S}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(results, indent=2))
+        metrics["phases_s"] = phases(index_dir)
+    metrics["targets"] = {"ready_le_5s": metrics["ready_s"] <= TARGET_S}
+    params = {"runs": args.runs, "queries": args.queries, "phases": args.phases}
+    path = write_results("coldstart", params, metrics, {"runs": runs}, results_dir=args.results_dir)
+    print(json.dumps({"metrics": metrics, "runs": runs}, indent=2))
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

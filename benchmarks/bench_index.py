@@ -21,8 +21,10 @@ original papers through the pipeline) first pays one-off costs both sides share 
 long-running process pays once: torch's thread pool, lazy imports (bm25s, NLTK punkt, tiktoken).
 The pipeline's stages are timed by wrapping the Indexer's steps in a subclass.
 
+Writes ``benchmarks/results/index.json`` (medians as metrics, every pair as samples).
+
     .venv/bin/python benchmarks/bench_index.py [--papers 2000] [--repeat 3] [--batch-size 64]
-                                               [--json]
+                                               [--json] [--results-dir DIR]
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -38,13 +39,15 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 # The bundled model lies on disk; nothing may try the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS_DIR, write_results
 
 from indexer.builder import BuildReport, Indexer
 from indexer.config import IndexerSettings
@@ -164,30 +167,6 @@ def run_bare(model: Any, texts: list[str], batch_size: int) -> tuple[float, floa
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def machine() -> dict[str, Any]:
-    import torch
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "ram_gb": round(ram_gb, 1),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "os": platform.platform(),
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--batch-size", type=int, default=64, help="encoder batch size, both sides (default 64)"
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.papers < 1 or args.repeat < 1 or args.batch_size < 1:
         parser.error("--papers, --repeat and --batch-size must be positive")
@@ -231,14 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     summary = summarise(pipelines, bares, args.batch_size)
+    runs = summary.pop("runs")
+    summary["load1_before"] = round(load_before[0], 2)
     summary["load1_after_each_pair"] = loads
-    summary["machine"] = machine() | {"loadavg_before": [round(x, 2) for x in load_before]}
-    summary["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    summary["command"] = " ".join([".venv/bin/python", "benchmarks/bench_index.py", *sys.argv[1:]])
+    params = {"papers": args.papers, "repeat": args.repeat, "batch_size": args.batch_size}
+    path = write_results("index", params, summary, {"runs": runs}, results_dir=args.results_dir)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print_table(summary, pipelines, bares)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -311,7 +293,7 @@ def print_table(
         f"CPU-time ratio {s['cpu_ratio']:.3f}"
     )
     print(
-        f"load average before {s['machine']['loadavg_before']}, "
+        f"1-min load average before {s['load1_before']}, "
         f"1-min load after each pair {s['load1_after_each_pair']}"
     )
 

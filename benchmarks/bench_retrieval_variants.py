@@ -10,6 +10,7 @@ table in docs/benchmarks.md ("Retrieval quality on CISI") comes from this script
         [--beir ../shared/benchmarks/cisi] [--beir-index DIR] [--corpus-index DIR]
 
 Without an index directory, the corpus is indexed into a temporary one first (minutes).
+Writes ``benchmarks/results/retrieval_variants.json`` (see benchmarks/_results.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _results import RESULTS_DIR, write_results  # noqa: E402
 
 from indexer.bm25 import paper_text  # noqa: E402
 from indexer.config import IndexerSettings  # noqa: E402
@@ -207,6 +211,7 @@ def main() -> int:
     parser.add_argument("--beir-index", type=Path, help="an index of the BEIR corpus")
     parser.add_argument("--corpus-index", type=Path, help="an index of data/daily-papers.txt")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
 
     embedder = build_embedder(IndexerSettings())
@@ -237,8 +242,18 @@ def main() -> int:
         if not args.json:
             row = results[name]
             print(f"{name:36s} nDCG@10 {row['nDCG@10']:.4f}  bundled hit@1 {row['hit@1']:.3f}")
+    params = {
+        "beir": str(args.beir),
+        "beir_queries": len(judged),
+        "bundled_questions": len(questions),
+        "embedder": embedder.name,
+    }
+    path = write_results(
+        "retrieval_variants", params, {"variants": results}, {}, results_dir=args.results_dir
+    )
     if args.json:
         print(json.dumps(results, indent=2))
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -23,7 +23,11 @@ Per size it measures:
   (at k=10) and at the default efSearch (at both k).
 
     .venv/bin/python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--queries 500]
-        [--out benchmarks/results/scale.json] [--merge] [--report-only]
+        [--results-dir benchmarks/results] [--merge] [--report-only]
+
+Writes ``benchmarks/results/scale.json`` (see benchmarks/_results.py; while it runs, the sizes
+measured so far are kept in ``scale.progress.json`` beside it). ``--calibrate BEIR_DIR`` writes
+``benchmarks/results/scale_calibration.json``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, percentiles
+from _common import percentiles
+from _results import RESULTS_DIR, ResultsError, read_results, write_results
 from scale_data import DIM, draw, make_mixture, neighbourhood_stats
 from scale_report import markdown, plot
 
@@ -197,30 +202,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retrieval-k", type=int, default=400, help="the retriever's dense k")
     parser.add_argument("--build-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scale.json")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--plots", type=Path, default=ROOT / "docs", help="PNG directory")
-    parser.add_argument("--merge", action="store_true", help="keep other sizes already in --out")
+    parser.add_argument("--merge", action="store_true", help="keep other sizes already measured")
     parser.add_argument(
-        "--report-only", action="store_true", help="redraw plots and tables from --out"
+        "--report-only", action="store_true", help="redraw plots and tables from the results"
     )
     parser.add_argument(
         "--calibrate", type=Path, metavar="BEIR_DIR", help="only compare real and synthetic data"
     )
     args = parser.parse_args(argv)
     if args.calibrate:
-        print(json.dumps(calibrate(args.calibrate, args.seed), indent=1))
+        stats = calibrate(args.calibrate, args.seed)
+        params = {"beir": str(args.calibrate), "seed": args.seed, "held_out_queries": 200}
+        write_results("scale_calibration", params, stats, results_dir=args.results_dir)
+        print(json.dumps(stats, indent=1))
         return 0
     args.ef_search = [int(x) for x in args.ef_search.split(",")]
 
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
-    results: dict[str, Any] = {"sizes": {}}
-    if (args.merge or args.report_only) and args.out.exists():
-        results = json.loads(args.out.read_text(encoding="utf-8"))
+    previous: dict[str, Any] = {"params": {}, "metrics": {"sizes": {}}}
+    if args.merge or args.report_only:
+        try:
+            previous = read_results("scale", args.results_dir)
+        except ResultsError as exc:
+            if args.report_only:
+                raise SystemExit(str(exc)) from None
+    settings, sizes = previous["params"], dict(previous["metrics"]["sizes"])
     if not args.report_only:
         s = IndexerSettings()
-        results["settings"] = {
+        settings = {
             "dimension": DIM,
             "hnsw_m": s.hnsw_m,
             "hnsw_ef_construction": s.hnsw_ef_construction,
@@ -232,13 +245,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "faiss": faiss.__version__,
         }
         queries = draw(make_mixture(args.seed), args.queries, seed=args.seed + 2)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        progress = args.results_dir / "scale.progress.json"
+        args.results_dir.mkdir(parents=True, exist_ok=True)
         for n in (int(x) for x in args.sizes.split(",")):
-            results["sizes"][str(n)] = measure_size(n, queries, args, log)
-            args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
-        # Only now: machine() imports torch, which the measured process should not carry.
-        results["machine"] = machine()
-        args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+            sizes[str(n)] = measure_size(n, queries, args, log)
+            progress.write_text(json.dumps(sizes, indent=1), encoding="utf-8")
+        # Only now: the machine description imports torch, which the measured process should
+        # not carry.
+        write_results("scale", settings, {"sizes": sizes}, results_dir=args.results_dir)
+        progress.unlink()
+    results = {"settings": settings, "sizes": sizes}
     args.plots.mkdir(parents=True, exist_ok=True)
     for path in plot(results, args.plots, IndexerSettings().hnsw_min_vectors):
         log(f"wrote {path}")

@@ -8,20 +8,22 @@ variants of them, so no query repeats and the server's query cache never answers
 sends 16 repeated queries, which the cache does answer, reported apart.
 
 - Sweep: `/v1/search` at concurrency 1, 2, 4, 8, 16, 32, --repeat times (medians reported).
-- Encoder floor: queries/second when the bundled model encodes 64 distinct queries at once
-  in-process (this process), before the server starts and after it stops; torch on one thread
-  and on all cores, the better of the two counts.
+- Encoder floor: the best queries/second of the bundled model in-process (this process), over
+  configurations of workers (threads sharing the model) x torch threads x batch size that
+  include the one the server runs (e.g. 2 workers x 1 thread x batches of 8), measured before
+  the server starts and after it stops (median of the rounds per configuration).
 - Issue 3: `/v1/search` and extractive `/v1/ask` at concurrency 1 and 16, and the in-process
   floor of one query (embed + hybrid `Retriever.search`).
 
 Targets: issue 5, at 16 concurrent clients `/v1/search` throughput >= 60% of the encoder floor
 with p99 <= 150 ms; issue 3, `/v1/search` p50 at concurrency 1 <= 2x the one-query floor and
-extractive `/v1/ask` p50 <= 60 ms. Writes the results as JSON (--out) and plots latency and
-throughput against concurrency (--plot).
+extractive `/v1/ask` p50 <= 60 ms. Plots latency and throughput against concurrency (--plot).
 
     .venv/bin/python benchmarks/bench_service.py [--index-dir DIR] [--repeat 3]
-        [--set query_batch_wait_ms=5 ...] [--out benchmarks/results/service.json]
+        [--set query_batch_wait_ms=5 ...] [--results-dir benchmarks/results]
         [--plot docs/service-concurrency.png]
+
+Writes ``benchmarks/results/service.json`` (see benchmarks/_results.py).
 """
 
 from __future__ import annotations
@@ -31,40 +33,96 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, percentiles
+from _common import percentiles
+from _results import RESULTS_DIR, read_results, write_results
 from _server import ROOT, Server, build_index, distinct_queries, questions, run_load
 from plot_service import plot
 
 CONCURRENCY = (1, 2, 4, 8, 16, 32)
 FLOOR_BATCH = 64
+FLOOR_QUERIES = 256  # encoded per configuration and round
 
 
-def encoder_floor(queries: list[str], rounds: int) -> dict[str, list[float]]:
-    """Queries/second of the bundled model encoding ``FLOOR_BATCH`` queries per call, with
-    torch on one thread and on one thread per core (its default); the floor is the better."""
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How queries reach the model: ``workers`` threads sharing it, each running torch on
+    ``torch_threads`` threads and encoding ``batch`` queries per call (the server runs
+    ``query_encoder_workers`` x ``torch_threads`` x at most ``query_batch_max``)."""
+
+    workers: int
+    torch_threads: int
+    batch: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.workers}w x {self.torch_threads}t x {self.batch}"
+
+
+def floor_configs(served: EncoderConfig) -> list[EncoderConfig]:
+    """The served configuration and its neighbours: 1 or all cores of workers and of torch
+    threads, batches of the served size, 16 and 64. The floor is the best of them, so the
+    server is compared with what its own encoder could do at best, not with one setting."""
+    cores = os.cpu_count() or 1
+    workers = sorted({1, cores, served.workers})
+    threads = sorted({1, cores, served.torch_threads})
+    batches = sorted({served.batch, 16, FLOOR_BATCH})
+    return [EncoderConfig(w, t, b) for w in workers for t in threads for b in batches]
+
+
+def encode_rate(embedder: Any, config: EncoderConfig, queries: list[str]) -> float:
+    """Queries/second while ``config.workers`` threads encode ``queries`` in calls of
+    ``config.batch``, each thread with torch on ``config.torch_threads`` threads."""
+    import torch
+
+    batches = [queries[i : i + config.batch] for i in range(0, len(queries), config.batch)]
+    pending = list(reversed(batches))
+    lock = threading.Lock()
+
+    def work() -> None:
+        # OpenMP's thread count is per calling thread: each worker sets its own, as each
+        # server worker inherits OMP_NUM_THREADS.
+        torch.set_num_threads(config.torch_threads)
+        while True:
+            with lock:
+                if not pending:
+                    return
+                batch = pending.pop()
+            embedder.embed_queries(batch)
+
+    threads = [threading.Thread(target=work) for _ in range(config.workers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(queries) / (time.perf_counter() - started)
+
+
+def encoder_floor(
+    queries: list[str], configs: list[EncoderConfig], rounds: int
+) -> dict[str, list[float]]:
+    """Queries/second of the bundled model in each configuration, ``rounds`` times each (the
+    configurations interleaved, so drift of the host's speed hits them alike)."""
     import torch
 
     from indexer.embedders.local import load_local_embedder
 
     embedder = load_local_embedder()
-    batches = [queries[i : i + FLOOR_BATCH] for i in range(0, len(queries), FLOOR_BATCH)]
     default_threads = torch.get_num_threads()
-    rates: dict[str, list[float]] = {}
-    for threads in sorted({1, os.cpu_count() or 1}):
-        torch.set_num_threads(threads)
-        embedder.embed_queries(batches[0])  # warm-up
-        rates[str(threads)] = []
-        for i in range(rounds):
-            batch = batches[(i + 1) % len(batches)]
-            started = time.perf_counter()
-            embedder.embed_queries(batch)
-            rates[str(threads)].append(len(batch) / (time.perf_counter() - started))
+    embedder.embed_queries(queries[:FLOOR_BATCH])  # warm-up
+    rates: dict[str, list[float]] = {config.label: [] for config in configs}
+    for i in range(rounds):
+        part = queries[(i % 2) * FLOOR_QUERIES :][:FLOOR_QUERIES]
+        for config in configs:
+            rates[config.label].append(encode_rate(embedder, config, part))
     torch.set_num_threads(default_threads)
     return rates
 
@@ -87,10 +145,10 @@ def one_query_floor(index_dir: Path, queries: list[str], rounds: int) -> dict[st
 
 
 def _median_run(runs: list[dict[str, float]]) -> dict[str, Any]:
+    """Medians of the runs' figures (the runs themselves go to the samples)."""
     keys = ("p50", "p95", "p99", "mean", "qps")
     return {
         **{key: statistics.median(run[key] for run in runs) for key in keys},
-        "runs": runs,
         "errors": sum(run["errors"] for run in runs),
     }
 
@@ -127,14 +185,27 @@ def _server_settings(env: dict[str, str]) -> dict[str, Any]:
     return Settings(**overrides).model_dump(include=fields)  # type: ignore[arg-type]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def served_config(settings: dict[str, Any]) -> EncoderConfig:
+    return EncoderConfig(
+        settings["query_encoder_workers"] or os.cpu_count() or 1,
+        settings["torch_threads"] or os.cpu_count() or 1,
+        settings["query_batch_max"],
+    )
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics (medians, targets) and the samples (every run, every floor round)."""
     texts = distinct_queries(questions())
     index_dir = args.index_dir or build_index()
     env = _server_env(args)
-    results: dict[str, Any] = {"machine": machine(), "server": _server_settings(env)}
-    floor_queries = list(islice(texts, FLOOR_BATCH * 4))
-    floor_rates = encoder_floor(floor_queries, args.floor_rounds)  # before the server starts
+    results: dict[str, Any] = {"server": _server_settings(env)}
+    served = served_config(results["server"])
+    configs = floor_configs(served)
+    floor_queries = list(islice(texts, FLOOR_QUERIES * 2))
+    # Before the server starts and after it stops: the host's speed drifts within a run.
+    floor_rates = encoder_floor(floor_queries, configs, args.floor_rounds)
     sweep: dict[int, list[dict[str, float]]] = {c: [] for c in args.concurrency}
+    repeated_runs = []
     with Server(index_dir, env) as server:
         server.wait_ready()
         # Warm the server like a running service (sentence vectors, code paths).
@@ -146,29 +217,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     run_load(server.url, "/v1/search", search, list(islice(texts, total)), c)
                 )
         repeated = questions()[:16]
-        results["search_repeated_c16"] = _median_run(
-            [
-                run_load(
-                    server.url, "/v1/search", search, repeated * (args.sweep_requests // 16), 16
-                )
-                for _ in range(args.repeat)
-            ]
-        )
+        for _ in range(args.repeat):
+            bodies = repeated * (args.sweep_requests // 16)
+            repeated_runs.append(run_load(server.url, "/v1/search", search, bodies, 16))
+        results["search_repeated_c16"] = _median_run(repeated_runs)
         for path, body_of in (("/v1/search", search), ("/v1/ask", ask)):
             for c in (1, 16):
                 total = args.requests * (1 if c == 1 else 2)
                 load = run_load(server.url, path, body_of, list(islice(texts, total)), c)
                 results[f"{path} c={c}"] = load
-    for threads, rates in encoder_floor(floor_queries, args.floor_rounds).items():  # and after
-        floor_rates[threads] += rates
-    by_threads = {threads: statistics.median(rates) for threads, rates in floor_rates.items()}
-    results["encoder_floor_qps"] = max(by_threads.values())
-    results["encoder_floor_by_torch_threads"] = by_threads
-    results["encoder_floor_rounds"] = floor_rates
+    for label, rates in encoder_floor(floor_queries, configs, args.floor_rounds).items():
+        floor_rates[label] += rates
+    by_config = {label: statistics.median(rates) for label, rates in floor_rates.items()}
+    best = max(by_config, key=by_config.__getitem__)
+    results["encoder_floor_qps"] = by_config[best]
+    results["encoder_floor_config"] = best
+    results["encoder_served_config"] = served.label
+    results["encoder_served_qps"] = by_config[served.label]
+    results["encoder_floor_by_config"] = by_config
     results["search_sweep"] = {str(c): _median_run(runs) for c, runs in sweep.items()}
     results["one_query_floor_ms"] = one_query_floor(index_dir, list(islice(texts, 210)), 200)
     results["targets"] = _targets(results)
-    return results
+    samples = {
+        "search_sweep_runs": {str(c): runs for c, runs in sweep.items()},
+        "search_repeated_c16_runs": repeated_runs,
+        "encoder_floor_rounds_qps": floor_rates,
+    }
+    return results, samples
 
 
 def _targets(results: dict[str, Any]) -> dict[str, Any]:
@@ -194,11 +269,12 @@ def _targets(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print(results: dict[str, Any]) -> None:
-    print(f"machine: {results['machine']}")
     print(f"server: {results['server']}")
     print(
-        f"encoder floor ({FLOOR_BATCH} queries per call): {results['encoder_floor_qps']:.1f} q/s "
-        f"(by torch threads: {results['encoder_floor_by_torch_threads']})"
+        f"encoder floor: {results['encoder_floor_qps']:.1f} q/s "
+        f"({results['encoder_floor_config']}; served {results['encoder_served_config']}: "
+        f"{results['encoder_served_qps']:.1f} q/s); by configuration: "
+        f"{results['encoder_floor_by_config']}"
     )
     print(f"{'what':24s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'req/s':>8s} {'errors':>6s}")
     rows = {f"/v1/search sweep c={c}": v for c, v in results["search_sweep"].items()}
@@ -227,7 +303,9 @@ def main() -> int:
         help="comma-separated levels of the sweep",
     )
     parser.add_argument("--requests", type=int, default=200, help="issue-3 runs, at c=1")
-    parser.add_argument("--floor-rounds", type=int, default=5, help="before and after, each")
+    parser.add_argument(
+        "--floor-rounds", type=int, default=3, help="per configuration, before and after each"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -235,19 +313,24 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="a server setting, e.g. query_batch_wait_ms=5 (repeatable)",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/service.json")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--plot", type=Path, default=ROOT / "docs/service-concurrency.png")
     parser.add_argument("--json", action="store_true", help="print the JSON instead of a table")
     args = parser.parse_args()
-    results = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    if args.plot and "16" in results["search_sweep"]:
-        plot(results, args.plot)
+    metrics, samples = run(args)
+    params = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("results_dir", "plot", "json", "index_dir")
+    }
+    path = write_results("service", params, metrics, samples, results_dir=args.results_dir)
+    if args.plot and "16" in metrics["search_sweep"]:
+        plot(read_results("service", args.results_dir), args.plot)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(metrics, indent=2))
     else:
-        _print(results)
+        _print(metrics)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -12,6 +12,10 @@ chat stream with a ``finish_reason`` chunk then ``data: [DONE]``. What fails is 
 - ``drops``: a transport error (refused, reset, timed out) or a 200 whose body or stream is
   incomplete or unreadable (including an ``error`` event in a stream).
 
+Questions come from a list (each client rotates over it, so texts repeat and the server's query
+cache answers most of them) or from an iterator that all clients share, each text sent once
+(``bench_load.py`` draws distinct texts this way, so the cache only answers real repeats).
+
 With ``rss_pid`` the resident set size of that process is read from ``/proc/PID/status`` every
 second, so memory growth under load can be judged.
 """
@@ -22,6 +26,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,13 +223,22 @@ async def send_one(
         stats.first_event_ms.append((first[0] - started) * 1000)
 
 
+Questions = Sequence[str] | Iterator[str]
+
+
+def _question(questions: Questions, number: int, turn: int) -> str:
+    if isinstance(questions, Sequence):
+        return questions[(number * 7 + turn) % len(questions)]
+    return next(questions)  # one event loop: the clients never draw at the same time
+
+
 async def _client(
-    http: httpx.AsyncClient, number: int, deadline: float, questions: list[str], result: LoadResult
+    http: httpx.AsyncClient, number: int, deadline: float, questions: Questions, result: LoadResult
 ) -> None:
     turn = 0
     while time.monotonic() < deadline:
         kind = KINDS[(number + turn) % len(KINDS)]
-        question = questions[(number * 7 + turn) % len(questions)]
+        question = _question(questions, number, turn)
         await send_one(http, kind, question, turn // len(KINDS), result)
         turn += 1
 
@@ -241,7 +255,7 @@ async def _sample_rss(pid: int, started: float, stop: asyncio.Event, result: Loa
 
 async def run_load(
     base_url: str,
-    questions: list[str],
+    questions: Questions,
     *,
     clients: int,
     seconds: float,
@@ -249,7 +263,8 @@ async def run_load(
     timeout_s: float = 120.0,
 ) -> LoadResult:
     """Run the load; requests in flight at the end are finished and counted. A request whose
-    next bytes take longer than ``timeout_s`` counts as dropped."""
+    next bytes take longer than ``timeout_s`` counts as dropped. ``questions``: a list to
+    rotate over, or an iterator to draw each question from once (it must not run out)."""
     result = LoadResult(clients=clients, seconds=seconds)
     # One connection per client: its requests go one after another, as a person's would. The
     # clients are made before the clock starts (each builds an SSL context, which takes a while).

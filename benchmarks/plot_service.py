@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(document: dict[str, Any], path: Path) -> None:
+    """Draw ``document`` (the results file of bench_service.py) into ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a server
     import matplotlib.pyplot as plt
     from matplotlib import ticker
 
+    results = document["metrics"]
     sweep = results["search_sweep"]
     levels = sorted(int(c) for c in sweep)
     rows = [sweep[str(c)] for c in levels]
@@ -35,7 +37,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     repeated = results.get("search_repeated_c16")
     if repeated:
         throughput.plot([16], [repeated["qps"]], "D", label="/v1/search, repeated queries (cache)")
-    throughput.axhline(floor, color="black", linestyle="--", label="encoder floor (64 per call)")
+    floor_label = f"encoder floor ({results.get('encoder_floor_config', '64 per call')})"
+    throughput.axhline(floor, color="black", linestyle="--", label=floor_label)
     throughput.axhline(0.6 * floor, color="grey", linestyle=":", label="target: 60% of floor")
     throughput.set(
         xscale="log", xlabel="concurrent clients", ylabel="requests / s", title="throughput"
@@ -45,10 +48,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
         axis.set_xticks(levels, [str(c) for c in levels])
         axis.grid(True, which="major", alpha=0.3)
         axis.legend(fontsize=8)
-    machine = results["machine"]
+    machine = document["machine"]
     figure.suptitle(
-        f"abstractqa /v1/search on loopback — {machine['cores']} cores, {machine['cpu']}, "
-        f"{machine['date']}",
+        f"abstractqa /v1/search on loopback — {machine['cpus']} cores, {machine['cpu_model']}, "
+        f"{document['date']}",
         fontsize=9,
     )
     figure.tight_layout()

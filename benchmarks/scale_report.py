@@ -76,6 +76,29 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summary(results: dict[str, Any]) -> str:
+    """One row per size: CPU p50 ms per query (1 thread), recall, build time, sizes."""
+    k_ret = str(results["settings"]["retrieval_k"])
+    lines = [
+        f"| vectors | flat k=10 | HNSW k=10 | flat k={k_ret} | HNSW k={k_ret} | "
+        f"HNSW recall@10 / @{k_ret} | HNSW build s (wall) | MB flat / HNSW |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for size in _sizes(results):
+        flat, hnsw = size["flat"], size["hnsw"]
+        h10, hk = hnsw["default"]["10"], hnsw["default"][k_ret]
+        one_run = "" if len(hnsw["build_runs_s"]) > 1 else " (one run)"
+        lines.append(
+            f"| {size['n']:,} | {flat['latency_ms']['10']['cpu']['p50']:.3g} | "
+            f"{h10['latency_ms']['cpu']['p50']:.3g} | "
+            f"{flat['latency_ms'][k_ret]['cpu']['p50']:.3g} | "
+            f"{hk['latency_ms']['cpu']['p50']:.3g} | {h10['recall']:.4f} / {hk['recall']:.4f} | "
+            f"{hnsw['build_s']:.1f}{one_run} | "
+            f"{flat['index_bytes'] / 1e6:,.0f} / {hnsw['index_bytes'] / 1e6:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def _ms(stats: dict[str, float]) -> str:
     return f"{stats['p50']:.3g} / {stats['p99']:.3g}"
 

@@ -1,0 +1,342 @@
+"""Held-out tuning of the hybrid retrieval's parameters (``Retriever`` ``dense_weight`` and
+``depth``) on BEIR collections (default: CISI and CACM from ../shared/benchmarks).
+
+Each collection is indexed once into ``--cache-dir`` (reused while its corpus and the embedder
+are the same). Documents are read as they are: a title-only document is indexed with its title,
+an empty one (no title, no text) is skipped and counts as not retrieved. Every query with
+judgements is run through ``Retriever.search`` for every grid point and for dense and BM25
+alone, and nDCG@10 is kept per query. Then, per collection:
+
+- in-sample: the grid point with the best mean over all its queries, and that mean;
+- held-out: 5-fold cross-validation over its queries (each fold scored with the grid point
+  that is best on the other four), the mean over all queries of their held-out fold's score;
+- across collections: the grid point best on the other collection, scored on this one.
+
+The same for the best single retriever (dense or BM25, chosen the same way). Ties go to the
+earlier grid point; the shipped default (0.5, 100) comes first. Also records the four metrics
+of ``eval retrieval`` at the default settings. Writes ``benchmarks/results/cv_retrieval.json``.
+
+    .venv/bin/python benchmarks/cv_retrieval.py [--beir DIR ...] [--cache-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+from _results import RESULTS_DIR, write_results  # noqa: E402
+
+from indexer.builder import Indexer  # noqa: E402
+from indexer.config import SEARCH_MODES, IndexerSettings  # noqa: E402
+from indexer.embedders.base import Embedder  # noqa: E402
+from indexer.evaluation.beir import (  # noqa: E402
+    CORPUS_FILE,
+    CUTOFF,
+    EvaluationInputError,
+    evaluate_retrieval,
+    json_objects,
+    load_beir,
+)
+from indexer.evaluation.metrics import ndcg_at_k  # noqa: E402
+from indexer.index import IndexVersion, open_index  # noqa: E402
+from indexer.models import PaperRecord  # noqa: E402
+from indexer.retrieval import Mode, Retriever  # noqa: E402
+from indexer.text import clean  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "benchmarks"
+DEFAULT = (0.5, 100)
+WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+DEPTHS = (50, 100, 200, 400)
+SINGLE: tuple[Mode, ...] = ("dense", "bm25")
+FOLDS = 5
+SEED = 13
+
+Config = tuple[float, int]
+
+
+@dataclass
+class Corpus:
+    """The records of a BEIR ``corpus.jsonl`` worth indexing, and what was left out."""
+
+    records: list[PaperRecord] = field(default_factory=list)
+    title_only: int = 0
+    skipped_empty: list[str] = field(default_factory=list)
+
+
+def read_corpus(path: Path) -> Corpus:
+    """Every record with a title or a text (``eval retrieval``'s reader refuses title-only
+    ones today); an empty one is only counted."""
+    corpus = Corpus()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for where, row in json_objects(path, lines, "_id, title and text"):
+        doc_id = str(row.get("_id", "")).strip()
+        if not doc_id:
+            raise EvaluationInputError(f"{where}: no _id")
+        title, text = clean(str(row.get("title") or "")), clean(str(row.get("text") or ""))
+        if not title and not text:
+            corpus.skipped_empty.append(doc_id)
+            continue
+        corpus.title_only += not text
+        authors = (row.get("metadata") or {}).get("authors") or []
+        corpus.records.append(
+            PaperRecord(
+                title=title or text,  # a text without a title keeps its text as the only field
+                abstract=text if title else "",
+                source=str(path),
+                location=where.rsplit(": ", 1)[-1],
+                id=doc_id,
+                authors=[str(a) for a in authors] if isinstance(authors, list) else [],
+            )
+        )
+    return corpus
+
+
+def cached_index(corpus_path: Path, cache_dir: Path, embedder: Embedder) -> IndexVersion:
+    """An index of the corpus, built on first use under a key of its bytes and the embedder."""
+    digest = hashlib.sha256(corpus_path.read_bytes() + embedder.name.encode()).hexdigest()[:16]
+    target = cache_dir / f"{corpus_path.parent.name}-{digest}"
+    if not (target / "index").is_dir():
+        building = target.with_name(target.name + ".partial")
+        shutil.rmtree(building, ignore_errors=True)
+        settings = IndexerSettings(index_dir=building / "index")
+        Indexer(settings, embedder=embedder).add_records(read_corpus(corpus_path).records)
+        building.rename(target)
+    return open_index(target / "index", expected_embedder=embedder.name)
+
+
+@dataclass
+class Collection:
+    name: str
+    index: IndexVersion
+    query_ids: list[str]
+    texts: list[str]
+    qrels: list[dict[str, int]]
+    vectors: np.ndarray
+    counts: dict[str, int]
+
+
+def per_query_ndcg(c: Collection, retriever: Retriever, mode: Mode) -> list[float]:
+    out = []
+    for text, vector, judged in zip(c.texts, c.vectors, c.qrels, strict=True):
+        hits = retriever.search(text, k=CUTOFF, mode=mode, query_vector=vector)
+        out.append(ndcg_at_k([h.paper.paper_id for h in hits], judged, CUTOFF))
+    return out
+
+
+def score_grid(
+    c: Collection, embedder: Embedder, configs: Sequence[Config]
+) -> dict[str, dict[Any, np.ndarray]]:
+    """Per-query nDCG@10 of every hybrid grid point and of each single retriever."""
+    hybrid = {
+        (w, d): np.array(per_query_ndcg(c, Retriever(c.index, embedder, w, d), "hybrid"))
+        for w, d in configs
+    }
+    plain = Retriever(c.index, embedder)
+    single = {mode: np.array(per_query_ndcg(c, plain, mode)) for mode in SINGLE}
+    return {"hybrid": hybrid, "single": single}
+
+
+def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
+    """``k`` disjoint folds covering ``range(n)``, assigned at random with ``seed``."""
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(order[i::k]) for i in range(min(k, n))]
+
+
+def best(scores: dict[Any, np.ndarray], rows: np.ndarray | None = None) -> Any:
+    """The key with the highest mean over ``rows`` (all rows: None); ties to the first key."""
+    means = {key: float(s.mean() if rows is None else s[rows].mean()) for key, s in scores.items()}
+    top = max(means.values())
+    return next(key for key, mean in means.items() if mean == top)
+
+
+def cross_validate(scores: dict[Any, np.ndarray], parts: list[np.ndarray]) -> dict[str, Any]:
+    """Each fold scored with the key best on the other folds; the mean over all rows."""
+    n = len(next(iter(scores.values())))
+    held_out = np.zeros(n)
+    chosen = []
+    for part in parts:
+        train = np.setdiff1d(np.arange(n), part)
+        key = best(scores, train)
+        chosen.append(key)
+        held_out[part] = scores[key][part]
+    return {"ndcg10": float(held_out.mean()), "chosen_per_fold": [_label(k) for k in chosen]}
+
+
+def summarise(
+    own: dict[Any, np.ndarray], other: dict[Any, np.ndarray] | None, other_name: str | None
+) -> dict[str, Any]:
+    n = len(next(iter(own.values())))
+    chosen = best(own)
+    out: dict[str, Any] = {
+        "in_sample": {"ndcg10": float(own[chosen].mean()), "chosen": _label(chosen)},
+        "held_out_folds": cross_validate(own, folds(n, FOLDS, SEED)),
+    }
+    if other is not None:
+        transferred = best(other)
+        out["tuned_on_other"] = {
+            "tuned_on": other_name,
+            "chosen": _label(transferred),
+            "ndcg10": float(own[transferred].mean()),
+        }
+    return out
+
+
+def _label(key: Any) -> Any:
+    if isinstance(key, tuple):
+        return {"dense_weight": key[0], "depth": key[1]}
+    return key
+
+
+def load_collection(root: Path, cache_dir: Path, embedder: Embedder) -> Collection:
+    beir = load_beir(root)
+    corpus = read_corpus(root / CORPUS_FILE)
+    index = cached_index(root / CORPUS_FILE, cache_dir, embedder)
+    ids = [q for q in beir.queries if q in beir.qrels]
+    qrels = [beir.qrels[q] for q in ids]
+    relevant = {doc for judged in qrels for doc, grade in judged.items() if grade > 0}
+    counts = {
+        "documents": len(corpus.records) + len(corpus.skipped_empty),
+        "indexed": len(index.papers),
+        "title_only": corpus.title_only,
+        "skipped_empty": len(corpus.skipped_empty),
+        "relevant_not_indexed": len(relevant - index.papers.keys()),
+    }
+    texts = [beir.queries[q] for q in ids]
+    vectors = np.asarray(embedder.embed_queries(texts))
+    return Collection(root.name, index, ids, texts, qrels, vectors, counts)
+
+
+def run(
+    roots: Sequence[Path], cache_dir: Path, embedder: Embedder, configs: Sequence[Config]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics and per-query samples of the cross-validation over ``roots``; with two
+    collections each is also scored with the grid point tuned on the other."""
+    collections = [load_collection(root, cache_dir, embedder) for root in roots]
+    grids = {c.name: score_grid(c, embedder, configs) for c in collections}
+    metrics: dict[str, Any] = {"collections": {}}
+    samples: dict[str, Any] = {}
+    for c in collections:
+        others = [o.name for o in collections if o.name != c.name]
+        other = others[0] if len(others) == 1 else None
+        default = evaluate_retrieval(
+            c.index,
+            embedder,
+            dict(zip(c.query_ids, c.texts, strict=True)),
+            dict(zip(c.query_ids, c.qrels, strict=True)),
+            SEARCH_MODES,
+            k=100,
+            retriever=Retriever(c.index, embedder, *DEFAULT),
+        )
+        metrics["collections"][c.name] = {
+            **c.counts,
+            "queries": len(c.query_ids),
+            "default_settings": {"params": _label(DEFAULT), "modes": default["modes"]},
+            **{
+                family: summarise(
+                    grids[c.name][family], grids[other][family] if other else None, other
+                )
+                for family in ("hybrid", "single")
+            },
+        }
+        samples[c.name] = {"query_ids": c.query_ids, "ndcg10": _named(grids[c.name])}
+    # The recommendation: best on every collection at once (equal weight per collection).
+    pooled = {
+        key: np.array([grids[c.name]["hybrid"][key].mean() for c in collections]) for key in configs
+    }
+    chosen = best(pooled)
+    metrics["recommended"] = {
+        "params": _label(chosen),
+        "in_sample_ndcg10": {
+            c.name: float(grids[c.name]["hybrid"][chosen].mean()) for c in collections
+        },
+    }
+    return metrics, samples
+
+
+def _named(grid: dict[str, dict[Any, np.ndarray]]) -> dict[str, list[float]]:
+    hybrid = {f"hybrid w={w} depth={d}": s.tolist() for (w, d), s in grid["hybrid"].items()}
+    return hybrid | {mode: s.tolist() for mode, s in grid["single"].items()}
+
+
+def grid(weights: Sequence[float], depths: Sequence[int]) -> list[Config]:
+    """Every (weight, depth) pair, the shipped default first (it wins ties)."""
+    points = [(w, d) for w in weights for d in depths]
+    return sorted(points, key=lambda point: point != DEFAULT)
+
+
+def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--beir",
+        type=Path,
+        action="append",
+        help="a BEIR directory (repeatable; default: ../shared/benchmarks/cisi and cacm)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path("/tmp/abstractqa-cv-indexes"),
+        help="indexes kept between runs, keyed by corpus and embedder (empty it after changing "
+        "how the indexer chunks or stores papers)",
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--weights", default=",".join(map(str, WEIGHTS)))
+    parser.add_argument("--depths", default=",".join(map(str, DEPTHS)))
+    args = parser.parse_args(argv)
+    roots = args.beir or [SHARED / "cisi", SHARED / "cacm"]
+    configs = grid(
+        [float(w) for w in args.weights.split(",")], [int(d) for d in args.depths.split(",")]
+    )
+    if embedder is None:
+        from indexer.embedders import build_embedder
+
+        embedder = build_embedder(IndexerSettings())
+    metrics, samples = run(roots, args.cache_dir, embedder, configs)
+    params = {
+        "collections": {root.name: str(root) for root in roots},
+        "grid": [_label(point) for point in configs],
+        "default": _label(DEFAULT),
+        "single_retrievers": list(SINGLE),
+        "folds": FOLDS,
+        "seed": SEED,
+        "metric": f"nDCG@{CUTOFF}",
+        "embedder": embedder.name,
+    }
+    command = None if argv is None else [sys.executable, __file__, *argv]
+    path = write_results(
+        "cv_retrieval", params, metrics, samples, results_dir=args.results_dir, command=command
+    )
+    for name, m in metrics["collections"].items():
+        for family in ("hybrid", "single"):
+            f = m[family]
+            print(
+                f"{name} {family}: in-sample {f['in_sample']['ndcg10']:.4f} "
+                f"({f['in_sample']['chosen']}), held-out {f['held_out_folds']['ndcg10']:.4f} "
+                f"{f['held_out_folds']['chosen_per_fold']}"
+                + (
+                    f", tuned on {f['tuned_on_other']['tuned_on']} "
+                    f"{f['tuned_on_other']['ndcg10']:.4f} ({f['tuned_on_other']['chosen']})"
+                    if "tuned_on_other" in f
+                    else ""
+                )
+            )
+    print(f"recommended: {metrics['recommended']}")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""The tables of docs/benchmarks.md, each drawn from one results file (benchmarks/_results.py).
+
+``TABLES[(name, table)]`` turns the document of ``benchmarks/results/<name>.json`` into the
+Markdown of one block; ``render_docs.py`` puts it between the doc's markers. A new table is a
+function here and an entry in ``TABLES``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_report import markdown as scale_markdown
+from scale_report import summary as scale_summary
+
+Document = dict[str, Any]
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def f3(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def f1(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _params(chosen: Any) -> str:
+    if isinstance(chosen, dict):
+        return f"dense weight {chosen['dense_weight']}, depth {chosen['depth']}"
+    return str(chosen)
+
+
+def _folds(chosen: list[Any]) -> str:
+    if all(isinstance(c, dict) for c in chosen):
+        return "; ".join(f"{c['dense_weight']}/{c['depth']}" for c in chosen)
+    return ", ".join(str(c) for c in chosen)
+
+
+def cv_collections(doc: Document) -> str:
+    rows = [
+        [
+            name,
+            f"{c['documents']:,}",
+            f"{c['title_only']:,}",
+            str(c["skipped_empty"]),
+            f"{c['indexed']:,}",
+            str(c["queries"]),
+            str(c["relevant_not_indexed"]),
+        ]
+        for name, c in doc["metrics"]["collections"].items()
+    ]
+    header = ["collection", "documents", "title only (indexed by title)", "empty (skipped)"]
+    header += ["indexed", "judged queries", "relevant documents not indexed"]
+    return table(header, rows)
+
+
+def cv_default_modes(doc: Document) -> str:
+    rows = []
+    for name, c in doc["metrics"]["collections"].items():
+        for mode, values in c["default_settings"]["modes"].items():
+            rows.append([name, mode, *(f3(v) for v in values.values())])
+    first = next(iter(doc["metrics"]["collections"].values()))
+    metrics = list(next(iter(first["default_settings"]["modes"].values())))
+    return table(["collection", "mode", *metrics], rows)
+
+
+def cv_scores(doc: Document) -> str:
+    rows = []
+    for name, c in doc["metrics"]["collections"].items():
+        for family, label in (("hybrid", "hybrid"), ("single", "best single retriever")):
+            f = c[family]
+            other = f.get("tuned_on_other")
+            rows.append(
+                [
+                    name,
+                    label,
+                    f"{f3(f['in_sample']['ndcg10'])} ({_params(f['in_sample']['chosen'])})",
+                    f"**{f3(f['held_out_folds']['ndcg10'])}**",
+                    _folds(f["held_out_folds"]["chosen_per_fold"]),
+                    f"{f3(other['ndcg10'])} ({_params(other['chosen'])})" if other else "",
+                ]
+            )
+    header = ["collection", "retrieval", "in-sample nDCG@10 (chosen on all queries)"]
+    header += ["held-out nDCG@10 (5 folds)", "chosen per fold", "tuned on the other collection"]
+    return table(header, rows)
+
+
+def cv_recommended(doc: Document) -> str:
+    rec = doc["metrics"]["recommended"]
+    rows = [[_params(rec["params"]), *(f3(v) for v in rec["in_sample_ndcg10"].values())]]
+    header = [
+        "best on both collections at once",
+        *(f"{n} nDCG@10 (in-sample)" for n in rec["in_sample_ndcg10"]),
+    ]
+    return table(header, rows)
+
+
+def retrieval_variants(doc: Document) -> str:
+    rows = [
+        [name, f3(v["nDCG@10"]), f3(v["hit@1"])] for name, v in doc["metrics"]["variants"].items()
+    ]
+    return table(["variant", "CISI nDCG@10", "bundled hit@1"], rows)
+
+
+def _latency_row(label: str, v: dict[str, float]) -> list[str]:
+    return [label, f1(v["p50"]), f1(v["p95"]), f1(v["p99"]), f1(v["qps"])]
+
+
+def service_sweep(doc: Document) -> str:
+    m = doc["metrics"]
+    sweep = m["search_sweep"]
+    rows = [
+        _latency_row(f"{c} client{'s' if int(c) > 1 else ''}", sweep[c])
+        for c in sorted(sweep, key=int)
+    ]
+    rows.append(_latency_row("16 clients, 16 repeated queries (cache)", m["search_repeated_c16"]))
+    rows += [
+        [f"encoder, {label}", "", "", "", f"{f1(qps)} q/s"]
+        for label, qps in m["encoder_floor_by_config"].items()
+    ]
+    return table(["`/v1/search`, distinct queries", "p50 ms", "p95 ms", "p99 ms", "req/s"], rows)
+
+
+def service_targets(doc: Document) -> str:
+    m = doc["metrics"]
+    c16, floor = m["search_sweep"]["16"], m["encoder_floor_qps"]
+    one = m["one_query_floor_ms"]["p50"]
+    search, ask = m["/v1/search c=1"]["p50"], m["/v1/ask c=1"]["p50"]
+    rows = [
+        [
+            "16 clients: throughput >= 60% of the encoder floor",
+            f"{f1(c16['qps'])} / {f1(floor)} ({m['encoder_floor_config']}) = "
+            f"{100 * c16['qps'] / floor:.0f}%",
+        ],
+        ["16 clients: p99 <= 150 ms", f"{f1(c16['p99'])} ms"],
+        [
+            "1 client: `/v1/search` p50 <= 2x the in-process one-query floor",
+            f"{f1(search)} / {f1(one)} ms = {search / one:.2f}x",
+        ],
+        ["1 client: extractive `/v1/ask` p50 <= 60 ms", f"{f1(ask)} ms"],
+    ]
+    return table(["target", "recorded run"], rows)
+
+
+def coldstart_runs(doc: Document) -> str:
+    m, runs = doc["metrics"], doc["samples"]["runs"]
+    rows = [
+        [label, fmt(m[key]), ", ".join(fmt(r[key]) for r in runs)]
+        for label, key, fmt in (
+            ("launch -> `/readyz` 200, s", "ready_s", lambda v: f"{v:.2f}"),
+            ("RSS at ready, MB", "rss_ready_mb", lambda v: f"{v:,.0f}"),
+            ("RSS after the queries, MB", "rss_after_mb", lambda v: f"{v:,.0f}"),
+        )
+    ]
+    return table(["measure", "median", "runs"], rows)
+
+
+def coldstart_phases(doc: Document) -> str:
+    rows = [[step, f"{s:.3f}"] for step, s in doc["metrics"]["phases_s"].items()]
+    return table(["step", "s"], rows)
+
+
+def scale_calibration(doc: Document) -> str:
+    m = doc["metrics"]
+    rows = [
+        [
+            label,
+            f3(m[key]["pair_cosine_mean"]),
+            f"{f3(m[key]['nn1_cosine_median'])} / {f3(m[key]['nn10_cosine_median'])}",
+            f1(m[key]["effective_dim"]),
+        ]
+        for label, key in (("real (CISI, MiniLM)", "real"), ("synthetic", "synthetic"))
+    ]
+    header = ["", "mean cosine of random pairs", "median cosine of 1st / 10th neighbour"]
+    return table([*header, "effective dimension (PCA participation ratio)"], rows)
+
+
+def _scale(doc: Document) -> dict[str, Any]:
+    return {"settings": doc["params"], "sizes": doc["metrics"]["sizes"]}
+
+
+TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
+    ("cv_retrieval", "collections"): cv_collections,
+    ("cv_retrieval", "default_modes"): cv_default_modes,
+    ("cv_retrieval", "scores"): cv_scores,
+    ("cv_retrieval", "recommended"): cv_recommended,
+    ("retrieval_variants", "variants"): retrieval_variants,
+    ("service", "sweep"): service_sweep,
+    ("service", "targets"): service_targets,
+    ("coldstart", "runs"): coldstart_runs,
+    ("coldstart", "phases"): coldstart_phases,
+    ("scale", "summary"): lambda doc: scale_summary(_scale(doc)),
+    ("scale", "per_size"): lambda doc: scale_markdown(_scale(doc)),
+    ("scale_calibration", "comparison"): scale_calibration,
+}
