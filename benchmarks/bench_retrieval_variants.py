@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _results import RESULTS_DIR, write_results  # noqa: E402
 
-from indexer.bm25 import paper_text  # noqa: E402
 from indexer.config import IndexerSettings  # noqa: E402
 from indexer.embedders import Embedder, build_embedder  # noqa: E402
 from indexer.evaluation.beir import index_corpus, load_beir  # noqa: E402
 from indexer.evaluation.metrics import mrr_at_k, ndcg_at_k  # noqa: E402
 from indexer.index import IndexVersion, open_index  # noqa: E402
+from indexer.lexical import paper_text  # noqa: E402
 
 Matrix = np.ndarray
 

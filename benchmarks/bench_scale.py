@@ -1,12 +1,12 @@
-"""Vector search alone at scale: exact (flat) against HNSW, on synthetic 384-d vectors.
+"""Vector search alone at scale: exact (flat) against HNSW and IVF-SQ8, on synthetic 384-d vectors.
 
 The vectors come from ``benchmarks/scale_data.py``: unit vectors drawn around 4,096 cluster
 centres with an anisotropic noise spectrum, matched to real MiniLM embeddings; queries are fresh
-draws from the same mixture. Both index types are built with the indexer's own factory
-(``indexer.vector_store.new_faiss_index``: ``IndexIDMap2`` over ``IndexFlatIP`` or over
-``IndexHNSWFlat`` with M and efConstruction from ``IndexerSettings``), vectors added under ids
-0..n-1 as ``PaperVectorStore.add_vectors`` does, and searched through
-``PaperVectorStore.search`` (the serving path: efSearch = max(setting, k)).
+draws from the same mixture. Every kind is built with the indexer's own segment code
+(``indexer.ann.build_ann``: nothing for flat, ``IndexHNSWFlat`` with M and efConstruction from
+``IndexerSettings``, or an ``IndexIVFScalarQuantizer`` of 8-bit codes) and searched through
+``indexer.ann.search_segment``, the serving path of one segment (flat: exact inner products;
+HNSW: efSearch = max(setting, k); IVF-SQ8: nprobe lists, candidates re-ranked by exact vectors).
 
 Per size it measures:
 
@@ -33,6 +33,7 @@ measured so far are kept in ``scale.progress.json`` beside it). ``--calibrate BE
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -52,8 +53,8 @@ from _results import RESULTS_DIR, ResultsError, read_results, write_results
 from scale_data import DIM, draw, make_mixture, neighbourhood_stats
 from scale_report import markdown, plot
 
+from indexer.ann import AnnParams, VectorIndexKind, build_ann, search_segment
 from indexer.config import IndexerSettings
-from indexer.vector_store import PaperVectorStore, VectorIndexKind, new_faiss_index
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEAT_UP_TO = 100_000  # larger builds (the 1M HNSW one takes tens of minutes) run once
@@ -65,23 +66,59 @@ def rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def build(kind: VectorIndexKind, vectors: np.ndarray, s: IndexerSettings) -> PaperVectorStore:
-    index = new_faiss_index(vectors.shape[1], kind, s.hnsw_m, s.hnsw_ef_construction)
-    index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
-    store = PaperVectorStore(faiss_index=index)
-    store.ef_search = s.hnsw_ef_search
-    return store
+class Store:
+    """One segment's vectors and vector structure, searched as the service searches it."""
+
+    def __init__(self, vectors: np.ndarray, ann: Any, params: AnnParams) -> None:
+        self.vectors, self.ann, self.params = vectors, ann, params
+
+    @property
+    def ef_search(self) -> int:
+        return self.params.hnsw_ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        self.params = dataclasses.replace(self.params, hnsw_ef_search=value)
+
+    def set_nprobe(self, value: int) -> None:
+        self.params = dataclasses.replace(self.params, ivf_nprobe=value)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.ann is None and len(queries) > 1:  # exact ground truth, batched
+            scores = queries @ self.vectors.T
+            top = np.argsort(-scores, axis=1)[:, :k]
+            return np.take_along_axis(scores, top, axis=1), top
+        found = [
+            search_segment(self.vectors, self.ann, q, k, None, None, self.params) for q in queries
+        ]
+        width = min(len(ids) for _, ids in found)
+        return (
+            np.array([s[:width] for s, _ in found]),
+            np.array([i[:width] for _, i in found]),
+        )
+
+    def nbytes(self) -> int:
+        return (
+            int(faiss.serialize_index(self.ann).nbytes)
+            if self.ann is not None
+            else self.vectors.nbytes
+        )
+
+
+def build(kind: VectorIndexKind, vectors: np.ndarray, s: IndexerSettings) -> Store:
+    params = AnnParams(s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search, s.ivf_nprobe)
+    return Store(vectors, build_ann(vectors, kind, params), params)
 
 
 def timed_builds(
     kind: VectorIndexKind, vectors: np.ndarray, s: IndexerSettings, threads: int
-) -> tuple[PaperVectorStore, dict[str, Any]]:
+) -> tuple[Store, dict[str, Any]]:
     """Build ``kind`` (repeatedly for small sizes); the first build's RSS growth is reported."""
     faiss.omp_set_num_threads(threads)
     repeats = 3 if len(vectors) <= REPEAT_UP_TO else 1
     seconds: list[float] = []
     cpu_seconds: list[float] = []
-    store: PaperVectorStore | None = None
+    store: Store | None = None
     rss_delta = 0
     for i in range(repeats):
         del store  # the previous build is freed before the next one is timed
@@ -93,7 +130,7 @@ def timed_builds(
         if i == 0:
             rss_delta = rss_bytes() - before
     assert store is not None
-    size = int(faiss.serialize_index(store._faiss_index).nbytes)
+    size = store.nbytes()
     return store, {
         "build_s": statistics.median(seconds),
         "build_runs_s": seconds,
@@ -103,7 +140,7 @@ def timed_builds(
     }
 
 
-def latencies(store: PaperVectorStore, queries: np.ndarray, k: int) -> tuple[dict, np.ndarray]:
+def latencies(store: Store, queries: np.ndarray, k: int) -> tuple[dict, np.ndarray]:
     """Per-query latency percentiles (ms) with one FAISS thread, and the ids found; under
     "cpu", the same for the CPU time of the searching thread, which time spent waiting for a
     core on a busy machine does not inflate."""
@@ -150,24 +187,45 @@ def measure_size(
     log(f"{n}: flat {result['flat']['build_s']:.2f} s, p50 {result['flat']['latency_ms']}")
     del flat
 
-    hnsw, result["hnsw"] = timed_builds("hnsw", vectors, s, args.build_threads)
-    log(f"{n}: hnsw built in {result['hnsw']['build_s']:.1f} s")
-    sweep = []
-    for ef in args.ef_search:
-        hnsw.ef_search = ef
-        stats, found = latencies(hnsw, queries, 10)
-        sweep.append({"ef_search": ef, "latency_ms": stats, "recall": recall(found, truth[:, :10])})
-        log(f"{n}: hnsw ef {ef}: p50 {stats['p50']:.3f} ms, recall@10 {sweep[-1]['recall']:.4f}")
-    result["hnsw"]["sweep_k10"] = sweep
-    hnsw.ef_search = s.hnsw_ef_search
-    result["hnsw"]["default"] = {}
-    for k in ks:
-        stats, found = latencies(hnsw, queries, k)
-        result["hnsw"]["default"][str(k)] = {
-            "latency_ms": stats,
-            "recall": recall(found, truth[:, :k]),
-            "ef_search": max(s.hnsw_ef_search, k),
-        }
+    if "hnsw" in args.kinds:
+        hnsw, result["hnsw"] = timed_builds("hnsw", vectors, s, args.build_threads)
+        log(f"{n}: hnsw built in {result['hnsw']['build_s']:.1f} s")
+        sweep = []
+        for ef in args.ef_search:
+            hnsw.ef_search = ef
+            stats, found = latencies(hnsw, queries, 10)
+            sweep.append(
+                {"ef_search": ef, "latency_ms": stats, "recall": recall(found, truth[:, :10])}
+            )
+            log(
+                f"{n}: hnsw ef {ef}: p50 {stats['p50']:.3f} ms, recall@10 {sweep[-1]['recall']:.4f}"
+            )
+        result["hnsw"]["sweep_k10"] = sweep
+        hnsw.ef_search = s.hnsw_ef_search
+        result["hnsw"]["default"] = {}
+        for k in ks:
+            stats, found = latencies(hnsw, queries, k)
+            result["hnsw"]["default"][str(k)] = {
+                "latency_ms": stats,
+                "recall": recall(found, truth[:, :k]),
+                "ef_search": max(s.hnsw_ef_search, k),
+            }
+        del hnsw
+    if "ivf_sq8" in args.kinds:
+        ivf, result["ivf_sq8"] = timed_builds("ivf_sq8", vectors, s, args.build_threads)
+        log(f"{n}: ivf_sq8 built in {result['ivf_sq8']['build_s']:.1f} s")
+        sweep = []
+        for nprobe in args.nprobe:
+            ivf.set_nprobe(nprobe)
+            stats, found = latencies(ivf, queries, 10)
+            sweep.append(
+                {"nprobe": nprobe, "latency_ms": stats, "recall": recall(found, truth[:, :10])}
+            )
+            found_share = sweep[-1]["recall"]
+            log(
+                f"{n}: ivf_sq8 nprobe {nprobe}: p50 {stats['p50']:.3f} ms, recall {found_share:.4f}"
+            )
+        result["ivf_sq8"]["sweep_k10"] = sweep
     result["load_after"] = os.getloadavg()
     return result
 
@@ -200,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=500, help="queries timed per setting")
     parser.add_argument("--ef-search", default="16,32,64,128,256", help="HNSW sweep at k=10")
     parser.add_argument("--retrieval-k", type=int, default=400, help="the retriever's dense k")
+    parser.add_argument("--nprobe", default="8,16,32,64,128", help="IVF-SQ8 sweep at k=10")
+    parser.add_argument("--kinds", default="flat,hnsw,ivf_sq8", help="structures measured")
     parser.add_argument("--build-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -219,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(stats, indent=1))
         return 0
     args.ef_search = [int(x) for x in args.ef_search.split(",")]
+    args.nprobe = [int(x) for x in args.nprobe.split(",")]
+    args.kinds = set(args.kinds.split(","))
 
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

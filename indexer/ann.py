@@ -33,7 +33,7 @@ class AnnParams:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 128
-    ivf_nprobe: int = 32
+    ivf_nprobe: int = 64
     rerank_factor: int = 4  # candidates per wanted result re-ranked exactly (ivf_sq8)
 
 

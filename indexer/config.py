@@ -85,7 +85,7 @@ class IndexerSettings(BaseSettings):
         ge=1,
         description="With vector_index=auto: segments of this many vectors or more use ivf_sq8.",
     )
-    ivf_nprobe: int = Field(32, ge=1, le=65536, description="ivf_sq8: inverted lists searched.")
+    ivf_nprobe: int = Field(64, ge=1, le=65536, description="ivf_sq8: inverted lists searched.")
     segment_max_papers: int = Field(
         250_000, ge=1, description="Papers per segment at most (builds and merges)."
     )
