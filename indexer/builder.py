@@ -17,8 +17,8 @@ from indexer.identity import content_hash, deduplicate, fill_empty_fields, norma
 from indexer.index import check_embedder, open_version
 from indexer.models import Chunk, Paper, PaperRecord, RecordError
 from indexer.progress import Progress, SilentProgress
-from indexer.readers import read_file
-from indexer.storage import IndexDir, sha256_file
+from indexer.readers import ReadOptions, open_records
+from indexer.storage import IndexDir
 from indexer.text import TIKTOKEN_ENCODING, clean, split_sentences
 from indexer.vector_store import PaperVectorStore
 from indexer.writer import IndexState, now_iso, write_version
@@ -38,6 +38,9 @@ class BuildReport:
     removed: int = 0
     rejected: int = 0
     merged: int = 0
+    filtered: int = 0  # records left out by --where
+    title_only: int = 0  # records with a title and no abstract (indexed unless skipped)
+    empty: int = 0  # records with neither title nor abstract
     chunks_embedded: int = 0
     seconds: float = 0.0
     errors: list[RecordError] = field(default_factory=list)
@@ -53,6 +56,8 @@ class BuildReport:
         parts = [
             f"papers: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {self.rejected} rejected, {self.merged} merged duplicates",
+            f"records: {self.filtered} filtered out, {self.title_only} title-only, "
+            f"{self.empty} empty",
             f"chunks embedded: {self.chunks_embedded}",
             f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s)",
             f"version: {self.version} (current)"
@@ -107,11 +112,12 @@ class Indexer:
         )
         return IndexState({}, {}, vectors)
 
-    def add(self, files: Sequence[Path], format: str | None = None) -> BuildReport:
-        """Ingest ``files``: embed only new or changed papers, then write a new version."""
+    def add(self, files: Sequence[Path], options: ReadOptions | None = None) -> BuildReport:
+        """Ingest ``files`` (``-``: standard input): embed only new or changed papers, then
+        write a new version. InputStreamError (nothing written) if an input breaks off."""
         started = time.monotonic()
         report = BuildReport("add")
-        records, sources = self._read(files, format, report)
+        records, sources = self._read(files, options or ReadOptions(), report)
         if not records:
             raise NothingToIndexError(
                 "no usable paper in "
@@ -216,25 +222,31 @@ class Indexer:
         return report
 
     def _read(
-        self, files: Sequence[Path], format: str | None, report: BuildReport
+        self, files: Sequence[Path], options: ReadOptions, report: BuildReport
     ) -> tuple[list[PaperRecord], dict[str, Any]]:
         records: list[PaperRecord] = []
         sources: dict[str, Any] = {}
         for path in files:
-            result = read_file(Path(path), format)
-            records.extend(result.records)
-            report.errors.extend(result.errors)
-            report.warnings.extend(result.warnings)
-            report.rejected += sum(1 for e in result.errors if e.location is not None)
+            with open_records(path, options) as stream:
+                found = list(stream)
+            records.extend(found)
+            report.errors.extend(stream.errors)
+            report.warnings.extend(stream.warnings)
+            file_errors = sum(1 for e in stream.errors if e.location is None)
+            report.rejected += stream.n_errors - file_errors
+            report.filtered += stream.n_filtered
+            report.title_only += stream.n_title_only
+            report.empty += stream.n_empty
             self.progress.log(
-                f"read {path}: {len(result.records)} papers ({result.format}), "
-                f"{len(result.errors)} errors"
+                f"read {stream.source}: {len(found)} papers ({stream.format}), "
+                f"{stream.n_errors} errors"
             )
-            if result.records:
-                sources[str(Path(path).resolve())] = {
-                    "format": result.format,
-                    "sha256": sha256_file(Path(path)),
-                    "papers": len(result.records),
+            if found:
+                key = stream.source if str(path) == "-" else str(Path(path).resolve())
+                sources[key] = {
+                    "format": stream.format,
+                    "sha256": stream.sha256,
+                    "papers": len(found),
                     "ingested": now_iso(),
                 }
         return records, sources

@@ -124,10 +124,10 @@ def test_malformed_queries_and_corpus_lines_are_errors_naming_the_file_and_line(
     queries.write_text(original)
     corpus = root / "corpus.jsonl"
     lines = corpus.read_text().splitlines()
-    corpus.write_text("\n".join([lines[0], '{"_id": "x", "title": "no text"}', *lines[1:]]))
+    corpus.write_text("\n".join([lines[0], '{"_id": "x", "text": "no title"}', *lines[1:]]))
     code, _, err = run(capsys, "eval", "retrieval", "--beir", root)
     assert code == 2
-    assert f"error: {corpus}: unusable records:" in err and "line 2: no abstract" in err
+    assert f"error: {corpus}: unusable records:" in err and "line 2: no title" in err
 
 
 def test_a_directory_that_is_not_a_beir_collection_is_refused(
