@@ -27,13 +27,13 @@ from indexer.readers.stream import ReadOptions, RecordStream, collect, open_reco
 FORMATS = ("daily", "jsonl", "csv", "beir", "arxiv", "openalex")
 
 _BY_EXTENSION = {
-    ".json": "jsonl",
     ".csv": "csv",
     ".tsv": "csv",
     ".txt": "daily",
     ".md": "daily",
 }
-_JSONL_EXTENSIONS = (".jsonl", ".ndjson")
+# The arXiv snapshot is JSON Lines named .json: the first object tells the flavour.
+_JSONL_EXTENSIONS = (".jsonl", ".ndjson", ".json")
 _MAPPERS: dict[str, Mapper] = {"arxiv": arxiv_record, "openalex": openalex_record}
 
 

@@ -42,16 +42,28 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
 def text_lines(lines: Iterable[RawLine], tally: Tally) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of each line that is UTF-8 without NUL bytes (a trailing CR
     dropped); any other line is an error of its own and the reading goes on."""
+    for number, text in text_lines_with_gaps(lines, tally):
+        if text is not None:
+            yield number, text
+
+
+def text_lines_with_gaps(
+    lines: Iterable[RawLine], tally: Tally
+) -> Iterator[tuple[int, str | None]]:
+    """As ``text_lines``, but a rejected line is yielded as None, for readers to whom the
+    position of a lost line matters."""
     for line in lines:
         data = line.data.removeprefix(_BOM) if line.number == 1 else line.data
         nul = data.find(b"\x00")
         if nul >= 0:
             tally.error(f"line {line.number}", f"NUL byte, not text (byte {nul})")
+            yield line.number, None
             continue
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             tally.error(f"line {line.number}", f"not valid UTF-8 (byte {exc.start})")
+            yield line.number, None
             continue
         yield line.number, text.removesuffix("\r")
 

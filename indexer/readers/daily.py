@@ -37,8 +37,9 @@ def is_abstract_line(line: str) -> bool:
     )
 
 
-def daily_records(lines: Iterable[tuple[int, str]], tally: Tally) -> Iterator[PaperRecord]:
-    """Papers of a daily-papers dump; stray titles and abstracts become errors.
+def daily_records(lines: Iterable[tuple[int, str | None]], tally: Tally) -> Iterator[PaperRecord]:
+    """Papers of a daily-papers dump; stray titles and abstracts become errors. A line given
+    as None was lost (bad bytes): nothing before it pairs with anything after it.
 
     Only the latest short line can still become a title, so nothing else is held.
     """
@@ -46,17 +47,17 @@ def daily_records(lines: Iterable[tuple[int, str]], tally: Tally) -> Iterator[Pa
     listing_date: str | None = None
     started = False
     for number, raw in lines:
-        line = clean_text(raw)
-        if not line:
+        line = clean_text(raw) if raw is not None else None
+        if line == "":
             continue
-        if not is_abstract_line(line):
+        if line is None or not is_abstract_line(line):
             if pending is not None:
                 if started:
                     _report_orphan_title(pending, tally)
                 elif _LISTING_DATE.fullmatch(pending[1]):
                     # Before the first pair, short lines are the page header.
                     listing_date = pending[1]
-            pending = (number, line)
+            pending = (number, line) if line is not None else None
             continue
         if pending is None:
             tally.error(f"line {number}", "abstract without a title")

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from indexer.models import PaperRecord, ReadResult, RecordError
 from indexer.readers._bytes import ByteSource, UnreadableInput, display_name, inner_name
 from indexer.readers._tally import Tally
-from indexer.readers._text import text_lines
+from indexer.readers._text import text_lines, text_lines_with_gaps
 from indexer.readers.filters import RecordFilter
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -127,9 +127,11 @@ class RecordStream:
         from indexer.readers.jsonl import document_records, is_document, jsonl_records
 
         assert self._bytes is not None
-        lines = text_lines(self._bytes.lines(), self._tally)
         if self.format == "daily":
-            return daily_records(lines, self._tally)
+            return daily_records(
+                text_lines_with_gaps(self._bytes.lines(), self._tally), self._tally
+            )
+        lines = text_lines(self._bytes.lines(), self._tally)
         if self.format == "csv":
             header = next((line for line in start.split("\n") if line.strip()), "")
             return csv_records(lines, self._tally, header.removesuffix("\r"))

@@ -243,3 +243,45 @@ def test_bad_csv_rows_are_errors_and_good_rows_are_still_read(write_file: WriteF
     assert [f"{w.location}: {w.reason}" for w in result.warnings] == [
         "row 4 (line 6): unparseable published date 'yesterday'; date dropped"
     ]
+
+
+# --- bad bytes on one line (issue 14 item 3) -------------------------------------------------
+
+
+def test_invalid_utf8_on_one_jsonl_line_rejects_that_line_only(write_file: WriteFile) -> None:
+    lines = [
+        json.dumps({"title": f"Paper {i}", "abstract": f"Text {i}."}).encode() for i in range(9)
+    ]
+    lines[6] = b'{"title": "Caf\xe9", "abstract": "Latin-1 slipped in."}'
+    path = write_file("papers.jsonl", b"\n".join(lines) + b"\n")
+
+    result = read_file(path)
+
+    assert _messages(result) == ["line 7: not valid UTF-8 (byte 14)"]
+    assert [r.title for r in result.records] == [f"Paper {i}" for i in range(9) if i != 6]
+
+
+def test_a_nul_byte_on_one_line_rejects_that_line_only(write_file: WriteFile) -> None:
+    good = json.dumps({"title": "Good", "abstract": "Fine."}).encode()
+    path = write_file("papers.jsonl", good + b"\n" + b'{"title": "\x00"}\n' + good + b"\n")
+
+    result = read_file(path)
+
+    assert _messages(result) == ["line 2: NUL byte, not text (byte 11)"]
+    assert [r.location for r in result.records] == ["line 1", "line 3"]
+
+
+def test_a_bad_byte_in_a_daily_dump_loses_that_line_only(
+    write_file: WriteFile, make_abstract: MakeAbstract
+) -> None:
+    text = "\n".join(["Mar 13", "First", make_abstract("one"), "Second", make_abstract("two")])
+    data = text.encode().replace(b"First", b"Fir\xffst")
+    path = write_file("dump.txt", data)
+
+    result = read_file(path)
+
+    assert _messages(result) == [
+        "line 2: not valid UTF-8 (byte 3)",
+        "line 3: abstract without a title",
+    ]
+    assert [r.title for r in result.records] == ["Second"]
