@@ -248,7 +248,7 @@ def check_corpus(corpus: Path) -> list[str]:
         )
     if stream.n_empty:
         warnings.append(
-            f"{corpus}: {stream.n_empty} documents have neither title nor text (not indexed; "
+            f"{corpus}: {stream.n_empty} document(s) have neither title nor text (not indexed; "
             "judged relevant, they count as not retrieved)"
         )
     return warnings
