@@ -230,9 +230,10 @@ def load_qrels(path: Path) -> Qrels:
 
 def check_corpus(corpus: Path) -> list[str]:
     """Read ``corpus`` through; any unreadable record fails the evaluation, since a silently
-    smaller corpus would make the numbers incomparable with other systems'. Title-only and
-    empty documents are part of standard collections (CACM): they give warnings with their
-    counts (title-only ones are indexed by title, empty ones cannot be found)."""
+    smaller corpus would make the numbers incomparable with other systems'. Title-only,
+    untitled and empty documents are part of standard collections (CACM): they give warnings
+    with their counts (title-only ones are indexed by title, untitled ones by the start of
+    their text standing in for a title, empty ones cannot be found)."""
     with open_records(corpus, BEIR_OPTIONS) as stream:
         for _ in stream:
             pass
@@ -245,6 +246,11 @@ def check_corpus(corpus: Path) -> list[str]:
         warnings.append(
             f"{corpus}: {stream.n_title_only} of {stream.n_records} documents have a title and "
             "no text (indexed by their title alone)"
+        )
+    if stream.n_untitled:
+        warnings.append(
+            f"{corpus}: {stream.n_untitled} document(s) have text and no title (titled by the "
+            "start of their text)"
         )
     if stream.n_empty:
         warnings.append(

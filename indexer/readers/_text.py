@@ -12,6 +12,7 @@ from indexer.readers._bytes import RawLine
 from indexer.readers._tally import Tally
 
 _BOM = b"\xef\xbb\xbf"
+PREVIEW_CHARS = 60
 _AND = re.compile(r"\s+and\s+")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\S.*)?")
 _YEAR_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
@@ -80,6 +81,13 @@ def clean_text(value: Any) -> str:
         return ""
     # str.split() splits on the same Unicode whitespace as \s, several times faster than re.
     return " ".join(text.split())
+
+
+def preview(text: str, chars: int = PREVIEW_CHARS) -> str:
+    """``text`` cut to ``chars`` characters, with an ellipsis where it was cut."""
+    if len(text) <= chars:
+        return text
+    return text[: chars - 1].rstrip() + "…"
 
 
 def parse_authors(value: Any) -> list[str]:

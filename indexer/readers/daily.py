@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from indexer.models import PaperRecord, ReadResult
 from indexer.readers._tally import Tally
-from indexer.readers._text import clean_text
+from indexer.readers._text import clean_text, preview
 
 ABSTRACT_MIN_CHARS = 200
 SHORT_ABSTRACT_MIN_CHARS = 120
@@ -24,7 +24,6 @@ _LISTING_DATE = re.compile(
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}(?:, \d{4})?",
     re.IGNORECASE,
 )
-_PREVIEW_CHARS = 60
 
 
 def is_abstract_line(line: str) -> bool:
@@ -90,10 +89,4 @@ def read_daily(text: str, source: str) -> ReadResult:
 
 def _report_orphan_title(line: tuple[int, str], tally: Tally) -> None:
     number, title = line
-    tally.error(f"line {number}", f"title without an abstract: '{_preview(title)}'")
-
-
-def _preview(title: str) -> str:
-    if len(title) <= _PREVIEW_CHARS:
-        return title
-    return title[: _PREVIEW_CHARS - 1].rstrip() + "…"
+    tally.error(f"line {number}", f"title without an abstract: '{preview(title)}'")

@@ -3,9 +3,11 @@
 ``open_records`` opens a file (or ``-``, standard input), plain or compressed, detects its
 format from a bounded prefix, and yields PaperRecords one at a time. Bad records are counted
 errors; a record without title and abstract is a warning ("empty record"); a record with a
-title and no abstract is accepted (``title_only``) or skipped with a warning; records that
-fail a ``--where`` filter are counted, not reported. Only a stream that cannot be read on (a
-record over ``max_record_bytes``, a truncated compressed file) raises InputStreamError.
+title and no abstract is accepted (``title_only``) or skipped with a warning; one with an
+abstract and no title is titled by the abstract's first 60 characters, with a warning;
+records that fail a ``--where`` filter are counted, not reported. Only a stream that cannot be
+read on (a record over ``max_record_bytes``, a truncated compressed file) raises
+InputStreamError.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import BinaryIO
 from indexer.models import PaperRecord, ReadResult, RecordError
 from indexer.readers._bytes import ByteSource, UnreadableInput, display_name, inner_name
 from indexer.readers._tally import Tally
-from indexer.readers._text import text_lines, text_lines_with_gaps
+from indexer.readers._text import preview, text_lines, text_lines_with_gaps
 from indexer.readers.filters import RecordFilter
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -48,6 +50,7 @@ class RecordStream:
         self.source = display_name(path)
         self.options = options
         self.n_records = self.n_filtered = self.n_title_only = self.n_empty = 0
+        self.n_untitled = 0  # records titled by the start of their abstract
         self._tally = Tally(self.source)
         self._bytes: ByteSource | None = None
         self._records: Iterator[PaperRecord] = iter(())
@@ -144,12 +147,14 @@ class RecordStream:
         tally, options = self._tally, self.options
         for record in records:
             if not record.title:
-                if record.abstract:
-                    tally.error(record.location, "no title")
-                else:
+                if not record.abstract:
                     self.n_empty += 1
                     tally.warning(record.location, "empty record (no title and no abstract)")
-                continue
+                    continue
+                # Papers are cited and deduplicated by title: the abstract's start stands in.
+                record.title = preview(record.abstract)
+                self.n_untitled += 1
+                tally.warning(record.location, "no title; titled by the start of its abstract")
             if not all(where.matches(record) for where in options.where):
                 self.n_filtered += 1
                 continue

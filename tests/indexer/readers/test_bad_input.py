@@ -157,14 +157,19 @@ def test_bad_jsonl_lines_are_errors_and_good_lines_are_still_read(write_file: Wr
 
     result = read_file(path)
 
-    assert [r.title for r in result.records] == ["Good", "No abstract", "Good too"]
+    assert [r.title for r in result.records] == [
+        "Good",
+        "No title here.",
+        "No abstract",
+        "Good too",
+    ]
     assert _messages(result) == [
         "line 2: invalid JSON: Expecting value (column 33)",
         "line 3: expected a JSON object, got list",
-        "line 4: no title",
     ]
     assert [f"{w.location}: {w.reason}" for w in result.warnings] == [
-        "line 6: empty record (no title and no abstract)"
+        "line 4: no title; titled by the start of its abstract",
+        "line 6: empty record (no title and no abstract)",
     ]
 
 
@@ -236,12 +241,14 @@ def test_bad_csv_rows_are_errors_and_good_rows_are_still_read(write_file: WriteF
 
     assert [(r.title, r.published) for r in result.records] == [
         ("Good", "2024-01-02"),
+        ("No title, over two lines.", None),
         ("No abstract", None),
         ("Bad date", None),
     ]
-    assert _messages(result) == ["row 2 (line 3): no title"]
+    assert result.errors == []
     assert [f"{w.location}: {w.reason}" for w in result.warnings] == [
-        "row 4 (line 6): unparseable published date 'yesterday'; date dropped"
+        "row 2 (line 3): no title; titled by the start of its abstract",
+        "row 4 (line 6): unparseable published date 'yesterday'; date dropped",
     ]
 
 

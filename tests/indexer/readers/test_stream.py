@@ -25,31 +25,33 @@ def _jsonl(*objects: dict[str, object]) -> str:
 
 
 def test_a_stream_yields_records_and_counts_what_it_left_out(write_file: WriteFile) -> None:
+    untitled = "An abstract that came without any title, long enough to be cut short."
     path = write_file(
         "mixed.jsonl",
         _jsonl(
             {"title": "Full", "abstract": "Text."},
             {"title": "Title only"},
             {"id": "nothing-else"},
-            {"abstract": "No title."},
-        ),
+            {"abstract": untitled},
+        )
+        + "not json\n",
     )
 
     with open_records(path) as stream:
         titles = [record.title for record in stream]
 
-    assert titles == ["Full", "Title only"]
+    assert titles == ["Full", "Title only", untitled[:59].rstrip() + "…"]
     assert (stream.source, stream.format) == (str(path), "jsonl")
-    assert (stream.n_records, stream.n_title_only, stream.n_empty, stream.n_filtered) == (
-        2,
-        1,
-        1,
-        0,
-    )
-    assert [(e.location, e.reason) for e in stream.errors] == [("line 4", "no title")]
-    assert [(w.location, w.reason) for w in stream.warnings] == [
-        ("line 3", "empty record (no title and no abstract)")
+    counts = (stream.n_records, stream.n_title_only, stream.n_empty, stream.n_untitled)
+    assert counts == (3, 1, 1, 1) and stream.n_filtered == 0
+    assert [(e.location, e.reason) for e in stream.errors] == [
+        ("line 5", "invalid JSON: Expecting value (column 1)")
     ]
+    assert [(w.location, w.reason) for w in stream.warnings] == [
+        ("line 3", "empty record (no title and no abstract)"),
+        ("line 4", "no title; titled by the start of its abstract"),
+    ]
+    assert (stream.n_errors, stream.n_warnings) == (1, 2)
     assert stream.bytes_read == stream.total_bytes == path.stat().st_size
 
 
