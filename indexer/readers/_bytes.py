@@ -69,9 +69,25 @@ class _Counting:
         self.count = 0
         self.hash = hashlib.sha256()
         self.walker: FrameWalker | None = None
+        self.head = self._read_head()
+
+    def _read_head(self) -> bytes:
+        # Read, not peek(): a pipe may hand over fewer bytes than the magic numbers have.
+        head = b""
+        try:
+            while len(head) < len(ZSTD_MAGIC) and (chunk := self.raw.read(4 - len(head))):
+                head += chunk
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read file: {exc.strerror or exc}") from exc
+        self._unread = head
+        return head
 
     def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
+        if self._unread:
+            data = self._unread if n < 0 else self._unread[:n]
+            self._unread = self._unread[len(data) :]
+        else:
+            data = self.raw.read(n)
         self.count += len(data)
         self.hash.update(data)
         if self.walker is not None:
@@ -94,13 +110,13 @@ class ByteSource:
         self.compression: str | None = None
         self._own = raw is None
         raw = raw if raw is not None else self._open()
-        self._file = _Counting(raw)
         try:
-            head = self._read_head(raw)
-            self._stream: _Readable = self._decompressor(head)
+            self._file = _Counting(raw)
+            self._stream: _Readable = self._decompressor(self._file.head)
             self.prefix = self._read_prefix()
         except BaseException:
-            self.close()
+            if self._own and self.path != STDIN:
+                raw.close()
             raise
 
     @property
@@ -127,15 +143,6 @@ class ByteSource:
         if os.path.isfile(self.path):
             self.total_bytes = stat.st_size
         return raw
-
-    def _read_head(self, raw: BinaryIO) -> bytes:
-        # peek() where the stream has it (files, stdin): the magic bytes stay in the stream.
-        peek = getattr(raw, "peek", None)
-        try:
-            head = peek(4)[:4] if peek is not None else b""
-        except OSError as exc:
-            raise UnreadableInput(f"cannot read file: {exc.strerror or exc}") from exc
-        return head
 
     def _decompressor(self, head: bytes) -> _Readable:
         claimed = _COMPRESSION_SUFFIXES.get(Path(self.path).suffix.lower())

@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from indexer.errors import InputStreamError
 from indexer.readers import open_records, read_file
 
 WriteFile = Callable[[str, str | bytes], Path]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 PAPERS = [{"id": f"p{i}", "title": f"Paper {i}", "abstract": f"Abstract {i}."} for i in range(50)]
 JSONL = "".join(json.dumps(p) + "\n" for p in PAPERS).encode()
@@ -137,3 +141,29 @@ def test_a_gzip_cut_inside_its_first_block_is_fatal_at_line_1(
 
     with pytest.raises(InputStreamError, match=r"small\.jsonl\.gz: line 1 \(byte 0\), 40 "):
         read_file(path)
+
+
+def test_gzip_on_stdin_is_recognised_when_its_first_bytes_arrive_one_at_a_time() -> None:
+    code = (
+        "from indexer.readers import open_records\n"
+        "with open_records('-') as s:\n"
+        "    print(len(list(s)), s.source, s.format, s.bytes_read)\n"
+    )
+    data = gzip.compress(JSONL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdin is not None
+    for byte in data[:3]:
+        # Separate writes with pauses: the reader's first reads get one byte each.
+        child.stdin.write(bytes([byte]))
+        child.stdin.flush()
+        time.sleep(0.2)
+    stdout, stderr = child.communicate(data[3:], timeout=60)
+
+    assert child.returncode == 0, stderr.decode()
+    assert stdout.decode().split() == [str(len(PAPERS)), "<stdin>", "jsonl", str(len(data))]
