@@ -63,7 +63,8 @@ class BuildReport:
         parts = [
             f"papers: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {self.rejected} rejected, {self.merged} merged duplicates",
-            f"read: {self.filtered} filtered out, {self.title_only} title-only, {self.empty} empty",
+            f"records: {self.filtered} filtered out, {self.title_only} title-only, "
+            f"{self.empty} empty",
             f"chunks embedded: {self.chunks_embedded}"
             + (f" (+{self.chunks_resumed} resumed)" if self.chunks_resumed else ""),
             f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s, "
@@ -96,6 +97,7 @@ class Indexer:
         self.root = IndexDir(settings.index_dir)
         self._embedder = embedder
         self.progress = progress or SilentProgress()
+        self._read_share: float | None = None  # of the input read so far, for the ETA
 
     @property
     def embedder(self) -> Embedder:
@@ -125,23 +127,29 @@ class Indexer:
     def add(
         self,
         files: Sequence[Path | str],
-        format: str | None = None,
         options: ReadOptions | None = None,
     ) -> BuildReport:
-        """Ingest ``files`` as streams: embed only new or changed papers, write a new segment."""
+        """Ingest ``files`` (``-``: standard input) as streams: embed only new or changed
+        papers, write a new segment. An ``InputStreamError`` (an input that breaks off) leaves
+        the index as it was; what was embedded before it is kept for the next run."""
         started = time.monotonic()
-        options = options or ReadOptions(format=format)
+        options = options or ReadOptions()
         report = BuildReport("add")
         sources: dict[str, Any] = {}
 
         def records() -> Iterable[PaperRecord]:
-            for path in files:
+            for done, path in enumerate(files):
                 with open_records(path, options) as stream:
                     self.progress.log(f"reading {stream.source} ({stream.format})")
-                    yield from stream
+                    for record in stream:
+                        if stream.total_bytes:
+                            within = stream.bytes_read / stream.total_bytes
+                            self._read_share = (done + within) / len(files)
+                        yield record
                     report.errors.extend(stream.errors)
                     report.warnings.extend(stream.warnings)
-                    report.rejected += sum(1 for e in stream.errors if e.location is not None)
+                    file_errors = sum(1 for e in stream.errors if e.location is None)
+                    report.rejected += stream.n_errors - file_errors
                     report.filtered += stream.n_filtered
                     report.title_only += stream.n_title_only
                     report.empty += stream.n_empty
@@ -152,6 +160,7 @@ class Indexer:
                     if stream.n_records:
                         sources[_source_key(path)] = {
                             "format": stream.format,
+                            "sha256": stream.sha256,
                             "papers": stream.n_records,
                             "bytes": stream.bytes_read,
                             "ingested": now_iso(),
@@ -208,7 +217,7 @@ class Indexer:
                 with self.progress.stream_stage("papers") as stage:
                     for record in records:
                         ingest.feed(record)
-                        stage.update(1)
+                        stage.update(1, self._read_share)
                 ingest.finish()
             except BaseException:
                 ingest.abandon()

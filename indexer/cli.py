@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from indexer.config import SEARCH_MODES, IndexerSettings
-from indexer.errors import IndexerError, NothingToIndexError
+from indexer.errors import IndexerError, InputError, NothingToIndexError
 from indexer.progress import Progress
-from indexer.readers import FORMATS
+from indexer.readers import FORMATS, ReadOptions, RecordFilter, parse_where
 from indexer.storage import IndexDir
 
 
@@ -40,9 +40,30 @@ def common_options() -> argparse.ArgumentParser:
 def add_commands(commands: Any, parent: argparse.ArgumentParser) -> None:
     index = commands.add_parser("index", help="build and maintain the index", parents=[parent])
     sub = index.add_subparsers(dest="index_command", required=True, metavar="COMMAND")
-    add = sub.add_parser("add", parents=[parent], help="add or update papers from files")
+    add = sub.add_parser(
+        "add",
+        parents=[parent],
+        help="add or update papers from files",
+        description="Read each FILE (- for standard input; .gz and .zst are decompressed) "
+        "record by record and index the papers found.",
+    )
     add.add_argument("files", nargs="+", type=Path, metavar="FILE")
     add.add_argument("--format", choices=FORMATS, help="input format (default: detected)")
+    add.add_argument(
+        "--where",
+        action="append",
+        type=_where,
+        default=[],
+        metavar="EXPR",
+        help="index only records matching FIELD=PATTERN[,PATTERN...] (glob, case-sensitive; "
+        "a record field or metadata key) or year>=N, year<=N, year=N; repeat to AND them",
+    )
+    add.add_argument(
+        "--title-only",
+        choices=("index", "skip"),
+        default="index",
+        help="records with a title and no abstract: index them by title (default) or skip them",
+    )
     add.set_defaults(handler=_add)
     remove = sub.add_parser("remove", parents=[parent], help="remove papers by id")
     remove.add_argument("paper_ids", nargs="+", metavar="PAPER_ID")
@@ -91,10 +112,20 @@ def _indexer(args: argparse.Namespace) -> Any:
     return Indexer(settings_from(args), progress=progress), progress
 
 
+def _where(expression: str) -> RecordFilter:
+    try:
+        return parse_where(expression)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add(args: argparse.Namespace) -> int:
     indexer, progress = _indexer(args)
+    options = ReadOptions(
+        format=args.format, where=tuple(args.where), title_only=args.title_only == "index"
+    )
     try:
-        return _report(indexer.add(args.files, args.format), progress)
+        return _report(indexer.add(args.files, options), progress)
     except NothingToIndexError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,8 @@ Hierarchy::
 
     IndexerError                 anything the indexer reports to a user
     ├── InputError               an input file or record cannot be used (bad path, format, content)
+    │   └── InputStreamError     a file stops being readable part-way (over-long record, truncated
+    │                            compressed stream); its message names the line and byte offset
     ├── EmbedderError            the embedder cannot be loaded or does not answer
     ├── IndexStoreError          the on-disk index cannot be opened or written
     │   ├── IndexNotFoundError   no index (or no current version) at the given directory
@@ -24,6 +26,10 @@ class IndexerError(Exception):
 
 class InputError(IndexerError):
     """An input file cannot be read or has an unknown format."""
+
+
+class InputStreamError(InputError):
+    """A file cannot be read on from some point: fatal for that file, named with its position."""
 
 
 class EmbedderError(IndexerError):

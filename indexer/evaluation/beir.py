@@ -32,7 +32,7 @@ from indexer.evaluation.metrics import (
 )
 from indexer.index import IndexVersion, open_index
 from indexer.progress import Progress, SilentProgress
-from indexer.readers import read_file
+from indexer.readers import ReadOptions, open_records
 from indexer.retrieval import Retriever
 
 CORPUS_FILE = "corpus.jsonl"
@@ -43,6 +43,7 @@ CUTOFF = 10  # the cut-off of nDCG and MRR; MAP and recall are cut at the retrie
 _QUERY_BATCH = 256  # queries per encoder call; the encoder batches again within it
 
 Qrels = dict[str, dict[str, int]]
+BEIR_OPTIONS = ReadOptions(format="beir")
 
 
 class EvaluationInputError(InputError):
@@ -227,15 +228,36 @@ def load_qrels(path: Path) -> Qrels:
     return qrels
 
 
-def check_corpus(corpus: Path) -> int:
-    """The number of records of ``corpus``; any unreadable record fails the evaluation, since a
-    silently smaller corpus would make the numbers incomparable with other systems'."""
-    result = read_file(corpus, "beir")
-    if result.errors:
-        shown = "\n  ".join(str(e) for e in result.errors[:5])
-        more = f"\n  … and {len(result.errors) - 5} more" if len(result.errors) > 5 else ""
+def check_corpus(corpus: Path) -> list[str]:
+    """Read ``corpus`` through; any unreadable record fails the evaluation, since a silently
+    smaller corpus would make the numbers incomparable with other systems'. Title-only,
+    untitled and empty documents are part of standard collections (CACM): they give warnings
+    with their counts (title-only ones are indexed by title, untitled ones by the start of
+    their text standing in for a title, empty ones cannot be found)."""
+    with open_records(corpus, BEIR_OPTIONS) as stream:
+        for _ in stream:
+            pass
+    if stream.errors:
+        shown = "\n  ".join(str(e) for e in stream.errors[:5])
+        more = f"\n  … and {stream.n_errors - 5} more" if stream.n_errors > 5 else ""
         raise EvaluationInputError(f"{corpus}: unusable records:\n  {shown}{more}")
-    return len(result.records)
+    warnings = []
+    if stream.n_title_only:
+        warnings.append(
+            f"{corpus}: {stream.n_title_only} of {stream.n_records} documents have a title and "
+            "no text (indexed by their title alone)"
+        )
+    if stream.n_untitled:
+        warnings.append(
+            f"{corpus}: {stream.n_untitled} document(s) have text and no title (titled by the "
+            "start of their text)"
+        )
+    if stream.n_empty:
+        warnings.append(
+            f"{corpus}: {stream.n_empty} document(s) have neither title nor text (not indexed; "
+            "judged relevant, they count as not retrieved)"
+        )
+    return warnings
 
 
 def index_corpus(
@@ -253,7 +275,7 @@ def index_corpus(
         embedder=embedder,
         progress=progress or SilentProgress(),
     )
-    report = indexer.add([corpus], "beir")
+    report = indexer.add([corpus], BEIR_OPTIONS)
     if not report.merged:
         return []
     # Duplicates (same id, or same title without ids of their own) become one paper; a
@@ -285,7 +307,7 @@ def run_beir(
     with contextlib.ExitStack() as stack:
         t0 = time.monotonic()
         if index_dir is None:
-            check_corpus(beir.corpus)
+            warnings += check_corpus(beir.corpus)
             embedder = embedder or build_embedder(settings)
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="abstractqa-eval-"))
             index_dir = Path(tmp) / "index"

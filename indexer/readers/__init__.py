@@ -1,58 +1,53 @@
-"""Input readers: turn a file of papers into PaperRecords plus one error per bad record.
+"""Input readers: turn a file of papers into a stream of PaperRecords, with one error per bad
+record.
 
-``read_file`` never raises for bad content; a file it cannot use at all gives one error whose
-location is None. Formats: ``daily`` (a daily-papers page dump), ``jsonl`` (JSON Lines or a
-JSON array), ``csv`` (CSV/TSV with a header) and ``beir`` (a BEIR ``corpus.jsonl``).
+``open_records`` streams one input (a file, or ``-`` for standard input; plain, ``.gz`` or
+``.zst``) in constant memory; ``read_file`` collects such a stream into a ReadResult. Neither
+raises for bad content: a file that cannot be used at all gives one error whose location is
+None; only a stream that breaks off part-way (a record over the size limit, a truncated
+compressed file) raises InputStreamError. Formats: ``daily`` (a daily-papers page dump),
+``jsonl`` (JSON Lines or a JSON document), ``csv`` (CSV/TSV with a header), ``beir`` (a BEIR
+``corpus.jsonl``), ``arxiv`` (the arXiv metadata snapshot) and ``openalex`` (OpenAlex works).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from indexer.errors import InputError
-from indexer.models import PaperRecord, ReadResult, RecordError
-from indexer.readers._text import UnreadableInput, load_text
-from indexer.readers.csv_reader import names_paper_columns, read_csv
-from indexer.readers.daily import read_daily
-from indexer.readers.jsonl import first_object, read_jsonl
+from indexer.models import ReadResult
+from indexer.readers._text import record_from_mapping
+from indexer.readers.arxiv import arxiv_record, looks_like_arxiv
+from indexer.readers.csv_reader import names_paper_columns
+from indexer.readers.filters import RecordFilter, parse_where
+from indexer.readers.jsonl import Mapper, first_object
+from indexer.readers.openalex import looks_like_openalex, openalex_record
+from indexer.readers.stream import ReadOptions, RecordStream, collect, open_records
 
-FORMATS = ("daily", "jsonl", "csv", "beir")
+FORMATS = ("daily", "jsonl", "csv", "beir", "arxiv", "openalex")
 
 _BY_EXTENSION = {
-    ".json": "jsonl",
     ".csv": "csv",
     ".tsv": "csv",
     ".txt": "daily",
     ".md": "daily",
 }
-_JSONL_EXTENSIONS = (".jsonl", ".ndjson")
-
-
-def _read_beir(text: str, source: str) -> ReadResult:
-    return read_jsonl(text, source, format="beir")
-
-
-_READERS: dict[str, Callable[[str, str], ReadResult]] = {
-    "daily": read_daily,
-    "jsonl": read_jsonl,
-    "csv": read_csv,
-    "beir": _read_beir,
-}
+# The arXiv snapshot is JSON Lines named .json: the first object tells the flavour.
+_JSONL_EXTENSIONS = (".jsonl", ".ndjson", ".json")
+_MAPPERS: dict[str, Mapper] = {"arxiv": arxiv_record, "openalex": openalex_record}
 
 
 def detect_format(path: Path, text: str) -> str:
-    """The format of a file: by its extension first, then by what its text starts with."""
+    """The format of a file: by its extension first, then by what its text starts with; the
+    JSON Lines flavour by the first object's keys."""
     suffix = Path(path).suffix.lower()
     if suffix in _JSONL_EXTENSIONS:
-        return _jsonl_or_beir(text)
+        return _json_flavour(text)
     if suffix in _BY_EXTENSION:
         return _BY_EXTENSION[suffix]
     start = text.lstrip("\ufeff \t\r\n")
     if start.startswith("{"):
-        return _jsonl_or_beir(start)
+        return _json_flavour(start)
     if start.startswith("["):
         return "jsonl"
     if names_paper_columns(start.split("\n", 1)[0]):
@@ -60,68 +55,48 @@ def detect_format(path: Path, text: str) -> str:
     return "daily"
 
 
-def _jsonl_or_beir(text: str) -> str:
-    first = first_object(text)
-    return "beir" if first is not None and "_id" in first and "text" in first else "jsonl"
+def _json_flavour(text: str) -> str:
+    first = first_object(text.lstrip("\ufeff"))
+    if first is None:
+        return "jsonl"
+    if looks_like_openalex(first):
+        return "openalex"
+    if "_id" in first and "text" in first:
+        return "beir"
+    if looks_like_arxiv(first):
+        return "arxiv"
+    return "jsonl"
 
 
-def read_file(path: Path, format: str | None = None) -> ReadResult:
-    """Read one input file, detecting its format unless one is given.
+def json_mapper(format: str) -> Mapper:
+    """How one JSON object of ``format`` becomes a record."""
+    return _MAPPERS.get(format, record_from_mapping)
 
-    Raises InputError only for an unknown ``format``; every problem with the file or its
-    records is reported in the result's ``errors`` (and unreadable dates in ``warnings``).
-    """
-    path = Path(path)
+
+def check_format(format: str | None) -> None:
+    """InputError naming the known formats unless ``format`` is one of them (or None)."""
     if format is not None and format not in FORMATS:
         raise InputError(f"unknown input format {format!r}: expected one of {', '.join(FORMATS)}")
-    source = str(path)
-    try:
-        text = load_text(path)
-    except UnreadableInput as exc:
-        chosen = format or detect_format(path, "")
-        return ReadResult(
-            source=source, format=chosen, errors=[RecordError(source, None, str(exc))]
-        )
-    return _READERS[format or detect_format(path, text)](text, source)
 
 
-@dataclass(frozen=True)
-class ReadOptions:
-    format: str | None = None
-    where: tuple[Any, ...] = ()
-    title_only: bool = True
-    max_record_bytes: int = 8 * 1024 * 1024
+def read_file(path: Path | str, format: str | None = None) -> ReadResult:
+    """Read one input through, detecting its format unless one is given.
+
+    Raises InputError for an unknown ``format`` and InputStreamError for a stream that breaks
+    off; every other problem is in the result's ``errors`` (and ``warnings``).
+    """
+    check_format(format)
+    return collect(open_records(path, ReadOptions(format=format)))
 
 
-class RecordStream:
-    """Records of one input (interim: read whole through ``read_file``)."""
-
-    def __init__(self, path: Path | str, options: ReadOptions) -> None:
-        self._result = read_file(Path(path), options.format)
-        self.source = self._result.source
-        self.format = self._result.format
-        self.errors = self._result.errors
-        self.warnings = self._result.warnings
-        self.n_errors = len(self.errors)
-        self.n_warnings = len(self.warnings)
-        self.n_records = len(self._result.records)
-        self.n_filtered = self.n_title_only = self.n_empty = 0
-        self.bytes_read = self.total_bytes = (
-            Path(path).stat().st_size if Path(path).is_file() else 0
-        )
-
-    def __iter__(self) -> Iterator[PaperRecord]:
-        return iter(self._result.records)
-
-    def __enter__(self) -> RecordStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
-def open_records(path: Path | str, options: ReadOptions | None = None) -> RecordStream:
-    return RecordStream(path, options or ReadOptions())
-
-
-__all__ = ["FORMATS", "ReadOptions", "RecordStream", "detect_format", "open_records", "read_file"]
+__all__ = [
+    "FORMATS",
+    "ReadOptions",
+    "RecordFilter",
+    "RecordStream",
+    "check_format",
+    "detect_format",
+    "open_records",
+    "parse_where",
+    "read_file",
+]

@@ -1,17 +1,18 @@
-"""Loading an input file as text, and the field clean-up every reader shares."""
+"""Decoding input lines, and the field clean-up every reader shares."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-from indexer.models import PaperRecord, ReadResult, RecordError
+from indexer.models import PaperRecord
+from indexer.readers._bytes import RawLine
+from indexer.readers._tally import Tally
 
 _BOM = b"\xef\xbb\xbf"
-_LINE_BREAK = re.compile(r"\r\n?|\n")
+PREVIEW_CHARS = 60
 _AND = re.compile(r"\s+and\s+")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\S.*)?")
 _YEAR_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
@@ -39,36 +40,33 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-class UnreadableInput(Exception):
-    """A problem with a whole file; the message is the reason reported to the user."""
+def text_lines(lines: Iterable[RawLine], tally: Tally) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line that is UTF-8 without NUL bytes (a trailing CR
+    dropped); any other line is an error of its own and the reading goes on."""
+    for number, text in text_lines_with_gaps(lines, tally):
+        if text is not None:
+            yield number, text
 
 
-def load_text(path: Path) -> str:
-    """The file's text, without a UTF-8 BOM; raises UnreadableInput saying why it is unusable."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableInput(f"cannot read file: {exc.strerror or exc}") from exc
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise UnreadableInput(f"binary file, not text (NUL byte at offset {nul})")
-    skip = len(_BOM) if data.startswith(_BOM) else 0
-    try:
-        text = data[skip:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + skip
-        raise UnreadableInput(f"not UTF-8 text (invalid byte at offset {offset})") from exc
-    if not text.strip():
-        raise UnreadableInput("empty file")
-    return text
-
-
-def split_lines(text: str) -> list[str]:
-    """Physical lines; unlike str.splitlines, U+2028 or a form feed in a line does not split it."""
-    lines = _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+def text_lines_with_gaps(
+    lines: Iterable[RawLine], tally: Tally
+) -> Iterator[tuple[int, str | None]]:
+    """As ``text_lines``, but a rejected line is yielded as None, for readers to whom the
+    position of a lost line matters."""
+    for line in lines:
+        data = line.data.removeprefix(_BOM) if line.number == 1 else line.data
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            tally.error(f"line {line.number}", f"NUL byte, not text (byte {nul})")
+            yield line.number, None
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            tally.error(f"line {line.number}", f"not valid UTF-8 (byte {exc.start})")
+            yield line.number, None
+            continue
+        yield line.number, text.removesuffix("\r")
 
 
 def clean_text(value: Any) -> str:
@@ -83,6 +81,13 @@ def clean_text(value: Any) -> str:
         return ""
     # str.split() splits on the same Unicode whitespace as \s, several times faster than re.
     return " ".join(text.split())
+
+
+def preview(text: str, chars: int = PREVIEW_CHARS) -> str:
+    """``text`` cut to ``chars`` characters, with an ellipsis where it was cut."""
+    if len(text) <= chars:
+        return text
+    return text[: chars - 1].rstrip() + "…"
 
 
 def parse_authors(value: Any) -> list[str]:
@@ -141,6 +146,16 @@ def normalise_date(value: Any) -> str | None:
     raise ValueError(f"not a date: {text!r}")
 
 
+def checked_date(value: Any, location: str, tally: Tally) -> str | None:
+    """``normalise_date``, but an unreadable date is dropped with a warning."""
+    try:
+        return normalise_date(value)
+    except ValueError:
+        reason = f"unparseable published date {clean_text(str(value))!r}; date dropped"
+        tally.warning(location, reason)
+        return None
+
+
 def _is_empty(value: Any) -> bool:
     if value is None:
         return True
@@ -170,10 +185,9 @@ def _scalar_id(value: Any) -> str | None:
     return text or None
 
 
-def record_from_mapping(
-    fields: Mapping[str, Any], source: str, location: str, result: ReadResult
-) -> PaperRecord | None:
-    """A record from named fields (a JSON object or a CSV row), or None after adding an error.
+def record_from_mapping(fields: Mapping[str, Any], location: str, tally: Tally) -> PaperRecord:
+    """A record from named fields (a JSON object or a CSV row); its title or abstract may be
+    empty (the record stream decides what that means).
 
     Field names match case-insensitively with ROLE_ALIASES; every other non-empty field goes
     to metadata. An unreadable date is dropped with a warning, keeping the paper.
@@ -197,19 +211,7 @@ def record_from_mapping(
 
     title = clean_text(take("title"))
     abstract = clean_text(take("abstract"))
-    missing = [name for name, text in (("title", title), ("abstract", abstract)) if not text]
-    if missing:
-        reason = " and ".join(f"no {name}" for name in missing)
-        result.errors.append(RecordError(source, location, reason))
-        return None
-
-    raw_date = take("published")
-    try:
-        published = normalise_date(raw_date)
-    except ValueError:
-        published = None
-        reason = f"unparseable published date {clean_text(str(raw_date))!r}; date dropped"
-        result.warnings.append(RecordError(source, location, reason))
+    published = checked_date(take("published"), location, tally)
 
     paper_id = _scalar_id(take("id"))
     authors = parse_authors(take("authors"))
@@ -219,7 +221,7 @@ def record_from_mapping(
     return PaperRecord(
         title=title,
         abstract=abstract,
-        source=source,
+        source=tally.source,
         location=location,
         id=paper_id,
         authors=authors,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
-import io
+from collections.abc import Iterable, Iterator
 
-from indexer.models import ReadResult, RecordError
+from indexer.models import PaperRecord, ReadResult
+from indexer.readers._tally import Tally
 from indexer.readers._text import ROLE_ALIASES, record_from_mapping
 
 DELIMITERS = (",", ";", "\t")
@@ -37,18 +38,38 @@ def _missing_roles(columns: list[str]) -> list[str]:
     return [role for role in _REQUIRED if not names.intersection(ROLE_ALIASES[role])]
 
 
-def read_csv(text: str, source: str) -> ReadResult:
-    """Papers of a CSV file; locations are ``row N (line L)`` with L the row's first line."""
-    result = ReadResult(source=source, format="csv")
-    header_line = next((line for line in io.StringIO(text) if line.strip()), "")
+class _Lines:
+    """The decoded lines fed to csv.reader, remembering where the current row started."""
+
+    def __init__(self, lines: Iterable[tuple[int, str]]) -> None:
+        self._lines = iter(lines)
+        self.row_start: int | None = None
+        self.last = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        number, text = next(self._lines)
+        if self.row_start is None:
+            self.row_start = number
+        self.last = number
+        return text + "\n"
+
+
+def csv_records(
+    lines: Iterable[tuple[int, str]], tally: Tally, header_line: str
+) -> Iterator[PaperRecord]:
+    """Papers of a CSV file whose first non-blank line is ``header_line``; locations are
+    ``row N (line L)`` with L the row's first line."""
     delimiter, _ = header_columns(header_line)
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    source = _Lines(lines)
+    rows = csv.reader(source, delimiter=delimiter)
     header: list[str] | None = None
     row_number = 0
-    line_before = 0
     try:
         for cells in rows:
-            first_line, line_before = line_before + 1, rows.line_num
+            first_line, source.row_start = source.row_start, None
             if not any(cell.strip() for cell in cells):
                 continue
             if header is None:
@@ -57,28 +78,35 @@ def read_csv(text: str, source: str) -> ReadResult:
                 if missing:
                     names = " or ".join(f"'{role}'" for role in missing)
                     reason = f"header has no {names} column (columns: {', '.join(header)})"
-                    result.errors.append(RecordError(source, None, reason))
-                    return result
+                    tally.error(None, reason)
+                    return
                 continue
             row_number += 1
-            _read_row(header, cells, f"row {row_number} (line {first_line})", result)
+            record = _read_row(header, cells, f"row {row_number} (line {first_line})", tally)
+            if record is not None:
+                yield record
     except csv.Error as exc:
-        location = f"line {rows.line_num}"
-        result.errors.append(RecordError(source, location, f"invalid CSV: {exc}"))
-    return result
+        tally.error(f"line {source.last}", f"invalid CSV: {exc}")
 
 
-def _read_row(header: list[str], cells: list[str], location: str, result: ReadResult) -> None:
+def read_csv(text: str, source: str) -> ReadResult:
+    """Papers of a CSV file given as text (see ``csv_records``)."""
+    from indexer.readers.stream import read_text
+
+    return read_text(text, source, "csv")
+
+
+def _read_row(
+    header: list[str], cells: list[str], location: str, tally: Tally
+) -> PaperRecord | None:
     extra = [cell for cell in cells[len(header) :] if cell.strip()]
     if extra:
         # More cells than columns usually means an unquoted delimiter inside a field.
         reason = f"{len(cells)} fields but the header has {len(header)} (unquoted delimiter?)"
-        result.errors.append(RecordError(result.source, location, reason))
-        return
+        tally.error(location, reason)
+        return None
     fields: dict[str, str] = {}
     for name, cell in zip(header, cells, strict=False):
         if name:
             fields.setdefault(name, cell)
-    record = record_from_mapping(fields, result.source, location, result)
-    if record is not None:
-        result.records.append(record)
+    return record_from_mapping(fields, location, tally)

@@ -8,9 +8,11 @@ extra header lines do not matter.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
-from indexer.models import PaperRecord, ReadResult, RecordError
-from indexer.readers._text import clean_text, split_lines
+from indexer.models import PaperRecord, ReadResult
+from indexer.readers._tally import Tally
+from indexer.readers._text import clean_text, preview
 
 ABSTRACT_MIN_CHARS = 200
 SHORT_ABSTRACT_MIN_CHARS = 120
@@ -22,7 +24,6 @@ _LISTING_DATE = re.compile(
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}(?:, \d{4})?",
     re.IGNORECASE,
 )
-_PREVIEW_CHARS = 60
 
 
 def is_abstract_line(line: str) -> bool:
@@ -35,67 +36,57 @@ def is_abstract_line(line: str) -> bool:
     )
 
 
-def read_daily(text: str, source: str) -> ReadResult:
-    """Papers of a daily-papers dump; stray titles and abstracts become errors."""
-    result = ReadResult(source=source, format="daily")
-    pending: list[tuple[int, str]] = []  # short lines since the last pair
-    metadata: dict[str, str] = {}
+def daily_records(lines: Iterable[tuple[int, str | None]], tally: Tally) -> Iterator[PaperRecord]:
+    """Papers of a daily-papers dump; stray titles and abstracts become errors. A line given
+    as None was lost (bad bytes): nothing before it pairs with anything after it.
+
+    Only the latest short line can still become a title, so nothing else is held.
+    """
+    pending: tuple[int, str] | None = None  # the latest short line since the last pair
+    listing_date: str | None = None
     started = False
-    for number, raw in enumerate(split_lines(text), start=1):
-        line = clean_text(raw)
-        if not line:
+    for number, raw in lines:
+        line = clean_text(raw) if raw is not None else None
+        if line == "":
             continue
-        if not is_abstract_line(line):
-            pending.append((number, line))
+        if line is None or not is_abstract_line(line):
+            if pending is not None:
+                if started:
+                    _report_orphan_title(pending, tally)
+                elif _LISTING_DATE.fullmatch(pending[1]):
+                    # Before the first pair, short lines are the page header.
+                    listing_date = pending[1]
+            pending = (number, line) if line is not None else None
             continue
-        if not pending:
-            result.errors.append(RecordError(source, f"line {number}", "abstract without a title"))
+        if pending is None:
+            tally.error(f"line {number}", "abstract without a title")
             continue
-        *others, (title_number, title) = pending
-        pending = []
-        if started:
-            _report_orphan_titles(others, result)
-        else:
-            # Before the first pair, short lines are the page header.
-            listing_date = _find_listing_date(others)
-            if listing_date:
-                metadata["listing_date"] = listing_date
-            started = True
-        result.records.append(
-            PaperRecord(
-                title=title,
-                abstract=line,
-                source=source,
-                location=f"line {title_number}",
-                metadata=dict(metadata),
-            )
+        (title_number, title), pending = pending, None
+        started = True
+        yield PaperRecord(
+            title=title,
+            abstract=line,
+            source=tally.source,
+            location=f"line {title_number}",
+            metadata={"listing_date": listing_date} if listing_date else {},
         )
-    if started:
-        _report_orphan_titles(pending, result)
-    elif not result.errors:
-        result.errors.append(
-            RecordError(
-                source,
-                None,
-                "no papers found: expected a title line followed by an abstract line "
-                f"(prose of {ABSTRACT_MIN_CHARS}+ characters)",
-            )
+    if started and pending is not None:
+        _report_orphan_title(pending, tally)
+    elif not started and not tally.n_errors:
+        tally.error(
+            None,
+            "no papers found: expected a title line followed by an abstract line "
+            f"(prose of {ABSTRACT_MIN_CHARS}+ characters)",
         )
-    return result
 
 
-def _report_orphan_titles(lines: list[tuple[int, str]], result: ReadResult) -> None:
-    for number, title in lines:
-        reason = f"title without an abstract: '{_preview(title)}'"
-        result.errors.append(RecordError(result.source, f"line {number}", reason))
+def read_daily(text: str, source: str) -> ReadResult:
+    """Papers of a daily-papers dump given as text (see ``daily_records``)."""
+    from indexer.readers.stream import read_text
+
+    return read_text(text, source, "daily")
 
 
-def _preview(title: str) -> str:
-    if len(title) <= _PREVIEW_CHARS:
-        return title
-    return title[: _PREVIEW_CHARS - 1].rstrip() + "…"
-
-
-def _find_listing_date(header: list[tuple[int, str]]) -> str | None:
-    dates = [line for _, line in header if _LISTING_DATE.fullmatch(line)]
-    return dates[-1] if dates else None
+def _report_orphan_title(line: tuple[int, str], tally: Tally) -> None:
+    number, title = line
+    tally.error(f"line {number}", f"title without an abstract: '{preview(title)}'")

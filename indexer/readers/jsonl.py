@@ -1,36 +1,86 @@
-"""JSON Lines (and BEIR ``corpus.jsonl``), or a .json file holding an array of objects."""
+"""JSON Lines (BEIR ``corpus.jsonl``, the arXiv snapshot, OpenAlex works), or a .json
+document: an array of objects, or objects pretty-printed over several lines.
+
+Lines are parsed one by one; a document is parsed incrementally with ijson, one object at a
+time, so neither needs the whole file in memory.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from indexer.models import ReadResult, RecordError
-from indexer.readers._text import record_from_mapping, split_lines
+from indexer.models import PaperRecord, ReadResult
+from indexer.readers._tally import Tally
+from indexer.readers._text import record_from_mapping
+
+# Turns one JSON object into a record (title or abstract may be empty).
+Mapper = Callable[[dict[str, Any], str, Tally], PaperRecord]
 
 
-def read_jsonl(text: str, source: str, format: str = "jsonl") -> ReadResult:
-    """Papers of a JSON Lines file (locations ``line N``) or a JSON array (``record N``)."""
-    result = ReadResult(source=source, format=format)
-    if text.lstrip().startswith("["):
-        _read_document(text, result)
-        return result
-    lines = split_lines(text)
-    first = next((line for line in lines if line.strip()), "")
-    if _parse(first) is None and _read_document(text, result, quiet=True):
-        # A pretty-printed object spread over lines, as .json files often are.
-        return result
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            _read_value(line, f"line {number}", result)
-    return result
+def jsonl_records(
+    lines: Iterable[tuple[int, str]], tally: Tally, mapper: Mapper = record_from_mapping
+) -> Iterator[PaperRecord]:
+    """Papers of JSON Lines; locations are ``line N``."""
+    for number, line in lines:
+        if not line.strip():
+            continue
+        location = f"line {number}"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            tally.error(location, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except RecursionError:
+            tally.error(location, "invalid JSON: nested too deep")
+            continue
+        record = _record(value, location, tally, mapper)
+        if record is not None:
+            yield record
+
+
+def document_records(
+    items: Iterable[Any], tally: Tally, mapper: Mapper = record_from_mapping
+) -> Iterator[PaperRecord]:
+    """Papers of a JSON document's objects (from ijson); locations are ``record N``."""
+    import ijson
+
+    number = 0
+    try:
+        for number, value in enumerate(items, start=1):
+            record = _record(value, f"record {number}", tally, mapper)
+            if record is not None:
+                yield record
+    except ijson.JSONError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        tally.error(f"record {number + 1}", f"invalid JSON, the rest is not read: {reason}")
+
+
+def is_document(start: str) -> bool:
+    """Whether text that starts a JSON file is a document rather than JSON Lines: an array,
+    or an object whose first two lines are not objects of their own (pretty-printed)."""
+    start = start.lstrip("\ufeff \t\r\n")
+    if start.startswith("["):
+        return True
+    if not start.startswith("{"):
+        return False
+    lines = [line for line in start.split("\n")[:-1] if line.strip()][:2]
+    return bool(lines) and all(not isinstance(_parse(line), dict) for line in lines)
 
 
 def first_object(text: str) -> dict[str, Any] | None:
-    """The first line's JSON object, if it is one; for telling BEIR from plain JSONL."""
-    first = next((line for line in split_lines(text) if line.strip()), "")
+    """The first line's JSON object, if it is one; for telling the JSON Lines formats apart."""
+    first = next((line for line in text.split("\n") if line.strip()), "")
     value = _parse(first)
     return value if isinstance(value, dict) else None
+
+
+def read_jsonl(text: str, source: str, format: str = "jsonl") -> ReadResult:
+    """Papers of JSON Lines or a JSON document given as text."""
+    from indexer.readers.stream import read_text
+
+    return read_text(text, source, format)
 
 
 def _parse(line: str) -> Any:
@@ -40,46 +90,11 @@ def _parse(line: str) -> Any:
         return None
 
 
-def _read_document(text: str, result: ReadResult, quiet: bool = False) -> bool:
-    """Read the whole text as one JSON value; False (and, unless quiet, an error) if it is not."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if not quiet:
-            reason = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            result.errors.append(RecordError(result.source, None, reason))
-        return False
-    except RecursionError:
-        if not quiet:
-            result.errors.append(RecordError(result.source, None, "invalid JSON: nested too deep"))
-        return False
-    items = value if isinstance(value, list) else [value]
-    for number, item in enumerate(items, start=1):
-        _add(item, f"record {number}", result)
-    return True
-
-
-def _read_value(line: str, location: str, result: ReadResult) -> None:
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as exc:
-        reason = f"invalid JSON: {exc.msg} (column {exc.colno})"
-        result.errors.append(RecordError(result.source, location, reason))
-        return
-    except RecursionError:
-        result.errors.append(RecordError(result.source, location, "invalid JSON: nested too deep"))
-        return
-    _add(value, location, result)
-
-
-def _add(value: Any, location: str, result: ReadResult) -> None:
+def _record(value: Any, location: str, tally: Tally, mapper: Mapper) -> PaperRecord | None:
     if not isinstance(value, dict):
-        reason = f"expected a JSON object, got {_json_type(value)}"
-        result.errors.append(RecordError(result.source, location, reason))
-        return
-    record = record_from_mapping(value, result.source, location, result)
-    if record is not None:
-        result.records.append(record)
+        tally.error(location, f"expected a JSON object, got {_json_type(value)}")
+        return None
+    return mapper(value, location, tally)
 
 
 def _json_type(value: Any) -> str:

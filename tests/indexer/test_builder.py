@@ -173,7 +173,7 @@ def test_a_file_with_no_usable_record_leaves_the_index_untouched(
     index_copy: Path, embedder, settings_for, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"title": "no abstract"}\nnot json\n', encoding="utf-8")
+    bad.write_text('{"title": ""}\nnot json\n', encoding="utf-8")
     with pytest.raises(NothingToIndexError, match=r"bad\.jsonl"):
         Indexer(settings_for(index_copy), embedder=embedder).add([bad])
     assert IndexDir(index_copy).version_names() == ["v000001"]
@@ -212,3 +212,27 @@ def test_an_hnsw_index_finds_papers_and_supports_removal(
         .search(query, 1, "dense")[0]
         .paper.paper_id.startswith("titans")
     )
+
+
+def test_a_title_only_record_is_indexed_as_one_chunk_of_its_title_and_found_by_it(
+    tmp_path: Path, embedder, settings_for
+) -> None:
+    from indexer.readers import ReadOptions
+
+    rows = [NEW, {"id": "t1", "title": "Garbage Collection in List Processing Systems"}]
+    settings = settings_for()
+    indexer = Indexer(settings, embedder=embedder)
+
+    skipped = indexer.add([write_jsonl(tmp_path / "a.jsonl", rows)], ReadOptions(title_only=False))
+    assert skipped.added == 1 and skipped.title_only == 1
+    assert "1 title-only" in skipped.summary()
+    report = indexer.add([write_jsonl(tmp_path / "b.jsonl", rows)])
+
+    assert report.added == 1 and report.unchanged == 1 and report.title_only == 1
+    index = open_index(settings.index_dir)
+    paper = index.papers["t1"]
+    assert (paper.abstract, paper.sentences) == ("", [])
+    (chunk,) = index.chunks_of("t1")
+    assert chunk.text == paper.title
+    hits = Retriever(index, embedder).search("garbage collection for list processing", 1, "hybrid")
+    assert hits[0].paper.paper_id == "t1"

@@ -13,7 +13,7 @@ from indexer.builder import Indexer
 from indexer.config import IndexerSettings
 from indexer.embedders.base import Embedder
 from service.cli import main
-from tests.indexer.evaluation.conftest import DOCUMENTS
+from tests.indexer.evaluation.conftest import DOCUMENTS, write_beir
 
 METRICS = {"nDCG@10", "MAP@100", "R@100", "MRR@10"}
 
@@ -124,10 +124,10 @@ def test_malformed_queries_and_corpus_lines_are_errors_naming_the_file_and_line(
     queries.write_text(original)
     corpus = root / "corpus.jsonl"
     lines = corpus.read_text().splitlines()
-    corpus.write_text("\n".join([lines[0], '{"_id": "x", "title": "no text"}', *lines[1:]]))
+    corpus.write_text("\n".join([lines[0], '{"_id": "x", "title": ', *lines[1:]]))
     code, _, err = run(capsys, "eval", "retrieval", "--beir", root)
     assert code == 2
-    assert f"error: {corpus}: unusable records:" in err and "line 2: no abstract" in err
+    assert f"error: {corpus}: unusable records:" in err and "line 2: invalid JSON" in err
 
 
 def test_a_directory_that_is_not_a_beir_collection_is_refused(
@@ -141,3 +141,38 @@ def test_a_directory_that_is_not_a_beir_collection_is_refused(
 
     code, _, err = run(capsys, "eval", "retrieval", "--beir", tmp_path, "--k", "5")
     assert code == 2 and "--k must be between 10 and 1000" in err
+
+
+def test_title_only_and_empty_documents_are_indexed_as_they_are_with_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As in CACM: some documents have a title and no text, some have neither.
+    corpus = [
+        {
+            "_id": "full",
+            "title": "Sparse attention for long documents",
+            "text": "We make attention sparse so that long documents fit in memory.",
+        },
+        {"_id": "titled", "title": "Garbage collection in list processing systems", "text": ""},
+        {"_id": "empty", "title": "", "text": ""},
+        {"_id": "untitled", "title": "", "text": "Formulae typed on a Flexowriter go straight in."},
+    ]
+    queries = [
+        {"_id": "q1", "text": "garbage collection for list processing"},
+        {"_id": "q2", "text": "anything"},
+    ]
+    qrels = [("q1", "titled", 1), ("q2", "empty", 1)]
+    root = write_beir(tmp_path / "cacm-like", corpus, queries, qrels)
+
+    code, out, err = run(capsys, "eval", "retrieval", "--beir", root, "--mode", "bm25", "--json")
+
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["documents"] == 3
+    warnings = "\n".join(result["warnings"])
+    assert "1 of 3 documents have a title and no text (indexed by their title alone)" in warnings
+    assert "1 document(s) have text and no title (titled by the start of their text)" in warnings
+    assert "1 document(s) have neither title nor text" in warnings
+    assert "1 of the 2 documents judged relevant are not in the index" in warnings
+    # q1 finds its title-only document first; q2's empty document counts as not retrieved.
+    assert result["modes"]["bm25"]["MRR@10"] == 0.5

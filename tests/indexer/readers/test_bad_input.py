@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,8 +44,15 @@ def test_a_directory_cannot_be_read(tmp_path: Path) -> None:
     assert _file_error(read_file(tmp_path)) == "cannot read file: Is a directory"
 
 
-def _refuse_to_read(self: Path) -> bytes:
-    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+def _refusing_open(refused: Path) -> Callable[..., Any]:
+    real_open = Path.open
+
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == refused:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_open(self, *args, **kwargs)
+
+    return open_
 
 
 def test_a_file_without_read_permission_cannot_be_read(
@@ -55,7 +63,7 @@ def test_a_file_without_read_permission_cannot_be_read(
     try:
         if os.access(path, os.R_OK):
             # root reads anything; make the OS refusal happen anyway.
-            monkeypatch.setattr(Path, "read_bytes", _refuse_to_read)
+            monkeypatch.setattr(Path, "open", _refusing_open(path))
         assert _file_error(read_file(path)) == "cannot read file: Permission denied"
     finally:
         path.chmod(0o644)
@@ -69,10 +77,13 @@ def test_a_binary_file_is_reported_with_the_offset_of_its_first_nul(
     assert _file_error(read_file(path)) == "binary file, not text (NUL byte at offset 4)"
 
 
-def test_a_latin1_file_is_not_utf8_text(write_file: WriteFile) -> None:
-    path = write_file("latin1.csv", "title,abstract\nCafé,a\n".encode("latin-1"))
+def test_a_latin1_line_is_an_error_of_its_own(write_file: WriteFile) -> None:
+    path = write_file("latin1.csv", "title,abstract\nCafé,a\nTea,b\n".encode("latin-1"))
 
-    assert _file_error(read_file(path)) == "not UTF-8 text (invalid byte at offset 18)"
+    result = read_file(path)
+
+    assert _messages(result) == ["line 2: not valid UTF-8 (byte 3)"]
+    assert [r.title for r in result.records] == ["Tea"]
 
 
 def test_a_utf8_bom_is_accepted(write_file: WriteFile) -> None:
@@ -146,13 +157,19 @@ def test_bad_jsonl_lines_are_errors_and_good_lines_are_still_read(write_file: Wr
 
     result = read_file(path)
 
-    assert [r.title for r in result.records] == ["Good", "Good too"]
+    assert [r.title for r in result.records] == [
+        "Good",
+        "No title here.",
+        "No abstract",
+        "Good too",
+    ]
     assert _messages(result) == [
         "line 2: invalid JSON: Expecting value (column 33)",
         "line 3: expected a JSON object, got list",
-        "line 4: no title",
-        "line 5: no abstract",
-        "line 6: no title and no abstract",
+    ]
+    assert [f"{w.location}: {w.reason}" for w in result.warnings] == [
+        "line 4: no title; titled by the start of its abstract",
+        "line 6: empty record (no title and no abstract)",
     ]
 
 
@@ -175,12 +192,16 @@ def test_an_unparseable_date_drops_the_date_with_a_warning_and_keeps_the_paper(
     ]
 
 
-def test_an_invalid_json_array_is_one_file_error(write_file: WriteFile) -> None:
+def test_an_invalid_json_array_is_read_up_to_the_broken_record(write_file: WriteFile) -> None:
     path = write_file("papers.json", '[{"title": "A", "abstract": "a"},\n  {"title": ]')
 
-    reason = _file_error(read_file(path))
+    result = read_file(path)
 
-    assert reason == "invalid JSON: Expecting value (line 2, column 13)"
+    assert [r.title for r in result.records] == ["A"]
+    assert _messages(result) == [
+        "record 2: invalid JSON, the rest is not read: "
+        "parse error: unallowed token at this point in JSON text"
+    ]
 
 
 def test_non_object_items_of_a_json_array_are_errors(write_file: WriteFile) -> None:
@@ -220,9 +241,54 @@ def test_bad_csv_rows_are_errors_and_good_rows_are_still_read(write_file: WriteF
 
     assert [(r.title, r.published) for r in result.records] == [
         ("Good", "2024-01-02"),
+        ("No title, over two lines.", None),
+        ("No abstract", None),
         ("Bad date", None),
     ]
-    assert _messages(result) == ["row 2 (line 3): no title", "row 3 (line 5): no abstract"]
+    assert result.errors == []
     assert [f"{w.location}: {w.reason}" for w in result.warnings] == [
-        "row 4 (line 6): unparseable published date 'yesterday'; date dropped"
+        "row 2 (line 3): no title; titled by the start of its abstract",
+        "row 4 (line 6): unparseable published date 'yesterday'; date dropped",
     ]
+
+
+# --- bad bytes on one line (issue 14 item 3) -------------------------------------------------
+
+
+def test_invalid_utf8_on_one_jsonl_line_rejects_that_line_only(write_file: WriteFile) -> None:
+    lines = [
+        json.dumps({"title": f"Paper {i}", "abstract": f"Text {i}."}).encode() for i in range(9)
+    ]
+    lines[6] = b'{"title": "Caf\xe9", "abstract": "Latin-1 slipped in."}'
+    path = write_file("papers.jsonl", b"\n".join(lines) + b"\n")
+
+    result = read_file(path)
+
+    assert _messages(result) == ["line 7: not valid UTF-8 (byte 14)"]
+    assert [r.title for r in result.records] == [f"Paper {i}" for i in range(9) if i != 6]
+
+
+def test_a_nul_byte_on_one_line_rejects_that_line_only(write_file: WriteFile) -> None:
+    good = json.dumps({"title": "Good", "abstract": "Fine."}).encode()
+    path = write_file("papers.jsonl", good + b"\n" + b'{"title": "\x00"}\n' + good + b"\n")
+
+    result = read_file(path)
+
+    assert _messages(result) == ["line 2: NUL byte, not text (byte 11)"]
+    assert [r.location for r in result.records] == ["line 1", "line 3"]
+
+
+def test_a_bad_byte_in_a_daily_dump_loses_that_line_only(
+    write_file: WriteFile, make_abstract: MakeAbstract
+) -> None:
+    text = "\n".join(["Mar 13", "First", make_abstract("one"), "Second", make_abstract("two")])
+    data = text.encode().replace(b"First", b"Fir\xffst")
+    path = write_file("dump.txt", data)
+
+    result = read_file(path)
+
+    assert _messages(result) == [
+        "line 2: not valid UTF-8 (byte 3)",
+        "line 3: abstract without a title",
+    ]
+    assert [r.title for r in result.records] == ["Second"]

@@ -16,6 +16,8 @@ WriteFile = Callable[[str, str | bytes], Path]
 JSONL = json.dumps({"title": "A", "abstract": "a"}) + "\n"
 BEIR = json.dumps({"_id": "1", "title": "A", "text": "a"}) + "\n"
 CSV = "title,abstract\nA,a\n"
+ARXIV = json.dumps({"id": "0704.0001", "title": "A", "abstract": "a", "versions": []}) + "\n"
+OPENALEX = json.dumps({"id": "https://openalex.org/W1", "title": "A"}) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -26,6 +28,8 @@ CSV = "title,abstract\nA,a\n"
         ("corpus.jsonl", BEIR, "beir"),
         ("papers.JSONL", BEIR, "beir"),
         ("papers.json", "[]", "jsonl"),
+        ("arxiv-metadata-oai-snapshot.json", ARXIV, "arxiv"),
+        ("works.jsonl", OPENALEX, "openalex"),
         ("papers.csv", CSV, "csv"),
         ("papers.tsv", "title\tabstract\n", "csv"),
         ("papers.txt", JSONL, "daily"),
@@ -42,6 +46,8 @@ def test_format_is_detected_by_extension_first(name: str, text: str, expected: s
         ("\n  " + JSONL, "jsonl"),
         (BEIR, "beir"),
         ("\ufeff" + BEIR, "beir"),
+        (ARXIV, "arxiv"),
+        (OPENALEX, "openalex"),
         ('[{"title": "A"}]', "jsonl"),
         (CSV, "csv"),
         ("ID;Title;Summary\n1;A;a\n", "csv"),

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from indexer.readers import read_file
 
 WriteFile = Callable[[str, str | bytes], Path]
@@ -162,3 +164,23 @@ def test_jsonl_reading_100k_records_takes_seconds_not_minutes(write_file: WriteF
     result = read_file(path)
 
     assert len(result.records) == 100_000
+
+
+def test_a_json_array_is_read_one_object_at_a_time_and_an_oversized_one_is_fatal(
+    write_file: WriteFile,
+) -> None:
+    from indexer.errors import InputStreamError
+    from indexer.readers import ReadOptions, open_records
+
+    small = {"title": "Small", "abstract": "s"}
+    big = {"title": "Big", "abstract": "word " * 60_000}  # well over the limit plus 2 blocks
+    path = write_file("papers.json", json.dumps([small, small, big, small], indent=1))
+
+    titles: list[str] = []
+    options = ReadOptions(max_record_bytes=10_000)
+    with pytest.raises(InputStreamError) as raised, open_records(path, options) as stream:
+        titles.extend(record.title for record in stream)
+
+    assert titles == ["Small", "Small"]
+    assert str(raised.value).startswith(f"{path}: record 3 (byte ")
+    assert str(raised.value).endswith("a record of over 10000 bytes; is this a text corpus?")
