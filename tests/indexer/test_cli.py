@@ -186,7 +186,9 @@ def test_progress_without_a_terminal_is_plain_lines_on_stderr(
     assert f"read {CORPUS}: 54 papers (daily), 0 errors" in lines
     assert f"reading {CORPUS} (daily)" in lines
     assert any(re.fullmatch(r"embedding \d+ chunks \(0 resumed\)", line) for line in lines)
-    assert any(re.fullmatch(r"papers: 54 \(\d+/s\)", line) for line in lines)
+    assert any(
+        re.fullmatch(r"papers: 54 \(\d+/s\), 100% of the input, ETA 0 s", line) for line in lines
+    )
     # Progress goes to stderr only: stdout is the one summary line.
     assert len(result.stdout.splitlines()) == 1 and "embedding" not in result.stdout
 
