@@ -4,13 +4,15 @@ Needs no LLM and is deterministic. The most relevant paper always contributes; o
 contribute only when they are about as relevant to the question (within ``paper_margin`` of
 it), at most ``max_per_source`` sentences each, taken round-robin so one paper cannot fill the
 answer while others are relevant. Papers appear most relevant first, each with its sentences in
-abstract order, each sentence followed by its [n].
+abstract order, each sentence followed by its [n]. A sentence's own reference numbers ("[2]",
+"[12, 13]") are dropped: in the answer they would read as markers naming sources.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from service.answering.references import drop_references
 from service.backends.base import (
     AnswerBackend,
     AnswerPrompt,
@@ -31,7 +33,10 @@ class ExtractiveBackend(AnswerBackend):
         self.sentence_margin = sentence_margin
 
     def _candidates(self, source: Source) -> list[SourceSentence]:
-        ranked = sorted(source.sentences, key=lambda s: (-s.score, s.index))
+        ranked = sorted(
+            (s for s in source.sentences if drop_references(s.text)),
+            key=lambda s: (-s.score, s.index),
+        )
         if not ranked:
             return []
         cutoff = ranked[0].score - self.sentence_margin
@@ -57,7 +62,7 @@ class ExtractiveBackend(AnswerBackend):
     def pieces(self, prompt: AnswerPrompt) -> list[str]:
         chosen = self.select(prompt)
         return [
-            f"{sentence.text} [{source.n}]" + (" " if i < len(chosen) - 1 else "")
+            f"{drop_references(sentence.text)} [{source.n}]" + (" " if i < len(chosen) - 1 else "")
             for i, (source, sentence) in enumerate(chosen)
         ]
 
