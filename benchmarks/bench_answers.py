@@ -17,12 +17,11 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import ROOT, record, write
+from _answers import ROOT, bundled_state, record, write
 
 
 def main() -> int:
@@ -39,7 +38,6 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
-    from indexer.builder import Indexer
     from service.answering.abstain import IDF_POWER, PREFIX
     from service.evaluate import (
         accuracy,
@@ -49,22 +47,12 @@ def main() -> int:
         read_jsonl,
         read_questions,
     )
-    from service.settings import Settings
-    from service.state import ServiceState
 
-    index_dir = args.index_dir
-    if index_dir is None:
-        index_dir = Path(tempfile.mkdtemp(prefix="abstractqa-bench-")) / "index"
-        Indexer(Settings(index_dir=index_dir)).add([ROOT / "data/daily-papers.txt"])
-    settings = Settings(index_dir=index_dir)
     questions = read_questions(args.questions)
-    state = ServiceState(settings)
-    state.load()
-    try:
+    with bundled_state(args.index_dir) as state:
+        settings = state.settings
         report = asyncio.run(evaluate_answers(state, questions))
         pairs = claim_similarities(state, read_jsonl(args.claims))
-    finally:
-        state.close()
     highest_unanswerable = max(
         (r.answerability for r in report.results if not r.gold), default=None
     )

@@ -18,12 +18,11 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import ROOT, record, write
+from _answers import ROOT, bundled_state, record, write
 
 
 def main() -> int:
@@ -53,7 +52,6 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
-    from indexer.builder import Indexer
     from service.answering.abstain import IDF_POWER, PREFIX
     from service.answering.tuning import (
         Setting,
@@ -65,22 +63,12 @@ def main() -> int:
         score_grid,
     )
     from service.evaluate import abstention_cases, evaluate_answers, read_questions
-    from service.settings import Settings
-    from service.state import ServiceState
 
-    index_dir = args.index_dir
-    if index_dir is None:
-        index_dir = Path(tempfile.mkdtemp(prefix="abstractqa-cv-")) / "index"
-        Indexer(Settings(index_dir=index_dir)).add([ROOT / "data/daily-papers.txt"])
-    settings = Settings(index_dir=index_dir)
     questions = read_questions(args.questions)
-    state = ServiceState(settings)
-    state.load()
-    try:
+    with bundled_state(args.index_dir) as state:
+        settings = state.settings
         served = asyncio.run(evaluate_answers(state, questions))
         cases = abstention_cases(state, questions)
-    finally:
-        state.close()
 
     current = Setting(settings.abstain_coverage_weight, IDF_POWER, PREFIX)
     # The offline scores must be the service's own, or the chosen parameters mean nothing.
