@@ -96,8 +96,12 @@ def write_results(
     command: Sequence[str] | None = None,
 ) -> Path:
     """Write ``<results_dir>/<name>.json`` (replacing it whole, never half-written)."""
-    document = record(name, params, metrics, samples, command)
-    path = results_dir / f"{name}.json"
+    return write_document(record(name, params, metrics, samples, command), results_dir)
+
+
+def write_document(document: Mapping[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
+    """Write a document made by ``record`` as ``<results_dir>/<its name>.json``, atomically."""
+    path = results_dir / f"{document['name']}.json"
     results_dir.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")

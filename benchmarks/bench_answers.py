@@ -5,9 +5,10 @@ data/dev/questions.jsonl through search and the extractive /v1/ask path in-proce
 reports hit@1, recall@5, MRR, citation precision, supported share and abstention accuracy;
 then the range of abstention thresholds that separate answerable from unanswerable
 questions, and the citation-verification threshold fitted on
-data/dev/claims.jsonl.
+data/dev/claims.jsonl. Writes benchmarks/results/answers.json (the committed reference of the
+quality guard, tests/service/test_answer_quality.py).
 
-    .venv/bin/python benchmarks/bench_answers.py [--index-dir DIR] [--json]
+    .venv/bin/python benchmarks/bench_answers.py [--index-dir DIR] [--json] [--no-write]
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _answers import ROOT, bundled_state
+from _results import record, write_document
 
 
 def main() -> int:
@@ -33,31 +35,25 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, default=ROOT / "data/dev/questions.jsonl")
     parser.add_argument("--claims", type=Path, default=ROOT / "data/dev/claims.jsonl")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="do not write the results file")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
 
-    from indexer.builder import Indexer
+    from service.answering.abstain import IDF_POWER, PREFIX
     from service.evaluate import (
         accuracy,
         best_threshold,
         claim_similarities,
         evaluate_answers,
         read_jsonl,
+        read_questions,
     )
-    from service.settings import Settings
-    from service.state import ServiceState
 
-    index_dir = args.index_dir
-    if index_dir is None:
-        index_dir = Path(tempfile.mkdtemp(prefix="abstractqa-bench-")) / "index"
-        Indexer(Settings(index_dir=index_dir)).add([ROOT / "data/daily-papers.txt"])
-    settings = Settings(index_dir=index_dir)
-    state = ServiceState(settings)
-    state.load()
-    try:
-        report = asyncio.run(evaluate_answers(state, read_jsonl(args.questions)))
+    questions = read_questions(args.questions)
+    with bundled_state(args.index_dir) as state:
+        settings = state.settings
+        report = asyncio.run(evaluate_answers(state, questions))
         pairs = claim_similarities(state, read_jsonl(args.claims))
-    finally:
-        state.close()
     highest_unanswerable = max(
         (r.answerability for r in report.results if not r.gold), default=None
     )
@@ -73,6 +69,8 @@ def main() -> int:
         "abstention": {
             "threshold": settings.abstain_min_score,
             "coverage_weight": settings.abstain_coverage_weight,
+            "idf_power": IDF_POWER,
+            "prefix": PREFIX,
             # Thresholds above the first and up to the second abstain exactly when they should.
             "perfect_range": [highest_unanswerable, lowest_answerable] if separable else None,
             "max_unanswerable": highest_unanswerable,
@@ -98,6 +96,36 @@ def main() -> int:
             or (not r.gold and not r.abstained)
         ],
     }
+    if not args.no_write:
+        result = record(
+            "answers",
+            params={
+                "questions": _shown(args.questions),
+                "claims": _shown(args.claims),
+                "backend": settings.answer_backend,
+                "top_k": settings.ask_top_k,
+                "abstention": {k: v for k, v in out["abstention"].items() if k in _SETTINGS},
+                "support_min_similarity": settings.support_min_similarity,
+            },
+            metrics={
+                "answers": out["answers"],
+                "abstention_scores": {
+                    k: v for k, v in out["abstention"].items() if k not in _SETTINGS
+                },
+                "verification": out["verification"],
+            },
+            samples=[
+                {
+                    "id": item.get("id"),
+                    "abstained": r.abstained,
+                    "answerability": round(r.answerability, 4),
+                    "top": r.ranked[:3],
+                    "cited": r.cited,
+                }
+                for item, r in zip(questions, report.results, strict=True)
+            ],
+        )
+        print(f"wrote {write_document(result).relative_to(ROOT)}", file=sys.stderr)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -132,6 +160,13 @@ def main() -> int:
     for miss in out["misses"]:
         print(f"  miss: {miss}")
     return 0
+
+
+_SETTINGS = {"threshold", "coverage_weight", "idf_power", "prefix"}
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 if __name__ == "__main__":

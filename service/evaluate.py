@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from indexer import EvaluationInputError, json_objects, normalise_title
+from service.answering.tuning import Case
 from service.ask.models import AskRequest
 from service.ask.service import AskService
 from service.search.models import SearchRequest
-from service.search.service import SearchService
+from service.search.service import SearchService, retrieve
 from service.state import ServiceState
 
 
@@ -141,6 +142,25 @@ async def evaluate_answers(
     finally:
         await ask.aclose()
     return _report(results)
+
+
+def abstention_cases(state: ServiceState, questions: list[dict[str, Any]]) -> list[Case]:
+    """Each question as /v1/ask sees it before deciding to abstain: its terms' IDF and its
+    retrieved papers (the ask path's top-k of hybrid search) with their dense relevance."""
+    loaded, top_k = state.loaded, state.settings.ask_top_k
+    cases = []
+    for item in questions:
+        question = item["question"].strip()
+        vector = state.queries.encode_sync(question)
+        retrieved = retrieve(loaded, question, vector, top_k, "hybrid")
+        cases.append(
+            Case(
+                answerable=bool(item.get("gold")),
+                weights=loaded.index.bm25.term_weights(question),
+                hits=[(retrieved.relevance(hit, loaded), hit.paper) for hit in retrieved.hits],
+            )
+        )
+    return cases
 
 
 def _report(results: list[QuestionResult]) -> AnswerReport:

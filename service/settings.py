@@ -60,14 +60,15 @@ class Settings(IndexerSettings):
     ask_top_k: int = Field(5, ge=1, le=20, description="Default number of papers an answer uses.")
     answer_max_sentences: int = Field(4, ge=1, le=20, description="Longest answer in sentences.")
     abstain_min_score: float = Field(
-        0.57,
+        0.948,
         ge=-1,
         le=3,
         description="Abstain when no retrieved paper's answerability (dense cosine + "
-        "coverage_weight x IDF²-weighted share of the question's terms it contains) reaches "
-        "this; tuned on the development question set (docs/benchmarks.md).",
+        "coverage_weight x IDF-weighted share of the question's terms it contains) reaches "
+        "this; chosen with the weight by cross-validation on the development question set "
+        "(benchmarks/cv_abstention.py).",
     )
-    abstain_coverage_weight: float = Field(0.5, ge=0, le=2, description="See abstain_min_score.")
+    abstain_coverage_weight: float = Field(1.25, ge=0, le=2, description="See abstain_min_score.")
     abstain_min_score_scoped: float = Field(
         0.0,
         ge=-1,

@@ -1,16 +1,21 @@
 """Whether the retrieved papers answer a question at all.
 
 A paper's answerability score is its dense (cosine) relevance plus a weighted *coverage*:
-the IDF²-weighted share of the question's terms (stemmed, stop words removed) that occur in
-the paper's title or abstract. Squaring lets the rare, distinctive terms decide ("AlphaFold",
-"speculative decoding"): a paper sharing only a question's common words is not its answer.
-Dense similarity alone confuses on-topic questions the corpus does not answer with
-paraphrased ones it does; a question whose distinctive terms appear nowhere in the paper is
-rarely answered by it. A term also counts as occurring when a term of the paper starts with
-the same five letters (truncation to five characters, a classic light stemmer): the Snowball
-stems of a question's paraphrase and the abstract's wording often differ only in their ending
-("behav" / "behavior", "critiqu" / "critic", "syntax" / "syntact"). Weight and threshold are
-tuned on the development question set (benchmarks/bench_answers.py, docs/benchmarks.md).
+the IDF-weighted share of the question's terms (stemmed, stop words removed) that occur in
+the paper's title or abstract, each term weighing its IDF to the power ``IDF_POWER``: the
+rare, distinctive terms decide ("AlphaFold", "speculative decoding"), so a paper sharing only
+a question's common words is not its answer. Dense similarity alone confuses on-topic
+questions the corpus does not answer with paraphrased ones it does; a question whose
+distinctive terms appear nowhere in the paper is rarely answered by it. With ``prefix`` > 0 a
+term also counts as occurring when a term of the paper starts with the same ``prefix`` letters
+(truncation, a classic light stemmer: the Snowball stems of a paraphrase and the abstract's
+wording may differ only in their ending, "behavior" / "behaviour"). On the grown dev set it
+did not separate better than exact stems, so the default is off (``PREFIX`` = 0).
+
+Threshold (settings.abstain_min_score), coverage weight (settings.abstain_coverage_weight),
+IDF power and prefix length are chosen together by 5-fold cross-validation over the bundled
+dev questions (benchmarks/cv_abstention.py, service/answering/tuning.py; the held-out rates
+are in benchmarks/results/cv_abstention.json).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from functools import lru_cache
 
 from indexer import Paper, tokenize
 
-PREFIX = 5  # letters two stems share to count as one term
+PREFIX = 0  # letters two stems share to count as one term (0: exact stems only)
+IDF_POWER = 1.0  # a term's share of the question is its IDF to this power
 
 
 @lru_cache(maxsize=65536)
@@ -28,26 +34,32 @@ def _terms(text: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
-def _prefixes(terms: frozenset[str]) -> frozenset[str]:
-    return frozenset(term[:PREFIX] for term in terms if len(term) >= PREFIX)
+def _prefixes(terms: frozenset[str], prefix: int) -> frozenset[str]:
+    return frozenset(term[:prefix] for term in terms if len(term) >= prefix)
 
 
 def paper_terms(paper: Paper) -> frozenset[str]:
     return _terms(f"{paper.title} {paper.abstract}")
 
 
-def occurs(term: str, terms: frozenset[str]) -> bool:
-    """``term`` is one of ``terms``, or shares its first ``PREFIX`` letters with one."""
-    return term in terms or (len(term) >= PREFIX and term[:PREFIX] in _prefixes(terms))
+def occurs(term: str, terms: frozenset[str], prefix: int = PREFIX) -> bool:
+    """``term`` is one of ``terms``, or shares its first ``prefix`` letters with one."""
+    if term in terms:
+        return True
+    return 0 < prefix <= len(term) and term[:prefix] in _prefixes(terms, prefix)
 
 
-def coverage(weights: dict[str, float], paper: Paper) -> float:
-    """Share of the question's squared term weight (IDF²) that occurs in the paper (0..1)."""
-    total = sum(w * w for w in weights.values())
+def coverage(
+    weights: dict[str, float], paper: Paper, idf_power: float = IDF_POWER, prefix: int = PREFIX
+) -> float:
+    """Share of the question's term weight (IDF to ``idf_power``) that occurs in the paper
+    (0..1)."""
+    powered = {term: max(w, 0.0) ** idf_power for term, w in weights.items()}
+    total = sum(powered.values())
     if total <= 0:
         return 0.0
     terms = paper_terms(paper)
-    return sum(w * w for term, w in weights.items() if occurs(term, terms)) / total
+    return sum(w for term, w in powered.items() if occurs(term, terms, prefix)) / total
 
 
 def answerability(relevance: float, covered: float, coverage_weight: float) -> float:

@@ -1,6 +1,11 @@
 """Citation verification: markers that name no source are removed, and each answer sentence
 is checked against the sentences of the papers it cites (cosine similarity with the index's
-embedder). The quote of a citation is the sentence of the abstract that best supports it."""
+embedder). The quote of a citation is the sentences of the abstract that support it, verbatim,
+with " … " where it skips sentences of the abstract.
+
+Every bracketed number in an answer is read as a marker the backend placed: abstracts' own
+reference numbers never reach an answer (answering/references.py). One the LLM copied anyway
+from elsewhere names no source or is a range ("[2-4]"), and is removed and counted."""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexer import clean, split_sentences
+from service.answering.references import REFERENCE, drop_references
 from service.backends.base import Source
 
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+GAP = " … "  # between quoted sentences that are not adjacent in the abstract
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -60,17 +67,23 @@ def _numbers(group: str) -> list[int]:
 
 
 def remove_unknown_markers(text: str, valid: set[int]) -> tuple[str, int]:
-    """Drop every ``[n]`` whose n names no source (``[1, 9]`` keeps ``[1]``)."""
+    """Drop every ``[n]`` whose n names no source (``[1, 9]`` keeps ``[1]``), and every
+    bracketed range (``[2-4]``: a reference copied from an abstract, never a marker), each
+    counted once."""
     removed = 0
 
-    def keep(match: re.Match[str]) -> str:
+    def keep(reference: re.Match[str]) -> str:
         nonlocal removed
+        match = _MARKER.fullmatch(reference.group(0))
+        if match is None:
+            removed += 1
+            return ""
         numbers = _numbers(match.group(1))
         good = [n for n in numbers if n in valid]
         removed += len(numbers) - len(good)
         return "".join(f"[{n}]" for n in dict.fromkeys(good))
 
-    cleaned = _MARKER.sub(keep, text)
+    cleaned = REFERENCE.sub(keep, text)
     return _SPACE_BEFORE_PUNCT.sub(r"\1", clean(cleaned)), removed
 
 
@@ -111,11 +124,15 @@ def verify(
     text, removed = remove_unknown_markers(answer, set(by_n))
     segments = segment(text)
     claims = [claim_of(shown) for shown, _ in segments]
+    # Sentences as answers copy them: without the abstract's own reference numbers.
+    copied = {
+        s.paper_id: [drop_references(x) for x in paper_sentences[s.paper_id]] for s in sources
+    }
     # A claim that is a verbatim sentence of a cited abstract needs no embedding.
     to_embed = [
         i
         for i, (_, cited) in enumerate(segments)
-        if cited and not any(claims[i] in paper_sentences[by_n[n].paper_id] for n in cited)
+        if cited and not any(claims[i] in copied[by_n[n].paper_id] for n in cited)
     ]
     vectors = embed([claims[i] for i in to_embed]) if to_embed else None
     claim_vectors = dict(zip(to_embed, vectors, strict=True)) if vectors is not None else {}
@@ -125,8 +142,8 @@ def verify(
         sentence = CheckedSentence(shown, cited)
         for n in cited:
             paper_id = by_n[n].paper_id
-            if claims[i] in paper_sentences[paper_id]:
-                sentence.evidence[n] = (1.0, paper_sentences[paper_id].index(claims[i]))
+            if claims[i] in copied[paper_id]:
+                sentence.evidence[n] = (1.0, copied[paper_id].index(claims[i]))
             elif i in claim_vectors and len(sentence_vectors[paper_id]):
                 similarities = sentence_vectors[paper_id] @ claim_vectors[i]
                 best = int(np.argmax(similarities))
@@ -156,9 +173,20 @@ def _citations(
                 n=n,
                 source=by_n[n],
                 sentence_indices=indices,
-                quote=" ".join(sentences[i] for i in indices),
+                quote=join_quote(sentences, indices),
                 score=score,
                 supported=score >= threshold,
             )
         )
     return citations
+
+
+def join_quote(sentences: list[str], indices: list[int]) -> str:
+    """The sentences at ``indices`` (ascending), verbatim: adjacent ones joined by a space,
+    with ``GAP`` wherever abstract sentences are left out between them."""
+    parts: list[str] = []
+    for position, i in enumerate(indices):
+        if position:
+            parts.append(" " if i == indices[position - 1] + 1 else GAP)
+        parts.append(sentences[i])
+    return "".join(parts)

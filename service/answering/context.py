@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import prompts
 from indexer import count_tokens_many
+from service.answering.references import drop_references
 from service.backends.base import Source, SourceSentence
 
 
@@ -49,8 +50,10 @@ def _render(n: int, title: str, text: str) -> str:
 
 def chat_messages(question: str, sources: list[Source], max_sentences: int) -> list[dict[str, str]]:
     no_answer = prompts.render("no_answer").strip()
+    # Without the abstracts' reference numbers, which the LLM would copy as source markers.
     blocks = "\n\n".join(
-        _render(s.n, s.title, " ".join(x.text for x in s.sentences)) for s in sources
+        _render(s.n, s.title, " ".join(drop_references(x.text) for x in s.sentences))
+        for s in sources
     )
     return [
         {

@@ -48,7 +48,11 @@ class CitationOut(BaseModel):
     paper_id: str = Field(..., description="Stable id of the paper.")
     title: str = Field(..., description="The paper's title.")
     url: str | None = Field(None, description="Link to the paper, when known.")
-    quote: str = Field(..., description="The exact sentence(s) of the abstract relied on.")
+    quote: str = Field(
+        ...,
+        description="The exact sentence(s) of the abstract relied on, verbatim; ' … ' stands "
+        "between two that are not adjacent in the abstract.",
+    )
     sentence_indices: list[int] = Field(
         ..., description="Indices of the quoted sentences in the paper."
     )

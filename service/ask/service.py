@@ -64,7 +64,9 @@ class AskService:
         self._client = http_client
         self._metrics = metrics or Metrics()
         self._backends: dict[str, AnswerBackend] = {}
-        self._extractive = ExtractiveBackend()
+        self._extractive = ExtractiveBackend.for_coverage_weight(
+            state.settings.abstain_coverage_weight
+        )
 
     def backend(self, name: str | None) -> AnswerBackend:
         name = name or self._state.settings.answer_backend

@@ -13,7 +13,7 @@ from service.settings import Settings
 def _extractive(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBackend:
     from service.backends.extractive import ExtractiveBackend
 
-    return ExtractiveBackend()
+    return ExtractiveBackend.for_coverage_weight(settings.abstain_coverage_weight)
 
 
 def _openai(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBackend:

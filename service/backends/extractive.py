@@ -2,15 +2,18 @@
 
 Needs no LLM and is deterministic. The most relevant paper always contributes; others
 contribute only when they are about as relevant to the question (within ``paper_margin`` of
-it), at most ``max_per_source`` sentences each, taken round-robin so one paper cannot fill the
-answer while others are relevant. Papers appear most relevant first, each with its sentences in
-abstract order, each sentence followed by its [n].
+it: a tenth of the relevance scale, ``paper_margin_for``), at most ``max_per_source``
+sentences each, taken round-robin so one paper cannot fill the answer while others are
+relevant. Papers appear most relevant first, each with its sentences in
+abstract order, each sentence followed by its [n]. A sentence's own reference numbers ("[2]",
+"[12, 13]") are dropped: in the answer they would read as markers naming sources.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from service.answering.references import drop_references
 from service.backends.base import (
     AnswerBackend,
     AnswerPrompt,
@@ -20,18 +23,36 @@ from service.backends.base import (
 )
 
 
+def paper_margin_for(coverage_weight: float) -> float:
+    """A tenth of the scale of a source's relevance (its answerability: a dense cosine up to 1
+    plus up to ``coverage_weight`` of term coverage), so that "about as relevant" keeps its
+    meaning when the coverage weight is retuned (0.15 at the weight of 0.5 it was set for)."""
+    return 0.1 * (1 + coverage_weight)
+
+
 class ExtractiveBackend(AnswerBackend):
     name = "extractive"
 
     def __init__(
-        self, max_per_source: int = 2, paper_margin: float = 0.15, sentence_margin: float = 0.1
+        self,
+        max_per_source: int = 2,
+        paper_margin: float = paper_margin_for(0.5),
+        sentence_margin: float = 0.1,
     ) -> None:
         self.max_per_source = max_per_source
         self.paper_margin = paper_margin
         self.sentence_margin = sentence_margin
 
+    @classmethod
+    def for_coverage_weight(cls, coverage_weight: float) -> ExtractiveBackend:
+        """The backend with the paper margin that suits sources scored with this weight."""
+        return cls(paper_margin=paper_margin_for(coverage_weight))
+
     def _candidates(self, source: Source) -> list[SourceSentence]:
-        ranked = sorted(source.sentences, key=lambda s: (-s.score, s.index))
+        ranked = sorted(
+            (s for s in source.sentences if drop_references(s.text)),
+            key=lambda s: (-s.score, s.index),
+        )
         if not ranked:
             return []
         cutoff = ranked[0].score - self.sentence_margin
@@ -57,7 +78,7 @@ class ExtractiveBackend(AnswerBackend):
     def pieces(self, prompt: AnswerPrompt) -> list[str]:
         chosen = self.select(prompt)
         return [
-            f"{sentence.text} [{source.n}]" + (" " if i < len(chosen) - 1 else "")
+            f"{drop_references(sentence.text)} [{source.n}]" + (" " if i < len(chosen) - 1 else "")
             for i, (source, sentence) in enumerate(chosen)
         ]
 

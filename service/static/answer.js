@@ -7,6 +7,8 @@ import { el, paperLink, setChildren, srOnly } from "./dom.js";
 
 // The markers the service writes and verifies: [1], [1, 2], [1; 3].
 const MARKER = /\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]/g;
+// What a quote has between sentences that are not adjacent in the abstract.
+const GAP = " … ";
 
 /** What a chip for [n] points to: the verified citation once the answer is final, before that
  * the numbered source announced by the `sources` event (no quote yet). */
@@ -264,6 +266,13 @@ export function renderSources(panel, message, actions) {
   for (const citation of citations) list.append(sourceItem(citation, citation, actions));
 }
 
+/** A quote as text (never parsed for markers), each gap between non-adjacent sentences a
+ * visible "…" of its own; the text stays exactly the quote. */
+function quoteParts(quote) {
+  const gap = () => el("span", { class: "gap", title: "Sentences of the abstract left out" }, "…");
+  return quote.split(GAP).flatMap((part, i) => (i ? [" ", gap(), " ", part] : [part]));
+}
+
 function sourceItem(source, citation, actions) {
   return el(
     "li",
@@ -275,7 +284,7 @@ function sourceItem(source, citation, actions) {
       el("h3", { class: "source-title" }, srOnly(`Source ${source.n}: `),
         paperLink(source.title, source.url)),
       citation && citation.quote
-        ? el("blockquote", { class: "quote" }, srOnly("Quote: "), citation.quote)
+        ? el("blockquote", { class: "quote" }, srOnly("Quote: "), quoteParts(citation.quote))
         : null,
       citation && !citation.supported
         ? el("p", { class: "note unsupported-note" }, "The quote only weakly supports the answer.")

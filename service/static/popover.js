@@ -183,9 +183,11 @@ function fill(cite) {
     el(
       "p",
       { class: "popover-note" },
-      quoted
+      quoted === 1
         ? "The highlighted sentence is the one the answer quotes."
-        : "The answer's quote is chosen when the answer is checked."
+        : quoted
+          ? "The highlighted sentences are the ones the answer quotes; those between are left out of the quote."
+          : "The answer's quote is chosen when the answer is checked."
     ),
     abstract,
     el("p", { class: "popover-foot" })

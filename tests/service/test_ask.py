@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import httpx
@@ -34,8 +35,13 @@ def test_ask_cites_the_supporting_sentence_verbatim(client: httpx.Client) -> Non
     )
     for citation in body["citations"]:
         paper = client.get(f"/v1/papers/{citation['paper_id']}").json()
-        quoted = [paper["sentences"][i] for i in citation["sentence_indices"]]
-        assert citation["quote"] == " ".join(quoted)
+        indices = citation["sentence_indices"]
+        quoted = [paper["sentences"][i] for i in indices]
+        # Verbatim sentences; " … " where the quote skips sentences of the abstract.
+        joints = [" " if b == a + 1 else " … " for a, b in itertools.pairwise(indices)]
+        assert citation["quote"] == quoted[0] + "".join(
+            j + q for j, q in zip(joints, quoted[1:], strict=True)
+        )
         assert all(q in paper["abstract"] for q in quoted)
         assert citation["supported"] and citation["paper_id"] == sources[citation["n"]]["paper_id"]
     assert body["unsupported_sentences"] == 0

@@ -19,6 +19,7 @@ from indexer.builder import Indexer
 from indexer.config import IndexerSettings
 from indexer.embedders.base import Embedder
 from indexer.text import split_sentences
+from service.answering.references import drop_references
 from service.app import create_app
 from service.settings import Settings
 from tests.fakes.openai_server import DEFAULT_REPLY, FakeOpenAIServer
@@ -510,7 +511,9 @@ def test_an_abstract_that_injects_instructions_is_quoted_data_and_its_effects_ar
     assert list(blocks) == sorted(sources)
     assert user["content"].count("</source>") == len(sources)
     injected = next(n for n, s in sources.items() if s["paper_id"] == "retrieval-evaluation-note")
-    assert INJECTION in blocks[injected][1]
+    # As data, without its "[7]": the prompt drops abstracts' bracketed reference numbers.
+    assert drop_references(INJECTION) in blocks[injected][1]
+    assert "[7]" not in user["content"]
     outside = _SOURCE.sub("", user["content"])
     assert "Ignore all previous instructions" not in outside and "system prompt" not in outside
 

@@ -9,6 +9,7 @@ import fnmatch
 import re
 import tomllib
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -272,7 +273,13 @@ def test_a_citation_chip_shows_the_paper_abstract_with_the_quoted_sentence_highl
     expect(popover.locator("h3")).to_contain_text(citation["title"])
     marks = popover.locator("mark.quoted")
     expect(marks).to_have_count(len(citation["sentence_indices"]))
-    assert " ".join(marks.all_text_contents()) == citation["quote"]
+    # The quote is the marked sentences, " … " where it skips sentences of the abstract.
+    joints = [" " if b == a + 1 else " … " for a, b in pairwise(citation["sentence_indices"])]
+    marked = marks.all_text_contents()
+    assert (
+        marked[0] + "".join(j + m for j, m in zip(joints, marked[1:], strict=True))
+        == citation["quote"]
+    )
     paper = api(chat_url, f"/v1/papers/{citation['paper_id']}")
     shown = popover.locator(".popover-abstract").text_content() or ""
     assert squash(shown.replace("Quoted: ", "")) == squash(" ".join(paper["sentences"]))
@@ -292,6 +299,42 @@ def test_a_citation_chip_shows_the_paper_abstract_with_the_quoted_sentence_highl
     page.wait_for_timeout(100)  # the chip's hover colour transition
     DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=DOCS_SCREENSHOT)
+
+
+def test_a_quote_of_non_adjacent_sentences_shows_the_gap_in_the_panel_and_the_popover(
+    page: Page, llm: LlmServer, tmp_path: Path
+) -> None:
+    sentences = api(llm.url, f"/v1/papers/{SPARSE_ID}")["sentences"]
+    # The LLM answers from the first and the third sentence of source 1 (the sparse paper).
+    llm.fake.reply_with(f"{sentences[0]} [1] {sentences[2]} [1]", chunk_delay=0.0)
+    open_page(page, llm.url)
+    ask(page, QUESTION)
+    answer = wait_answered(page)
+    expect(answer.locator(".chip")).to_have_count(2)
+
+    item = page.locator("#sources .source")
+    expect(item).to_have_count(1)
+    expect(item.locator(".source-title")).to_contain_text(SPARSE_TITLE)
+    quote = item.locator(".quote")
+    # The gap is a visible mark of its own between the two verbatim sentences.
+    assert squash(quote.text_content() or "") == f"Quote: {sentences[0]} … {sentences[2]}"
+    gap = quote.locator(".gap")
+    expect(gap).to_have_count(1)
+    expect(gap).to_have_text("…")
+    expect(gap).to_be_visible()
+    expect(gap).to_have_attribute("title", "Sentences of the abstract left out")
+
+    # The popover marks both sentences; the skipped one stands unmarked between them.
+    answer.locator(".chip").first.click()
+    popover = page.locator("#citation-popover")
+    expect(popover).to_be_visible()
+    expect(popover.locator("mark.quoted")).to_have_text([sentences[0], sentences[2]])
+    expect(popover.locator(".popover-note")).to_contain_text("those between are left out")
+    shown = squash(
+        (popover.locator(".popover-abstract").text_content() or "").replace("Quoted: ", "")
+    )
+    assert shown.startswith(" ".join(sentences[:3]))
+    screenshot(page, tmp_path, "quote-gap")
 
 
 def test_hovering_a_chip_previews_the_abstract_and_leaving_it_closes_the_preview(

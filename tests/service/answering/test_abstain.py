@@ -1,4 +1,5 @@
-"""Coverage counts a question's term as present when the paper has it or a same-root word."""
+"""Coverage counts a question's term as present when the paper has it, or (with a prefix
+length) a word sharing its first letters."""
 
 from __future__ import annotations
 
@@ -11,10 +12,20 @@ def _stems(text: str) -> frozenset[str]:
 
 
 def test_a_paraphrase_with_another_ending_of_the_same_root_counts_as_covered() -> None:
+    abstract = _stems("The student model shows deceptive behavior and hallucinatory content.")
+    for word in ("behaviour", "hallucinations"):
+        (stem,) = _stems(word)
+        assert occurs(stem, abstract, prefix=7), word
+        assert not occurs(stem, abstract), word  # the default compares whole stems
+
+
+def test_the_prefix_length_decides_how_much_of_a_root_two_terms_must_share() -> None:
     abstract = _stems("The student model shows deceptive behavior and syntactic critics.")
     for word in ("behave", "syntax", "critiques"):
         (stem,) = _stems(word)
-        assert occurs(stem, abstract), word
+        assert occurs(stem, abstract, prefix=5), word
+        assert not occurs(stem, abstract, prefix=7), word
+        assert not occurs(stem, abstract, prefix=0), word
 
 
 def test_short_terms_must_match_exactly_and_other_roots_do_not_count() -> None:

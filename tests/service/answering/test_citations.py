@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from indexer.embedders.base import Embedder
-from service.answering.citations import remove_unknown_markers, segment, verify
+from service.answering.citations import GAP, join_quote, remove_unknown_markers, segment, verify
 from service.backends.base import Source, SourceSentence
 
 PAPERS = {
@@ -82,3 +82,52 @@ def test_a_wrongly_attributed_claim_is_checked_against_the_cited_paper_only(
     verified = check(PAPERS["b"][0] + " [1]", embedder)
     assert not verified.sentences[0].supported
     assert np.isclose(verified.sentences[0].score or 0, verified.citations[0].score)
+
+
+def test_a_quote_of_the_first_and_third_sentences_marks_the_gap_between_them() -> None:
+    sentences = ["One.", "Two.", "Three.", "Four."]
+    assert join_quote(sentences, [0, 2]) == "One." + GAP + "Three." == "One. … Three."
+    assert join_quote(sentences, [0, 1, 3]) == "One. Two. … Four."
+    assert join_quote(sentences, [2]) == "Three."
+
+
+def test_a_citation_of_two_non_adjacent_sentences_quotes_both_with_the_gap(
+    embedder: Embedder,
+) -> None:
+    papers = {
+        "a": ["Sparse fine-tuning composes masks across languages.", "We thank reviewers.",
+              "It outperforms adapters on MasakhaNER by a large margin."],
+        "b": PAPERS["b"],
+    }  # fmt: skip
+    numbered = [
+        Source(n, pid, pid, [SourceSentence(i, x, 0.5) for i, x in enumerate(papers[pid])], 0.9)
+        for n, pid in ((1, "a"), (2, "b"))
+    ]
+    vectors = {pid: embedder.embed_documents(s) for pid, s in papers.items()}
+    answer = f"{papers['a'][0]} [1] {papers['a'][2]} [1]"
+    verified = verify(answer, numbered, vectors, papers, embedder.embed_documents, 0.525)
+    (citation,) = verified.citations
+    assert citation.sentence_indices == [0, 2]
+    assert citation.quote == f"{papers['a'][0]} … {papers['a'][2]}"
+
+
+def test_a_copied_reference_range_is_no_marker_and_is_removed_and_counted() -> None:
+    assert remove_unknown_markers("Otters decline [2-4] [1]. Kelp grows [2–3].", {1, 2, 3}) == (
+        "Otters decline [1]. Kelp grows.",
+        2,
+    )
+
+
+def test_an_abstract_sentence_with_reference_numbers_supports_the_answer_without_them(
+    embedder: Embedder,
+) -> None:
+    papers = {"a": ["Kelp forests collapse when sea otters decline [2].", "We model it [12, 13]."]}
+    sentences = [SourceSentence(i, x, 0.5) for i, x in enumerate(papers["a"])]
+    numbered = [Source(1, "a", "A", sentences, 0.9)]
+    vectors = {"a": embedder.embed_documents(papers["a"])}
+    answer = "Kelp forests collapse when sea otters decline [1]."
+    verified = verify(answer, numbered, vectors, papers, embedder.embed_documents, 0.525)
+    assert verified.removed_markers == 0
+    assert verified.sentences[0].evidence == {1: (1.0, 0)}
+    (citation,) = verified.citations
+    assert citation.quote == papers["a"][0]  # verbatim, its [2] included
