@@ -115,6 +115,13 @@ def timed(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     return {"seconds": seconds, "peak_rss_mb": run.peak_kb / 1024, "summary": out.strip()}
 
 
+def chunks_embedded(summary: str) -> int:
+    found = re.search(r"chunks embedded: (\d+)", summary)
+    if not found:
+        raise RuntimeError(f"no chunk count in {summary!r}")
+    return int(found.group(1))
+
+
 def waiting_share(summary: str) -> float:
     found = re.search(r"(\d+)% waiting on the embedder", summary)
     return float(found.group(1)) / 100 if found else 0.0
@@ -127,7 +134,7 @@ def serve_measure(index_dir: Path, env: dict[str, str], n: int) -> dict[str, Any
 
         ready_rss = rss_kb(server.pid) / 1024
         texts = [q for _, q in zip(range(n), distinct_queries(questions()), strict=False)]
-        search = run_load(server.url, "/v1/search", lambda q: {"query": q, "k": 10}, texts, 1)
+        search = run_load(server.url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts, 1)
         asks = [f"{q} ?" for q in texts[: n // 2]]
         ask = run_load(server.url, "/v1/ask", lambda q: {"question": q}, asks, 1)
         return {
@@ -273,7 +280,7 @@ def main() -> None:
         metrics["bundled_serve"] = serve_measure(small / "index", env, args.queries)
         httpx.post(f"{url}/reset")
         metrics["large"] = measure(corpus, work, env, args.queries)
-        unique = httpx.get(f"{url}/stats").json()["distinct_texts"]
+        unique = chunks_embedded(metrics["large"]["add"]["summary"])
         if not args.no_resume:
             metrics["resume"] = resume(corpus, work, env, url, unique)
         metrics["endless_input"] = endless_input(env)

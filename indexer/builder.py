@@ -9,7 +9,8 @@ version they opened: segments are immutable and a merge is one more version).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from indexer.config import IndexerSettings
 from indexer.embedders import Embedder, build_embedder
 from indexer.embedders.factory import embedder_name
 from indexer.errors import IndexerError, LegacyFormatError, NothingToIndexError, PaperNotFoundError
-from indexer.index import IndexVersion, check_embedder, check_version, open_version
+from indexer.index import IndexVersion, check_version, open_version
 from indexer.models import PaperRecord, RecordError
 from indexer.pipeline import Ingest, IngestCounts, make_paper, paper_record
 from indexer.progress import Progress, SilentProgress
@@ -195,9 +196,7 @@ class Indexer:
     ) -> None:
         with self.root.write_lock():
             self.root.clear_builds()
-            current = self._open_current()
-            if current is not None:
-                check_embedder(current.manifest, self._configured_name(), self.root.root)
+            current = self._open_current()  # refuses an index of another embedder
             plan = plan_from(current, self.embedder, self.settings)
             checkpoint = self._checkpoint()
             if checkpoint.resumed:
@@ -242,14 +241,24 @@ class Indexer:
         key = hashlib.sha256(self.embedder.name.encode()).hexdigest()[:16]
         return EmbedCheckpoint(self.root.root / "checkpoint" / key, self.embedder.dimension)
 
+    @contextmanager
+    def _existing(self, what: str) -> Iterator[IndexVersion]:
+        """The write lock and the current version, for operations on an existing index."""
+        with self.root.write_lock():
+            self.root.clear_builds()
+            current = self._open_current(check=False)
+            if current is None:
+                raise IndexerError(f"no index at {self.root.root}: nothing to {what}")
+            try:
+                yield current
+            finally:
+                current.close()
+
     def remove(self, paper_ids: Sequence[str]) -> BuildReport:
         """Remove papers by id (tombstones; nothing is rewritten); unknown ids are reported."""
         started = time.monotonic()
         report = BuildReport("remove")
-        with self.root.write_lock():
-            current = self._open_current(check=False)
-            if current is None:
-                raise IndexerError(f"no index at {self.root.root}: nothing to remove")
+        with self._existing("remove") as current:
             wanted = list(dict.fromkeys(paper_ids))
             located = current.papers.locate(wanted)
             report.errors = [
@@ -258,7 +267,6 @@ class Indexer:
                 if p not in located
             ]
             if not located:
-                current.close()
                 raise PaperNotFoundError(
                     "none of the given paper ids is in the index" + _first_errors(report.errors)
                 )
@@ -267,7 +275,6 @@ class Indexer:
             report.removed = len(located)
             report.outcomes.update(dict.fromkeys(located, "removed"))
             report.version = self._commit(plan, report, current)
-            current.close()
         report.seconds = time.monotonic() - started
         return report
 
@@ -275,40 +282,28 @@ class Indexer:
         """Re-split, re-chunk and re-embed every paper with the configured embedder."""
         started = time.monotonic()
         report = BuildReport("rebuild")
-        with self.root.write_lock():
-            self.root.clear_builds()
-            old = self._open_current(check=False)
-            if old is None:
-                raise IndexerError(f"no index at {self.root.root}: nothing to rebuild")
+        with self._existing("rebuild") as old:
             plan = VersionPlan.empty(old.manifest, self.embedder, self.settings)
             counts = IngestCounts()
+            checkpoint = self._checkpoint()
             ingest = Ingest(
-                self.root,
-                self.settings,
-                self.embedder,
-                None,
-                self._checkpoint(),
-                plan.next_chunk_id,
-                self.progress,
-                counts,
-            )
+                self.root, self.settings, self.embedder, None, checkpoint,
+                plan.next_chunk_id, self.progress, counts,
+            )  # fmt: skip
             batch = []
             for paper in old.papers.values():
-                batch.append(
-                    make_paper(paper.paper_id, paper_record(paper), paper.content_hash, paper)
-                )
+                record = paper_record(paper)
+                batch.append(make_paper(paper.paper_id, record, paper.content_hash, paper))
                 if len(batch) >= 1024:
-                    ingest._write(batch)
+                    ingest.write_papers(batch)
                     batch = []
-            if batch:
-                ingest._write(batch)
+            ingest.write_papers(batch)
             ingest.finish()
             report.updated = len(old.papers)
             report.take(counts)
             plan.add_segments(ingest.sealed, ingest.next_chunk_id)
             report.version = self._commit(plan, report, old)
-            ingest.checkpoint.discard()
-            old.close()
+            checkpoint.discard()
         report.seconds = time.monotonic() - started
         return report
 
@@ -318,15 +313,10 @@ class Indexer:
 
         started = time.monotonic()
         report = BuildReport("compact")
-        with self.root.write_lock():
-            self.root.clear_builds()
-            current = self._open_current(check=False)
-            if current is None:
-                raise IndexerError(f"no index at {self.root.root}: nothing to compact")
+        with self._existing("compact") as current:
             report.version, report.segments_merged = merge_segments(
                 self.root, self.settings, current, everything, self.progress
             )
-            current.close()
             if report.version:
                 self.root.prune(self.settings.keep_versions)
         report.seconds = time.monotonic() - started

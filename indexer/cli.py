@@ -68,22 +68,13 @@ def add_commands(commands: Any, parent: argparse.ArgumentParser) -> None:
     remove = sub.add_parser("remove", parents=[parent], help="remove papers by id")
     remove.add_argument("paper_ids", nargs="+", metavar="PAPER_ID")
     remove.set_defaults(handler=_remove)
-    rebuild = sub.add_parser(
-        "rebuild", parents=[parent], help="re-chunk and re-embed every paper (e.g. new embedder)"
-    )
-    rebuild.set_defaults(handler=_rebuild)
-    upgrade = sub.add_parser(
-        "upgrade", parents=[parent], help="turn a format 1/2 index into segments (no re-embedding)"
-    )
-    upgrade.set_defaults(handler=_upgrade)
-    compact = sub.add_parser(
-        "compact", parents=[parent], help="merge every segment into one, dropping removed papers"
-    )
-    compact.set_defaults(handler=_compact)
-    verify = sub.add_parser(
-        "verify", parents=[parent], help="check every file of the current version (sha256)"
-    )
-    verify.set_defaults(handler=_verify)
+    for name, handler, what in (
+        ("rebuild", _rebuild, "re-chunk and re-embed every paper (e.g. new embedder)"),
+        ("upgrade", _upgrade, "turn a format 1/2 index into segments (no re-embedding)"),
+        ("compact", _compact, "merge every segment into one, dropping removed papers"),
+        ("verify", _verify, "check every file of the current version (sha256)"),
+    ):
+        sub.add_parser(name, parents=[parent], help=what).set_defaults(handler=handler)
     info = sub.add_parser("info", parents=[parent], help="describe the current index version")
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
     info.set_defaults(handler=_info)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from indexer.errors import EmbedderMismatchError, IndexCorruptError, PaperNotFou
 from indexer.lexical import LexicalIndex, tokenize
 from indexer.models import Chunk, Paper
 from indexer.segment import Segment
-from indexer.storage import TOMBSTONES, IndexDir
+from indexer.storage import TOMBSTONES, IndexDir, read_json
 
 # Below this many bytes an open checks every file's sha256 (a fraction of a second); above
 # it only sizes, and `abstractqa index verify` reads everything.
@@ -69,6 +68,37 @@ class PapersView(Mapping[str, Paper]):
             runs.append(rows)
         merged = heapq.merge(*runs, key=lambda row: (row[0], row[1]))
         return total, [paper for _, _, paper in itertools.islice(merged, offset, offset + limit)]
+
+    def matching(
+        self, equals: Mapping[str, Any], published_from: str | None, published_to: str | None
+    ) -> set[str]:
+        """Ids of the live papers that pass these filters (as ``Filters.accepts`` reads them),
+        evaluated by SQLite over each segment's records rather than in Python."""
+        clauses, params = ["1"], []
+        for key, wanted in equals.items():
+            if key in ("title", "url", "published", "paper_id"):
+                clauses.append(f"json_extract(data, '$.{key}') = ?")
+                params.append(wanted)
+                continue
+            if '"' in key or "\\" in key:
+                return set()  # no such metadata key can be named in a JSON path
+            path = "$.authors" if key == "authors" else f'$.metadata."{key}"'
+            # json_each of a scalar is the scalar itself: list fields match by membership.
+            clauses.append("EXISTS (SELECT 1 FROM json_each(data, ?) WHERE value = ?)")
+            params += [path, wanted]
+        if published_from or published_to:
+            clauses.append("json_extract(data, '$.published') IS NOT NULL")
+        if published_from:
+            clauses.append("json_extract(data, '$.published') >= ?")
+            params.append(published_from)
+        if published_to:
+            clauses.append("json_extract(data, '$.published') <= ?")
+            params.append(published_to)
+        sql = f"SELECT row, paper_id FROM papers WHERE {' AND '.join(clauses)}"
+        found: set[str] = set()
+        for segment in self._version.segments:
+            found.update(pid for row, pid in segment.query(sql, params) if segment.is_live(row))
+        return found
 
     def __getitem__(self, paper_id: str) -> Paper:
         found = self.many([paper_id])
@@ -314,12 +344,7 @@ def check_embedder(manifest: dict[str, Any], expected: str | None, where: Path) 
 
 def read_tombstones(version: Path) -> dict[str, list[int]]:
     path = version / TOMBSTONES
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IndexCorruptError(f"{path}: missing (the version is incomplete)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"{path}: not valid JSON ({exc})") from exc
+    data = read_json(path, "the version is incomplete")
     if not isinstance(data, dict):
         raise IndexCorruptError(f"{path}: not a mapping of segment names to rows")
     return {str(k): [int(r) for r in v] for k, v in data.items()}

@@ -102,7 +102,7 @@ class SegmentLike(Protocol):
     n_papers: int
     total_length: int
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def in_query(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]: ...
 
     def live_mask(self) -> np.ndarray | None: ...
 
@@ -141,14 +141,8 @@ class LexicalIndex:
         wanted = list(dict.fromkeys(terms))
         found: list[dict[str, tuple[int, int]]] = []
         for segment in self._segments:
-            hits: dict[str, tuple[int, int]] = {}
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                marks = ",".join("?" * len(part))
-                for term, tid, df in segment.query(
-                    f"SELECT term, tid, df FROM terms WHERE term IN ({marks})", part
-                ):
-                    hits[term] = (int(tid), int(df))
+            sql = "SELECT term, tid, df FROM terms WHERE term IN ({})"
+            hits = {t: (int(tid), int(df)) for t, tid, df in segment.in_query(sql, wanted)}
             found.append(hits)
         return found
 

@@ -59,14 +59,10 @@ def copy_live(segment: Segment, sink: SegmentSink, block: int = 2000) -> None:
     for start in range(0, len(live), block):
         rows = live[start : start + block]
         papers = segment.papers_at(rows)
-        marks = ",".join("?" * len(rows))
-        sql = (
-            "SELECT row, paper_row, first, end, text FROM chunks "
-            f"WHERE paper_row IN ({marks}) ORDER BY row"
-        )
+        sql = "SELECT row, paper_row, first, end, text FROM chunks WHERE paper_row IN ({})"
         specs: dict[int, list[ChunkSpec]] = {r: [] for r in rows}
         chunk_rows: dict[int, list[int]] = {r: [] for r in rows}
-        for chunk_row, paper_row, first, end, text in segment.query(sql, rows):
+        for chunk_row, paper_row, first, end, text in sorted(segment.in_query(sql, rows)):
             specs[paper_row].append(ChunkSpec(int(first), int(end), text))
             chunk_rows[paper_row].append(int(chunk_row))
         ordered: list[Paper] = [papers[r] for r in rows]

@@ -156,9 +156,12 @@ class Ingest:
             self.counts.outcomes[pending.paper_id] = outcome
             fresh.append(make_paper(pending.paper_id, record, digest, previous))
         if fresh:
-            self._write(fresh)
+            self.write_papers(fresh)
 
-    def _write(self, papers: list[Paper]) -> None:
+    def write_papers(self, papers: list[Paper]) -> None:
+        """Chunk and embed ``papers`` (already deduplicated) and append them to segments."""
+        if not papers:
+            return
         counter = self.embedder.count_tokens_many if self.embedder.max_input_tokens else None
         specs = [chunk_paper(p.title, p.sentences, self._limits, counter) for p in papers]
         vectors = self.embed([s.text for chunks in specs for s in chunks])
@@ -231,14 +234,19 @@ class SegmentSink:
         self._writer: SegmentWriter | None = None
 
     def add(self, papers: list[Paper], specs: list[list[ChunkSpec]], vectors: Any) -> None:
-        start = 0
-        for paper, chunks in zip(papers, specs, strict=True):
+        """Append papers (with their chunks' vectors, in order), in runs that fill the open
+        segment: one SQLite batch and one tokenizer call per run."""
+        paper_at = chunk_at = 0
+        while paper_at < len(papers):
             if self._writer is None:
                 self._writer = SegmentWriter(
                     self.root.new_segment_dir(), self.dimension, self.next_chunk_id
                 )
-            self._writer.add([paper], [chunks], vectors[start : start + len(chunks)])
-            start += len(chunks)
+            room = self.settings.segment_max_papers - self._writer.n_papers
+            run = slice(paper_at, paper_at + room)
+            n_chunks = sum(len(c) for c in specs[run])
+            self._writer.add(papers[run], specs[run], vectors[chunk_at : chunk_at + n_chunks])
+            paper_at, chunk_at = paper_at + len(papers[run]), chunk_at + n_chunks
             if self._writer.n_papers >= self.settings.segment_max_papers:
                 self.seal()
 

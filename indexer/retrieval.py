@@ -132,12 +132,10 @@ class Retriever:
         if paper_ids is None and (filters is None or filters == Filters()):
             return None
         papers = self.index.papers
-        found: Iterable[Paper]
-        if paper_ids is not None:
-            found = papers.many(list(dict.fromkeys(paper_ids))).values()
-        else:
-            found = papers.values()  # a scan: filters are not indexed
-        return {p.paper_id for p in found if filters is None or filters.accepts(p)}
+        if paper_ids is None and filters is not None:
+            return papers.matching(filters.equals, filters.published_from, filters.published_to)
+        found = papers.many(list(dict.fromkeys(paper_ids or ())))
+        return {p for p, paper in found.items() if filters is None or filters.accepts(paper)}
 
     def allowed_chunks(self, papers: set[str] | None) -> np.ndarray | None:
         """FAISS ids of the chunks of ``papers`` (None: all chunks)."""

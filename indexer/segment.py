@@ -205,37 +205,29 @@ class Segment:
             self._deleted_chunks = np.flatnonzero(np.isin(self.chunk_paper, self.deleted_rows))
         return self._deleted_chunks
 
+    def in_query(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """``sql`` with its ``IN ({})`` filled for ``values``, in batches under SQLite's limit
+        of bound parameters."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), 500):
+            part = list(values[start : start + 500])
+            rows += self.query(sql.format(",".join("?" * len(part))), part)
+        return rows
+
     def rows_of(self, paper_ids: Sequence[str]) -> dict[str, int]:
         """Live rows of these paper ids (absent and deleted ones left out)."""
-        found: dict[str, int] = {}
-        for start in range(0, len(paper_ids), 500):
-            part = list(paper_ids[start : start + 500])
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT paper_id, row FROM papers WHERE paper_id IN ({marks})"
-            for paper_id, row in self.query(sql, part):
-                if row not in self._deleted_set:
-                    found[paper_id] = int(row)
-        return found
+        sql = "SELECT paper_id, row FROM papers WHERE paper_id IN ({})"
+        found = self.in_query(sql, paper_ids)
+        return {pid: int(row) for pid, row in found if row not in self._deleted_set}
 
     def papers_at(self, rows: Sequence[int]) -> dict[int, Paper]:
-        found: dict[int, Paper] = {}
-        for start in range(0, len(rows), 500):
-            part = [int(r) for r in rows[start : start + 500]]
-            marks = ",".join("?" * len(part))
-            for row, data in self.query(
-                f"SELECT row, data FROM papers WHERE row IN ({marks})", part
-            ):
-                found[int(row)] = Paper.from_json(json.loads(data))
-        return found
+        sql = "SELECT row, data FROM papers WHERE row IN ({})"
+        found = self.in_query(sql, [int(r) for r in rows])
+        return {int(row): Paper.from_json(json.loads(data)) for row, data in found}
 
     def paper_ids_at(self, rows: Sequence[int]) -> dict[int, str]:
-        found: dict[int, str] = {}
-        for start in range(0, len(rows), 500):
-            part = [int(r) for r in rows[start : start + 500]]
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT row, paper_id FROM papers WHERE row IN ({marks})"
-            found.update({int(row): str(pid) for row, pid in self.query(sql, part)})
-        return found
+        sql = "SELECT row, paper_id FROM papers WHERE row IN ({})"
+        return {int(row): str(pid) for row, pid in self.in_query(sql, [int(r) for r in rows])}
 
     def page(self, words: Sequence[str], limit: int) -> tuple[int, list[tuple[str, str, Paper]]]:
         """Live papers whose record contains every word (case-insensitive), counted, and the

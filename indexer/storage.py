@@ -113,6 +113,17 @@ def verify_files(
             raise IndexCorruptError(f"{path}: content differs from {what}'s sha256")
 
 
+def read_json(path: Path, missing: str) -> Any:
+    """``path``'s JSON, or an ``IndexCorruptError`` naming it (``missing`` says why it may be
+    absent)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{path}: missing ({missing})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{path}: not valid JSON ({exc})") from exc
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``path`` so that readers see either the old or the new content, never a part."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -162,12 +173,7 @@ class IndexDir:
 
     def read_manifest(self, version: Path) -> dict[str, Any]:
         path = version / MANIFEST
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexCorruptError(f"{path}: missing (the version is incomplete)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexCorruptError(f"{path}: not valid JSON ({exc})") from exc
+        manifest = read_json(path, "the version is incomplete")
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         if found in LEGACY_FORMATS:
             raise LegacyFormatError(
@@ -194,14 +200,7 @@ class IndexDir:
 
     def read_segment_meta(self, name: str) -> dict[str, Any]:
         path = self.segment_dir(name) / "segment.json"
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexCorruptError(
-                f"{path}: missing (the segment is gone or incomplete)"
-            ) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexCorruptError(f"{path}: not valid JSON ({exc})") from exc
+        meta = read_json(path, "the segment is gone or incomplete")
         if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
             raise IndexCorruptError(f"{path}: not a segment description")
         return meta

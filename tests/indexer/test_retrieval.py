@@ -10,6 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
+from indexer.builder import Indexer
 from indexer.config import IndexerSettings
 from indexer.embedders import Embedder
 from indexer.errors import LegacyFormatError
@@ -18,6 +19,7 @@ from indexer.legacy import upgrade
 from indexer.progress import SilentProgress
 from indexer.retrieval import Filters, Retriever, _Ranked
 from indexer.storage import IndexDir, sha256_file
+from tests.fakes.embedders import write_jsonl
 
 
 def _ranking(scores: dict[str, float]) -> dict[str, _Ranked]:
@@ -119,3 +121,46 @@ def write_format_2_index(source: IndexVersion, target: Path) -> None:
     manifest = dict(source.manifest, format_version=2, version="v000001", files=files)
     (version / "manifest.json").write_text(json.dumps(manifest))
     (target / "CURRENT").write_text("v000001\n")
+
+
+def test_filters_evaluated_in_sqlite_select_exactly_the_papers_filters_accept(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    rows = [
+        {
+            "id": f"p{i}",
+            "title": f"Paper number {i} on topic {i % 3}",
+            "abstract": f"We study topic {i % 3}. Result {i} follows.",
+            "authors": [f"Author {i % 4}", f"Author {i % 5}"],
+            "published": f"2024-0{1 + i % 9}-1{i % 10}",
+            "categories": ["cs.CL", "cs.LG"] if i % 2 else ["stat.ML"],
+            "venue": "ACL" if i % 3 == 0 else "NeurIPS",
+            "pages": i % 4,
+        }
+        for i in range(24)
+    ]
+    settings = IndexerSettings(index_dir=tmp_path / "index")
+    Indexer(settings, embedder=embedder).add([write_jsonl(tmp_path / "p.jsonl", rows)])
+    Indexer(settings, embedder=embedder).remove(["p3"])  # tombstoned papers never match
+    index = open_index(settings.index_dir)
+    papers = list(index.papers.values())
+    cases = [
+        Filters(equals={"authors": "Author 3"}),
+        Filters(equals={"paper_id": "p5"}),
+        Filters(equals={"title": "Paper number 7 on topic 1", "authors": "Author 2"}),
+        Filters(equals={"categories": "cs.CL"}),
+        Filters(equals={"venue": "ACL", "pages": 2}),
+        Filters(equals={'odd"key': "x"}),
+        Filters(published_from="2024-05-01"),
+        Filters(published_to="2024-03-15", equals={"categories": "stat.ML"}),
+        Filters(published_from="2024-02-12", published_to="2024-02-12"),
+    ]
+    for filters in cases:
+        expected = {p.paper_id for p in papers if filters.accepts(p)}
+        found = index.papers.matching(filters.equals, filters.published_from, filters.published_to)
+        assert found == expected, filters
+    assert "p3" not in index.papers.matching({"authors": "Author 3"}, None, None)
+    assert (
+        sum(bool(index.papers.matching(f.equals, f.published_from, f.published_to)) for f in cases)
+        >= 7
+    )
