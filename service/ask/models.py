@@ -52,7 +52,6 @@ class AskRequest(Scope):
         return value
 
 
-
 class SourceRef(BaseModel):
     n: int = Field(..., description="The number answer text cites as [n].")
     paper_id: str = Field(..., description="Stable id of the paper.")

@@ -41,7 +41,12 @@ CASES = [
     ("/v1/ask", {"question": "what?", "top_k": 21}, 422, "top_k"),
     ("/v1/ask", {}, 422, "question: Field required"),
     ("/v1/search", {"query": "ok", "top_k": None}, 422, "top_k"),
-    ("/v1/ask", {"question": "what?", "top_k": None}, 422, "top_k: Value error, must be an integer"),
+    (
+        "/v1/ask",
+        {"question": "what?", "top_k": None},
+        422,
+        "top_k: Value error, must be an integer",
+    ),
     (
         "/v1/search",
         {"query": "ok", "filters": {"published": {"from": "2024-13-45"}}},
