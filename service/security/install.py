@@ -17,8 +17,8 @@ from service.security.limits import BodyLimitMiddleware, StreamLimiter
 from service.security.ratelimit import RateLimiter, parse_rate
 from service.settings import Settings
 
-# Open to anyone, keys or not, besides the docs pages: probes, the page and metrics.
-PUBLIC_PATHS = {"/", "/favicon.ico", "/healthz", "/readyz", "/metrics"}
+# Open to anyone, keys or not: probes, the chat page, the API docs and metrics.
+PUBLIC_PATHS = {"/", "/favicon.ico", "/healthz", "/readyz", "/metrics", "/docs"}
 # Headers a cross-origin page may read from a response (CORS hides the others).
 EXPOSED_HEADERS = ["Retry-After", "X-Request-ID", "X-Abstractqa-Standalone-Question"]
 ERROR_SCHEMA = "ErrorResponse"
@@ -33,12 +33,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     admin = _limiter(settings.admin_rate_limit)
     app.state.api_keys = keys
     app.state.streams = StreamLimiter(settings.effective_max_streams)
-    docs = {
-        url
-        for url in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-        if url is not None
-    }
-    public = public_paths(PUBLIC_PATHS | docs | ({app.openapi_url} if app.openapi_url else set()))
+    public = public_paths(PUBLIC_PATHS | ({app.openapi_url} if app.openapi_url else set()))
     # Each middleware added wraps the ones added before it: a request meets the security
     # headers first, then CORS (so preflights and refusals carry CORS headers), then the key
     # and rate checks, then the body limit.
@@ -62,7 +57,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs)
+    app.add_middleware(SecurityHeadersMiddleware)
     limited = limiter is not None or settings.effective_max_streams is not None
     _document(app, public, keys=bool(keys), limited=limited, admin_limited=admin is not None)
 
