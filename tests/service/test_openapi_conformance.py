@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +37,7 @@ from service.security.connections import uvicorn_options
 from service.settings import Settings
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.service.conftest import ready_server
+from tests.service.raw_http import connect, read_to_close
 
 MAX_EXAMPLES = 20
 BODY_TIMEOUT_S = 2.0
@@ -130,16 +130,13 @@ def test_a_generated_body_sent_in_part_and_then_stalled_is_a_408(
     fuzzed_url: str, case: Any
 ) -> None:
     body = json.dumps(case.body).encode()
-    host, port = fuzzed_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=60) as sock:
+    with connect(fuzzed_url) as sock:
         sock.sendall(
             b"POST /v1/search HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {len(body) + 1}\r\n\r\n".encode()
             + body[: len(body) // 2]
         )
-        response = b""
-        while chunk := sock.recv(65536):
-            response += chunk
+        response = read_to_close(sock)
     head, _, payload = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), response
     assert json.loads(payload)["error"]["code"] == "request_timeout"

@@ -5,7 +5,6 @@ back when a stream ends, fails, or its client goes away)."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.service.raw_http import connect, read_to_close
 from tests.service.security.conftest import KEYS, MAX_BODY_BYTES, QUESTION, KeyedServer, bearer
 from tests.service.sse import read_events
 
@@ -93,16 +93,13 @@ def test_python_clients_that_send_a_whole_oversized_body_first_still_get_the_413
 def test_a_client_expecting_100_continue_gets_the_413_without_sending_the_body(
     keyed: KeyedServer,
 ) -> None:
-    host, port = keyed.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=60) as sock:
+    with connect(keyed.url) as sock:
         sock.sendall(
             f"POST /v1/search HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {KEYS[0]}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {BIG}\r\n"
             "Expect: 100-continue\r\n\r\n".encode()
         )
-        response = b""
-        while chunk := sock.recv(65536):
-            response += chunk
+        response = read_to_close(sock)
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413"), response  # no "100 Continue" before it
     assert json.loads(body) == TOO_LARGE

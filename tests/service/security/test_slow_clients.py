@@ -4,8 +4,6 @@ closed; one client address holds at most ``max_connections_per_client`` connecti
 
 from __future__ import annotations
 
-import json
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -18,10 +16,9 @@ from service.app import create_app
 from service.security.connections import uvicorn_options
 from service.settings import Settings
 from tests.service.conftest import ready_server
+from tests.service.raw_http import WAIT_S, connect, error_of, read_response, read_to_close
 
 MAX_CONNECTIONS = 4
-# Generous: only how long a test waits for the server to act, never a speed check.
-WAIT_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -36,42 +33,6 @@ def guarded_url(corpus_index_dir: Path, embedder: Embedder) -> Iterator[str]:
     app = create_app(settings, embedder=embedder)
     with ready_server(app, "abstractqa-guarded", **uvicorn_options(settings)) as url:
         yield url
-
-
-def connect(url: str, source: str = "127.0.0.1") -> socket.socket:
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=WAIT_S, source_address=(source, 0))
-    return sock
-
-
-def read_to_close(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection."""
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    return data
-
-
-def read_response(sock: socket.socket) -> bytes:
-    """One response with a Content-Length, leaving the connection open."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(
-        next(
-            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
-        ).split(b":")[1]
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
-
-
-def error_of(response: bytes) -> tuple[int, dict[str, str]]:
-    head, _, body = response.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, json.loads(body)["error"]
 
 
 def test_headers_that_never_complete_are_answered_408_and_the_connection_closed(
