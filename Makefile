@@ -11,7 +11,7 @@ export ABSTRACTQA_INDEX_DIR := $(INDEX_DIR)
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test index lint bench clean
+.PHONY: run test index lint bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ $(CHROMIUM):
 
 test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/python -m pytest -q
+
+# Refreshes the README's picture of the chat page (tests themselves never write tracked files).
+screenshot: $(VENV)/.installed-dev $(CHROMIUM)
+	$(BIN)/python -m pytest -q tests/web/test_chat_page.py \
+		-k test_a_citation_chip_shows_the_paper_abstract_with_the_quoted_sentence_highlighted \
+		--docs-screenshot docs/screenshot-chat.png
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -144,7 +144,10 @@ class IndexDir:
         self.segments = self.root / SEGMENTS
 
     def exists(self) -> bool:
-        return (self.root / POINTER).is_file()
+        # Anything at CURRENT (even a directory) means an index is here: reading it then says
+        # what is wrong, instead of a writer starting a new, empty index over the old one.
+        pointer = self.root / POINTER
+        return pointer.exists() or pointer.is_symlink()
 
     def current_name(self) -> str:
         pointer = self.root / POINTER
@@ -155,6 +158,14 @@ class IndexDir:
                 f"no index at {self.root} (no {POINTER} file); build one with "
                 "`abstractqa index add FILE...`"
             ) from None
+        except UnicodeDecodeError as exc:
+            raise IndexCorruptError(
+                f"{pointer}: does not name an index version: not UTF-8 text (byte {exc.start})"
+            ) from exc
+        except IsADirectoryError as exc:
+            raise IndexCorruptError(f"{pointer}: is a directory, not a file") from exc
+        except OSError as exc:
+            raise IndexCorruptError(f"{pointer}: cannot be read ({exc.strerror or exc})") from exc
         if not _VERSION_NAME.match(name):
             raise IndexCorruptError(f"{pointer}: does not name an index version: {name[:60]!r}")
         return name

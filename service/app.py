@@ -26,6 +26,7 @@ from service.search.service import SearchService
 from service.security.install import install as install_security
 from service.settings import Settings
 from service.state import ServiceState
+from service.web.docs import router as docs_router
 from service.web.router import router as web_router
 
 
@@ -62,6 +63,10 @@ def create_app(
         version="0.1.0",
         summary="Question answering over research-paper abstracts, with sentence-level citations.",
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN; /docs is served from the package
+        # instead (service/web/docs.py), and ReDoc is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = state
     app.state.search = SearchService(state, metrics)
@@ -78,6 +83,7 @@ def create_app(
         papers_router,
         chat_router,
         web_router,
+        docs_router,
         admin_router,
     ):
         app.include_router(router)

@@ -40,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
     from service.observability.logs import configure_logging
+    from service.security.connections import uvicorn_options
 
     configure_logging(settings.log_format, settings.log_level)
     logging.getLogger("abstractqa.service").info(
@@ -58,6 +59,8 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         log_config=None,
         access_log=False,
+        # Header timeout, per-client connection cap, keep-alive, trusted proxies.
+        **uvicorn_options(settings),
     )
     return 0
 

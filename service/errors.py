@@ -18,10 +18,14 @@ Hierarchy::
     ├── ApiKeyRequiredError       401 api_key_required: API keys are configured and the request
     │                             sent no ``Authorization: Bearer`` key
     ├── ApiKeyInvalidError        403 api_key_invalid: a bearer token that is not an API key
+    ├── RequestTimeoutError       408 request_timeout: headers or body slower than
+    │                             header_timeout_s / body_timeout_s (the connection is closed)
     ├── PayloadTooLargeError      413 payload_too_large: the body is over max_body_bytes
     ├── RateLimitedError          429 rate_limited: over the client's rate limit (Retry-After)
     ├── TooManyStreamsError       429 too_many_streams: the client already has
     │                             max_streams_per_client answers streaming
+    ├── TooManyConnectionsError   429 too_many_connections: the client address already holds
+    │                             max_connections_per_client connections
     └── BackendError              502 backend_error: an answer backend failed
         ├── BackendUnavailableError  the LLM could not be reached, timed out, or kept
         │                             answering 429/5xx
@@ -124,6 +128,11 @@ class ApiKeyInvalidError(ServiceError):
     code = "api_key_invalid"
 
 
+class RequestTimeoutError(ServiceError):
+    status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLargeError(ServiceError):
     status = 413
     code = "payload_too_large"
@@ -143,6 +152,11 @@ class RateLimitedError(ServiceError):
 class TooManyStreamsError(ServiceError):
     status = 429
     code = "too_many_streams"
+
+
+class TooManyConnectionsError(ServiceError):
+    status = 429
+    code = "too_many_connections"
 
 
 class IndexWriteError(ServiceError):

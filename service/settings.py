@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -199,13 +200,59 @@ class Settings(IndexerSettings):
         description="Answers one client may stream at once (429 beyond). Unset: "
         f"{DEFAULT_STREAMS_WITH_KEYS} with API keys, no limit without.",
     )
+    auth_failure_rate_limit: str = Field(
+        "30/minute",
+        description="Requests with a missing or wrong API key per client IP address (the same "
+        "forms as rate_limit); beyond it 429, and keys are not even checked, so keys cannot be "
+        "guessed at speed. Only applies with api_keys set.",
+    )
+    admin_rate_limit: str = Field(
+        "60/minute",
+        description="Requests to /v1/admin/* per client IP address, whatever their key (the "
+        "same forms as rate_limit); beyond it 429.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/8) of reverse "
+        "proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, and which the "
+        "per-client connection cap does not count; unset: those headers are ignored and every "
+        "client is its TCP peer.",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="A request's headers must arrive in full within this many seconds of the "
+        "connection opening or of its first byte on a kept-alive connection (408 and closed "
+        "beyond).",
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A request's body must arrive in full within this many seconds of its "
+        "headers (408 and closed beyond).",
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="An idle kept-alive connection is closed after this many seconds.",
+    )
+    max_connections_per_client: int = Field(
+        32,
+        ge=1,
+        le=100_000,
+        description="Connections one client IP address may hold open at once (trusted "
+        "proxies excepted); one more is answered 429 and closed.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated origins (scheme://host[:port]) whose pages may call the "
         "API from a browser, or '*'; unset: no CORS headers, same-origin only.",
     )
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -219,6 +266,28 @@ class Settings(IndexerSettings):
             return None
         rate = parse_rate(value)  # a ValueError names the accepted forms
         return "off" if rate is None else str(rate)
+
+    @field_validator("auth_failure_rate_limit", "admin_rate_limit")
+    @classmethod
+    def _ip_rate(cls, value: str) -> str:
+        rate = parse_rate(value)
+        return "off" if rate is None else str(rate)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        bad = []
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                bad.append(entry)
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: a trusted proxy is an IP address or network "
+                "(10.0.0.5, 10.0.0.0/8, ::1)"
+            )
+        return value
 
     @field_validator("cors_origins")
     @classmethod

@@ -194,6 +194,7 @@ class ServiceState:
         self._threads: list[threading.Thread] = []
         self._swap_lock = threading.Lock()  # one reload at a time
         self._threads_lock = threading.Lock()
+        self._pointer_problem: str | None = None  # what the watch last found wrong with CURRENT
 
     @property
     def ready(self) -> bool:
@@ -305,20 +306,49 @@ class ServiceState:
         failed: str | None = None  # retried only once the pointer names another version
         while not self._stop.wait(self.settings.watch_interval_s):
             try:
-                name = current_version_name(self.settings.index_dir)
-            except IndexerError:
-                continue  # no or a garbled pointer: keep serving what is loaded
-            loaded = self._loaded
-            if loaded is None and self.error is None:
-                continue  # the start-up load is still running
-            if name == failed or (loaded is not None and name == loaded.index.name):
-                continue
-            try:
-                self.reload()
-                failed = None
-            except ServiceError as exc:
-                failed = name
-                log.error("index watch: %s", exc.message)
+                failed = self._poll(failed)
+            except Exception:  # the watch must outlive whatever one poll meets
+                log.exception("index watch: unexpected error; trying again at the next poll")
+
+    def _poll(self, failed: str | None) -> str | None:
+        """One look at the pointer: reload when it names another version. Returns the version
+        that failed to load, if any (not retried until the pointer changes)."""
+        try:
+            name = current_version_name(self.settings.index_dir)
+        except IndexerError as exc:
+            # Keep serving what is loaded; said once per distinct problem, not every poll.
+            problem = client_message(exc, self.settings.index_dir)
+            if problem != self._pointer_problem:
+                served = self._loaded.index.name if self._loaded is not None else "nothing"
+                log.error("index watch: %s; still serving %s", problem, served)
+            self._pointer_problem = problem
+            return failed
+        if self._pointer_problem is not None:
+            log.info("index watch: CURRENT names %s again", name)
+            self._pointer_problem = None
+        loaded = self._loaded
+        if loaded is None and self.error is None:
+            return failed  # the start-up load is still running
+        if name == failed or (loaded is not None and name == loaded.index.name):
+            return failed
+        try:
+            self.reload()
+        except ServiceError as exc:
+            log.error("index watch: %s", exc.message)
+            return name
+        except Exception:
+            log.exception("index watch: cannot load %s", name)
+            return name
+        return None
+
+    def pointer_problem(self) -> str | None:
+        """Why the index's ``CURRENT`` cannot be read now (relative paths, for clients), or
+        None. The loaded version keeps being served meanwhile."""
+        try:
+            current_version_name(self.settings.index_dir)
+        except IndexerError as exc:
+            return client_message(exc, self.settings.index_dir)
+        return None
 
     def start_loading(self) -> None:
         """Load in a background thread; failures are kept in ``error`` (shown by /readyz)."""

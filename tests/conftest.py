@@ -25,6 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "daily-papers.txt"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--docs-screenshot",
+        default=None,
+        type=Path,
+        help="where the chat page test copies its screenshot (`make screenshot`: the README's "
+        "docs/screenshot-chat.png); unset, it stays in the test's temporary directory",
+    )
+
+
 @pytest.fixture(scope="session")
 def corpus_path() -> Path:
     return CORPUS

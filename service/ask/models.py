@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.search.models import Scope
+
+
+def _integer_only(schema: dict[str, Any]) -> None:
+    """The schema of an optional integer that may be left out but not sent as null."""
+    schema.pop("anyOf", None)
+    schema.pop("default", None)
+    schema.update(type="integer", minimum=1, maximum=20)
 
 
 class AskRequest(Scope):
@@ -12,7 +21,12 @@ class AskRequest(Scope):
 
     question: str = Field(..., min_length=1, description="A question in plain language.")
     top_k: int | None = Field(
-        None, ge=1, le=20, description="Papers the answer may draw on (default 5)."
+        None,
+        ge=1,
+        le=20,
+        description="Papers the answer may draw on (default 5).",
+        # Left out means the server's default; an explicit null is refused, as by /v1/search.
+        json_schema_extra=_integer_only,
     )
     backend: str | None = Field(
         None,
@@ -28,6 +42,13 @@ class AskRequest(Scope):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        return value
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must be an integer from 1 to 20, or left out for the default")
         return value
 
 

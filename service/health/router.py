@@ -18,6 +18,11 @@ class Readiness(BaseModel):
     index_version: str | None = Field(None, description="The loaded index version.")
     papers: int | None = Field(None, description="Papers in the loaded index.")
     error: str | None = Field(None, description="Why the index could not be loaded.")
+    pointer_error: str | None = Field(
+        None,
+        description="Set while the index's CURRENT pointer is damaged or missing: the loaded "
+        "version is still served, but no new version is picked up until it is fixed.",
+    )
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")
@@ -34,6 +39,11 @@ def healthz() -> Health:
 def readyz(state: StateDep) -> Readiness | JSONResponse:
     if state.ready:
         index = state.loaded.index
-        return Readiness(status="ready", index_version=index.name, papers=len(index.papers))
+        return Readiness(
+            status="ready",
+            index_version=index.name,
+            papers=len(index.papers),
+            pointer_error=state.pointer_problem(),
+        )
     body = Readiness(status="failed" if state.error else "loading", error=state.error)
     return JSONResponse(body.model_dump(), status_code=503)

@@ -37,6 +37,11 @@ from service.errors import BackendError, BackendProtocolError, BackendUnavailabl
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UNMATCHED_ROUTE = "unmatched"  # the route label of requests no route matched (404s)
+# The method label's values: any other method name a client sends is counted as OTHER, so the
+# label set stays bounded whatever arrives (a random method per request once grew /metrics
+# to hundreds of megabytes).
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+OTHER = "other"
 
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _RETRIEVAL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -253,7 +258,10 @@ class Metrics:
         return generate_latest(self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
+        """Count a request; ``route`` must come from a bounded set (route templates)."""
+        method = method if method in HTTP_METHODS else OTHER
+        code = str(status) if 100 <= status <= 599 else OTHER
+        self.requests.labels(method, route, code).inc()
         self.request_duration.labels(method, route).observe(seconds)
 
     def time_retrieval(self, endpoint: str) -> AbstractContextManager[object]:

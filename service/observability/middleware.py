@@ -46,7 +46,9 @@ def request_id_from(scope: Scope) -> str:
 
 
 def route_of(scope: Scope, routes: Sequence[BaseRoute]) -> str:
-    """The template of the route that handled (or would handle) the request: bounded labels."""
+    """The template of the route that handled (or would handle) the request, or
+    ``unmatched``: only a route object of the app can name it, never the request's path, so
+    the labels are bounded by the app's routes."""
     route = scope.get("route")
     if route is None:  # answered before routing (another middleware): match it here
         partial = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -20,6 +21,17 @@ class PublishedRange(BaseModel):
     to: str | None = Field(
         None, pattern=ISO_DATE, description="Latest date, YYYY-MM-DD (inclusive)."
     )
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _calendar_date(cls, value: str | None) -> str | None:
+        # The pattern lets 2024-13-45 through, which would compare as a string and filter wrongly.
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value} is not a calendar date") from None
+        return value
 
 
 class SearchFilters(BaseModel):

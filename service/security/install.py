@@ -10,15 +10,15 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from service.security.access import AccessMiddleware, public_paths
+from service.security.access import AccessMiddleware, is_admin, public_paths
 from service.security.auth import ApiKeys
 from service.security.headers import SecurityHeadersMiddleware
 from service.security.limits import BodyLimitMiddleware, StreamLimiter
-from service.security.ratelimit import RateLimiter
+from service.security.ratelimit import RateLimiter, parse_rate
 from service.settings import Settings
 
-# Open to anyone, keys or not, besides the docs pages: probes, the page and metrics.
-PUBLIC_PATHS = {"/", "/favicon.ico", "/healthz", "/readyz", "/metrics"}
+# Open to anyone, keys or not: probes, the chat page, the API docs and metrics.
+PUBLIC_PATHS = {"/", "/favicon.ico", "/healthz", "/readyz", "/metrics", "/docs"}
 # Headers a cross-origin page may read from a response (CORS hides the others).
 EXPOSED_HEADERS = ["Retry-After", "X-Request-ID", "X-Abstractqa-Standalone-Question"]
 ERROR_SCHEMA = "ErrorResponse"
@@ -29,19 +29,25 @@ def install(app: FastAPI, settings: Settings) -> None:
     keys = ApiKeys(key.get_secret_value() for key in settings.api_keys)
     rate = settings.effective_rate_limit
     limiter = RateLimiter(rate) if rate else None
+    failures = _limiter(settings.auth_failure_rate_limit)
+    admin = _limiter(settings.admin_rate_limit)
     app.state.api_keys = keys
     app.state.streams = StreamLimiter(settings.effective_max_streams)
-    docs = {
-        url
-        for url in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-        if url is not None
-    }
-    public = public_paths(PUBLIC_PATHS | docs | ({app.openapi_url} if app.openapi_url else set()))
+    public = public_paths(PUBLIC_PATHS | ({app.openapi_url} if app.openapi_url else set()))
     # Each middleware added wraps the ones added before it: a request meets the security
     # headers first, then CORS (so preflights and refusals carry CORS headers), then the key
     # and rate checks, then the body limit.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AccessMiddleware, keys=keys, limiter=limiter, public=public)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
+    app.add_middleware(
+        AccessMiddleware,
+        keys=keys,
+        limiter=limiter,
+        public=public,
+        failures=failures,
+        admin=admin,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -51,17 +57,31 @@ def install(app: FastAPI, settings: Settings) -> None:
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs)
+    app.add_middleware(SecurityHeadersMiddleware)
     limited = limiter is not None or settings.effective_max_streams is not None
-    _document(app, public, keys=bool(keys), limited=limited)
+    _document(app, public, keys=bool(keys), limited=limited, admin_limited=admin is not None)
 
 
-def _document(app: FastAPI, public: Callable[[str], bool], *, keys: bool, limited: bool) -> None:
+def _limiter(text: str) -> RateLimiter | None:
+    rate = parse_rate(text)
+    return RateLimiter(rate) if rate else None
+
+
+def _document(
+    app: FastAPI,
+    public: Callable[[str], bool],
+    *,
+    keys: bool,
+    limited: bool,
+    admin_limited: bool,
+) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _describe_access(build(), public, keys=keys, limited=limited)
+            _describe_access(
+                build(), public, keys=keys, limited=limited, admin_limited=admin_limited
+            )
         assert app.openapi_schema is not None  # build() sets it
         return app.openapi_schema
 
@@ -69,7 +89,12 @@ def _document(app: FastAPI, public: Callable[[str], bool], *, keys: bool, limite
 
 
 def _describe_access(
-    schema: dict[str, Any], public: Callable[[str], bool], *, keys: bool, limited: bool
+    schema: dict[str, Any],
+    public: Callable[[str], bool],
+    *,
+    keys: bool,
+    limited: bool,
+    admin_limited: bool,
 ) -> None:
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})[ERROR_SCHEMA] = {
@@ -95,6 +120,7 @@ def _describe_access(
             "description": "One of the API keys (setting api_keys).",
         }
     answers = {
+        408: "The request body did not arrive in time.",
         401: "No API key (`Authorization: Bearer <key>`).",
         403: "The API key is not valid.",
         413: "The request body is over the size limit.",
@@ -103,11 +129,11 @@ def _describe_access(
     for path, operations in schema.get("paths", {}).items():
         protected = not public(path)
         for operation in operations.values():
-            codes = [413] if "requestBody" in operation else []
+            codes = [408, 413] if "requestBody" in operation else []
             if protected and keys:
                 operation["security"] = [{SCHEME: []}]
-                codes += [401, 403]
-            if protected and limited:
+                codes += [401, 403, 429]  # 429 also once an address sent too many wrong keys
+            elif (protected and limited) or (is_admin(path) and admin_limited):
                 codes.append(429)
             responses = operation.setdefault("responses", {})
             for code in codes:

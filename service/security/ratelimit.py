@@ -103,6 +103,16 @@ class RateLimiter:
                 return 0.0
             return (1.0 - bucket.tokens) / self._per_s
 
+    def peek(self, client: str) -> float:
+        """What ``take`` would answer, without spending a token."""
+        with self._lock:
+            bucket = self._buckets.get(client)
+            if bucket is None:
+                return 0.0
+            elapsed = max(0.0, self._clock() - bucket.updated)
+            tokens = min(self._capacity, bucket.tokens + elapsed * self._per_s)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._per_s
+
     def _evict(self, now: float) -> None:
         while self._buckets:
             oldest = next(iter(self._buckets.values()))

@@ -71,14 +71,18 @@ def _asset(name: str) -> Path:
 
 
 def _serve(request: Request, path: Path) -> Response:
-    """The file with the security headers; revalidated on each load (``no-cache`` + ETag), so
-    a changed asset is never stale yet an unchanged one costs a 304."""
-    body = path.read_bytes()
+    """The file with the security headers."""
+    return etagged(request, path.read_bytes(), CONTENT_TYPES[path.suffix], SECURITY_HEADERS)
+
+
+def etagged(request: Request, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
+    """``body`` revalidated on each load (``no-cache`` + ETag), so a changed asset is never
+    stale yet an unchanged one costs a 304."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "ETag": etag}
+    headers = {**headers, "Cache-Control": "no-cache", "ETag": etag}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type=CONTENT_TYPES[path.suffix], headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 @router.get("/")

@@ -14,10 +14,14 @@ import uvicorn
 class LiveServer:
     """``with LiveServer(app) as server: httpx.get(server.url + "/healthz")``"""
 
-    def __init__(self, app: Any, name: str = "live-server", lifespan: str = "on") -> None:
+    def __init__(
+        self, app: Any, name: str = "live-server", lifespan: str = "on", **options: Any
+    ) -> None:
+        """``options``: more ``uvicorn.Config`` arguments (``uvicorn_options(settings)``)."""
         self.app = app
         self.name = name
         self.lifespan = lifespan
+        self.options = options
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -43,6 +47,7 @@ class LiveServer:
             access_log=False,
             lifespan=self.lifespan,
             timeout_graceful_shutdown=2,
+            **self.options,
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -426,6 +426,50 @@ def test_serve_refuses_a_missing_or_truncated_index_before_opening_a_port(
         assert "Traceback" not in result.stderr
 
 
+_POINTER_DAMAGE = {
+    "not UTF-8": "does not name an index version: not UTF-8 text (byte 0)",
+    "a directory": "is a directory, not a file",
+}
+_ON_A_DAMAGED_POINTER = {
+    "index info": ("index", "info"),
+    "search": ("search", "sparse fine-tuning"),
+    "index add": ("index", "add", CORPUS),
+    "serve": ("serve", "--port", "0"),
+}
+
+
+@pytest.fixture(scope="module")
+def pointer_runs(
+    index_dir: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], tuple[Path, Result]]:
+    """Every command on a copy whose CURRENT is garbage bytes, or a directory; all at once."""
+    started = {}
+    for damage in _POINTER_DAMAGE:
+        for command, args in _ON_A_DAMAGED_POINTER.items():
+            index = private_copy(index_dir, tmp_path_factory.mktemp("pointer"))
+            (index / "CURRENT").unlink()
+            if damage == "a directory":
+                (index / "CURRENT").mkdir()
+            else:
+                (index / "CURRENT").write_bytes(b"\xff\x00\xfe")
+            started[damage, command] = (index, Run(env, *args, "--index-dir", index))
+    return {key: (index, run.result()) for key, (index, run) in started.items()}
+
+
+@pytest.mark.parametrize("command", list(_ON_A_DAMAGED_POINTER))
+@pytest.mark.parametrize("damage", list(_POINTER_DAMAGE))
+def test_a_damaged_current_pointer_is_one_error_line_naming_it_for_every_command(
+    damage: str, command: str, pointer_runs: dict[tuple[str, str], tuple[Path, Result]]
+) -> None:
+    index, result = pointer_runs[damage, command]
+    assert result.returncode == 1, result
+    assert result.stderr.splitlines()[-1:] == [
+        f"error: {index / 'CURRENT'}: {_POINTER_DAMAGE[damage]}"
+    ], result
+    assert "Traceback" not in result.stderr, result
+    assert "Uvicorn running" not in result.stderr
+
+
 # -- offline ---------------------------------------------------------------------------------
 
 

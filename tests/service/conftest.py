@@ -27,9 +27,10 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> None:
 
 
 @contextmanager
-def ready_server(app: Any, name: str = "abstractqa") -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 and yield its URL once /readyz answers 200."""
-    with LiveServer(app, name) as server:
+def ready_server(app: Any, name: str = "abstractqa", **options: Any) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 and yield its URL once /readyz answers 200; ``options`` go to
+    uvicorn (``uvicorn_options(settings)``, as ``abstractqa serve`` passes them)."""
+    with LiveServer(app, name, **options) as server:
         wait_ready(server.url)
         yield server.url
 

@@ -44,6 +44,17 @@ def _empty_current(index: Path) -> str:
     return f"{index / 'CURRENT'}: does not name an index version"
 
 
+def _current_not_utf8(index: Path) -> str:
+    (index / "CURRENT").write_bytes(b"\xff\x00\xfe")
+    return f"{index / 'CURRENT'}: does not name an index version: not UTF-8 text (byte 0)"
+
+
+def _current_a_directory(index: Path) -> str:
+    (index / "CURRENT").unlink()
+    (index / "CURRENT").mkdir()
+    return f"{index / 'CURRENT'}: is a directory, not a file"
+
+
 def _missing_version(index: Path) -> str:
     shutil.rmtree(_v1(index))
     return f"{index / 'CURRENT'} names v000001, which is missing"
@@ -125,6 +136,8 @@ DAMAGES: dict[str, Damage] = {
     "no index directory": _no_directory,
     "no CURRENT": _no_current,
     "empty CURRENT": _empty_current,
+    "CURRENT not UTF-8": _current_not_utf8,
+    "CURRENT a directory": _current_a_directory,
     "CURRENT names a missing version": _missing_version,
     "no manifest": _no_manifest,
     "manifest not JSON": _manifest_not_json,

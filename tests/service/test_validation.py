@@ -40,6 +40,25 @@ CASES = [
     ),
     ("/v1/ask", {"question": "what?", "top_k": 21}, 422, "top_k"),
     ("/v1/ask", {}, 422, "question: Field required"),
+    ("/v1/search", {"query": "ok", "top_k": None}, 422, "top_k"),
+    (
+        "/v1/ask",
+        {"question": "what?", "top_k": None},
+        422,
+        "top_k: Value error, must be an integer",
+    ),
+    (
+        "/v1/search",
+        {"query": "ok", "filters": {"published": {"from": "2024-13-45"}}},
+        422,
+        "filters.published.from: Value error, 2024-13-45 is not a calendar date",
+    ),
+    (
+        "/v1/ask",
+        {"question": "what?", "filters": {"published": {"to": "2023-02-29"}}},
+        422,
+        "filters.published.to: Value error, 2023-02-29 is not a calendar date",
+    ),
 ]
 
 

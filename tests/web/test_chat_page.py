@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
 import tomllib
 from html.parser import HTMLParser
 from itertools import pairwise
@@ -239,8 +240,9 @@ def test_the_answer_streams_in_as_it_is_written_and_is_replaced_by_the_verified_
 
 
 def test_a_citation_chip_shows_the_paper_abstract_with_the_quoted_sentence_highlighted(
-    page: Page, chat_url: str, tmp_path: Path
+    page: Page, chat_url: str, tmp_path: Path, pytestconfig: pytest.Config
 ) -> None:
+    tracked = DOCS_SCREENSHOT.stat().st_mtime_ns if DOCS_SCREENSHOT.exists() else None
     open_page(page, chat_url)
     expected = api(chat_url, "/v1/ask", question=MULTI_PAPER_QUESTION)
     ask(page, MULTI_PAPER_QUESTION)
@@ -297,8 +299,16 @@ def test_a_citation_chip_shows_the_paper_abstract_with_the_quoted_sentence_highl
     chips.nth(len(markers) - 1).hover()
     expect(popover.locator("mark.quoted").first).to_be_visible()
     page.wait_for_timeout(100)  # the chip's hover colour transition
-    DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=DOCS_SCREENSHOT)
+    # Tests never change tracked files: the picture goes to tmp_path, and only `make
+    # screenshot` (--docs-screenshot) copies it over the README's.
+    picture = tmp_path / DOCS_SCREENSHOT.name
+    page.screenshot(path=picture)
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    target = pytestconfig.getoption("docs_screenshot")
+    if target is not None:
+        shutil.copyfile(picture, target)
+    else:
+        assert (DOCS_SCREENSHOT.stat().st_mtime_ns if DOCS_SCREENSHOT.exists() else None) == tracked
 
 
 def test_a_quote_of_non_adjacent_sentences_shows_the_gap_in_the_panel_and_the_popover(

@@ -175,3 +175,32 @@ def test_a_failed_reload_keeps_the_old_version_serving_and_says_why(
     assert response.json()["new_version"] == "v000002"
     assert readiness(admin) == ("v000002", 55)
     assert top_paper(admin, KELP_QUESTION) == KELP["id"]
+
+
+def test_a_current_pointer_of_garbage_bytes_or_a_directory_is_a_409_naming_it_and_readyz_says_so(
+    admin_server: AdminServer, admin: httpx.Client
+) -> None:
+    pointer = admin_server.index_dir / "CURRENT"
+    damages = {
+        "CURRENT: does not name an index version: not UTF-8 text (byte 0)": (
+            lambda: pointer.write_bytes(b"\xff\x00\xfe")
+        ),
+        "CURRENT: is a directory, not a file": lambda: (pointer.unlink(), pointer.mkdir()),
+    }
+    for expected, damage in damages.items():
+        damage()
+        response = admin.post("/v1/admin/reload")
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == {
+            "code": "reload_failed",
+            "message": f"still serving v000001; {expected}",
+        }
+        ready = admin.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["index_version"] == "v000001"
+        assert ready.json()["pointer_error"] == expected
+        assert top_paper(admin, QUESTION).startswith("composable-sparse-fine-tuning")
+    pointer.rmdir()
+    pointer.write_text("v000001\n")
+    assert admin.post("/v1/admin/reload").json()["status"] == "already_current"
+    assert admin.get("/readyz").json()["pointer_error"] is None

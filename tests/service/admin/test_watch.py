@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -14,6 +15,7 @@ import pytest
 
 from indexer.embedders.base import Embedder
 from indexer.storage import write_atomic
+from service.observability.logs import JsonFormatter
 from tests.service.admin.conftest import (
     BEES,
     KELP,
@@ -82,3 +84,44 @@ def test_the_watch_serves_new_versions_and_keeps_serving_when_one_is_damaged(
         wait_for(lambda: served() == "v000004", "v000004 served")
     # Closing the app joined the watcher.
     assert not [t for t in threading.enumerate() if t.name == "index-watch" and t.is_alive()]
+
+
+def test_a_garbled_or_directory_current_is_logged_as_json_and_the_watch_reloads_once_fixed(
+    index_copy: Path, embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="abstractqa.service")
+    pointer = index_copy / "CURRENT"
+    # A good v000002, built aside, to be made current once the pointer is repaired.
+    aside = tmp_path / "aside"
+    shutil.copytree(index_copy, aside)
+    assert index_papers(aside, embedder, KELP) == "v000002"
+    shutil.copytree(aside / "versions" / "v000002", index_copy / "versions" / "v000002")
+    with (
+        serve(index_copy, embedder, watch_index=True, watch_interval_s=0.05) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        for expected, damage in {
+            "CURRENT: does not name an index version: not UTF-8 text (byte 0)": (
+                lambda: pointer.write_bytes(b"\xff\x00\xfe")
+            ),
+            "CURRENT: is a directory, not a file": lambda: (pointer.unlink(), pointer.mkdir()),
+        }.items():
+            damage()
+            line = f"index watch: {expected}; still serving v000001"
+            wait_for(lambda line=line: line in caplog.text, f"{line!r} logged")
+            ready = http.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["index_version"] == "v000001"
+            assert ready.json()["pointer_error"] == expected
+        # Each problem is logged once, as a JSON line by the service's formatter.
+        [record] = [r for r in caplog.records if "is a directory" in r.getMessage()]
+        entry = json.loads(JsonFormatter().format(record))
+        assert entry["level"] == "error" and entry["logger"] == "abstractqa.service"
+        assert "Traceback" not in caplog.text
+        assert [t for t in threading.enumerate() if t.name == "index-watch" and t.is_alive()]
+
+        pointer.rmdir()
+        write_atomic(pointer, b"v000002\n")
+        wait_for(lambda: http.get("/readyz").json()["index_version"] == "v000002", "v000002")
+        assert http.get("/readyz").json()["pointer_error"] is None
+        assert top_paper(http, KELP_QUESTION) == KELP["id"]

@@ -3,6 +3,7 @@ requests, retrievals and answers they count."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from indexer.text import count_tokens
 from service.api_errors import install as install_errors
 from service.app import create_app
 from service.observability.install import install_observability
-from service.observability.metrics import Metrics
+from service.observability.metrics import HTTP_METHODS, Metrics
 from service.settings import Settings
 from tests.fakes.live_server import LiveServer
 from tests.fakes.openai_server import DEFAULT_REPLY, FakeOpenAIServer
@@ -256,3 +257,24 @@ def test_the_query_encoders_batching_counters_are_published(client: httpx.Client
     assert moved("encoded") + moved("cache_hits") == 1
     assert moved("batches") == moved("encoded")  # one query alone: a batch of one, or a hit
     assert value(after, "abstractqa_query_encoder_largest_batch") >= 1
+
+
+def test_unknown_method_names_are_counted_as_other_so_the_label_set_stays_bounded(
+    client: httpx.Client,
+) -> None:
+    before = scrape(client)
+    methods = [f"M{secrets.token_hex(6).upper()}" for _ in range(40)] + ["X" * 4001]
+    for n, method in enumerate(methods):
+        path = "/healthz" if n % 2 else f"/no/such/{n}"
+        assert client.request(method, path).status_code in {404, 405}
+    after = scrape(client)
+    assert label_values(after, REQUESTS, "method") <= HTTP_METHODS | {"other"}
+    assert label_values(after, LATENCY, "method") <= HTTP_METHODS | {"other"}
+    moved = sum(
+        value(after, REQUESTS, method="other", route=route, status=status)
+        - value(before, REQUESTS, method="other", route=route, status=status)
+        for route in ("/healthz", "unmatched")
+        for status in ("404", "405")
+    )
+    assert moved == len(methods)
+    assert not [r for r in label_values(after, REQUESTS, "route") if "no/such" in r]

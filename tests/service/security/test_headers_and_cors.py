@@ -59,13 +59,21 @@ def test_the_page_and_its_assets_keep_their_own_strict_csp(client: httpx.Client)
         assert "require-trusted-types-for 'script'" in csp
 
 
-def test_the_docs_page_may_load_swagger_ui_but_never_be_framed(client: httpx.Client) -> None:
+def test_the_docs_page_loads_its_scripts_from_this_origin_only_and_is_never_framed(
+    client: httpx.Client,
+) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert_security_headers(response)
-    assert response.headers["content-security-policy"] == (
-        "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
-    )
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self';" in csp
+    assert "frame-ancestors 'none'" in csp and "connect-src 'self'" in csp
+    assert "http" not in csp  # no other origin, CDN or not
+    assert "cdn" not in response.text and "https://" not in response.text
+    for asset in ("/static/swagger-ui-bundle.js", "/static/swagger-ui.css", "/static/docs.js"):
+        assert f'"{asset}"' in response.text
+        assert client.get(asset).status_code == 200
+    assert client.get("/redoc").status_code == 404  # FastAPI's CDN page is not offered
 
 
 def test_refusals_carry_the_security_headers_too(keyed: KeyedServer) -> None:

@@ -4,14 +4,18 @@ back when a stream ends, fails, or its client goes away)."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.service.security.conftest import KEYS, MAX_BODY_BYTES, QUESTION, KeyedServer
+from tests.service.raw_http import connect, read_to_close
+from tests.service.security.conftest import KEYS, MAX_BODY_BYTES, QUESTION, KeyedServer, bearer
 from tests.service.sse import read_events
 
 TOO_LARGE = {
@@ -57,6 +61,48 @@ def test_a_chunked_body_without_a_length_is_cut_off_at_the_limit(keyed: KeyedSer
         response = client.send(request)
     assert response.status_code == 413
     assert response.json() == TOO_LARGE
+
+
+# Well past what the sockets' buffers hold (about 4 MB on loopback), so a client that sends it
+# all before reading needs the server to have read it.
+BIG = 8_000_000
+
+
+def test_python_clients_that_send_a_whole_oversized_body_first_still_get_the_413(
+    keyed: KeyedServer,
+) -> None:
+    body = json.dumps({"query": "x" * BIG}).encode()
+    request = urllib.request.Request(
+        f"{keyed.url}/v1/search",
+        data=body,
+        headers={"Content-Type": "application/json", **bearer(KEYS[0])},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 413
+    assert json.loads(refused.value.read()) == TOO_LARGE
+
+    with keyed.client(KEYS[0]) as client:
+        declared = client.post("/v1/search", content=body)
+        chunked = client.post("/v1/search", content=chunks(BIG, size=65536))
+    assert declared.status_code == chunked.status_code == 413
+    assert declared.json() == chunked.json() == TOO_LARGE
+    assert declared.headers["connection"] == "close"
+
+
+def test_a_client_expecting_100_continue_gets_the_413_without_sending_the_body(
+    keyed: KeyedServer,
+) -> None:
+    with connect(keyed.url) as sock:
+        sock.sendall(
+            f"POST /v1/search HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {KEYS[0]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {BIG}\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
+        )
+        response = read_to_close(sock)
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), response  # no "100 Continue" before it
+    assert json.loads(body) == TOO_LARGE
 
 
 def test_a_chunked_body_within_the_limit_is_answered(keyed: KeyedServer) -> None:

@@ -8,13 +8,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from indexer.embedders.base import Embedder
 from service.app import create_app
+from service.security.connections import uvicorn_options
 from service.security.ratelimit import Rate, RateLimiter, parse_rate, retry_after
 from service.settings import Settings
 from tests.service.conftest import ready_server
@@ -86,6 +89,99 @@ def test_the_limit_is_off_on_an_open_service_unless_set_and_on_by_default_with_k
     assert Settings(api_keys="k").effective_rate_limit == Rate(120, "minute")  # type: ignore[arg-type]
     assert Settings(api_keys="k", rate_limit="off").effective_rate_limit is None  # type: ignore[arg-type]
     assert Settings(rate_limit="20/second").effective_rate_limit == Rate(20, "second")
+
+
+# -- wrong keys, admin endpoints, forwarded addresses ---------------------------------------------
+
+
+@contextmanager
+def served(corpus_index_dir: Path, embedder: Embedder, **overrides: Any) -> Iterator[str]:
+    """A server run with the uvicorn options ``abstractqa serve`` uses."""
+    settings = Settings(index_dir=corpus_index_dir, **overrides)
+    app = create_app(settings, embedder=embedder)
+    with ready_server(app, "abstractqa-guarded", **uvicorn_options(settings)) as url:
+        yield url
+
+
+def client_from(url: str, address: str, **kwargs: Any) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=url, transport=transport, **kwargs)
+
+
+def test_wrong_keys_are_limited_per_address_and_past_the_limit_no_key_is_checked(
+    corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    with served(
+        corpus_index_dir,
+        embedder,
+        api_keys=",".join(KEYS),  # type: ignore[arg-type]
+        rate_limit="off",
+        auth_failure_rate_limit=f"{LIMIT}/hour",
+    ) as url:
+        with client_from(url, "127.0.0.1") as guesser:
+            guesses = [
+                guesser.get("/v1/models", headers=bearer(f"guess-{n}")).status_code
+                for n in range(LIMIT)
+            ]
+            assert guesser.get("/v1/models").status_code == 429  # no key at all counts too
+            # Past the limit even the right key gets no answer about itself.
+            refused = guesser.get("/v1/models", headers=bearer(KEYS[0]))
+        with client_from(url, "127.0.0.2", headers=bearer(KEYS[0])) as other:
+            assert other.get("/v1/models").status_code == 200
+    assert guesses == [403] * LIMIT
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 1200
+    assert "auth_failure_rate_limit" in refused.json()["error"]["message"]
+
+
+def test_admin_endpoints_are_limited_per_address_whatever_the_key(
+    corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    admin_key = "admin-key-rate-test-93b1"
+    with served(
+        corpus_index_dir, embedder, admin_key=admin_key, admin_rate_limit=f"{LIMIT}/hour"
+    ) as url:
+        with client_from(url, "127.0.0.1") as admin:
+            answers = [
+                admin.post("/v1/admin/reload", headers=bearer(key)).status_code
+                for key in ("wrong", admin_key, "wrong")
+            ]
+            refused = admin.post("/v1/admin/reload", headers=bearer(admin_key))
+            assert admin.get("/v1/models").status_code == 200  # the API is not affected
+        with client_from(url, "127.0.0.2", headers=bearer(admin_key)) as other:
+            assert other.post("/v1/admin/reload").status_code == 200
+    assert answers == [403, 200, 403]
+    assert refused.status_code == 429
+    assert "admin_rate_limit" in refused.json()["error"]["message"]
+
+
+def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
+    corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    def statuses(url: str) -> list[int]:
+        with client_from(url, "127.0.0.1") as client:
+            return [
+                client.get("/v1/models", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+                for n in range(LIMIT + 1)
+            ]
+
+    with served(corpus_index_dir, embedder, rate_limit=f"{LIMIT}/hour") as url:
+        untrusted = statuses(url)
+    with served(
+        corpus_index_dir,
+        embedder,
+        rate_limit=f"{LIMIT}/hour",
+        trusted_proxies="127.0.0.1",  # type: ignore[arg-type]
+    ) as url:
+        trusted = statuses(url)
+    assert untrusted == [200] * LIMIT + [429]  # one client: the peer, whatever the header says
+    assert trusted == [200] * (LIMIT + 1)  # each forwarded address is its own client
+
+
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_server_at_start_up() -> None:
+    with pytest.raises(ValueError, match="a trusted proxy is an IP address or network"):
+        Settings(trusted_proxies="proxy.example")  # type: ignore[arg-type]
+    assert Settings(trusted_proxies="10.0.0.0/8, ::1").trusted_proxies == ["10.0.0.0/8", "::1"]  # type: ignore[arg-type]
 
 
 # -- the rate and the bucket ---------------------------------------------------------------------
