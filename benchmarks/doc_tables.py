@@ -184,6 +184,130 @@ def scale_calibration(doc: Document) -> str:
     return table([*header, "effective dimension (PCA participation ratio)"], rows)
 
 
+def answers(doc: Document) -> str:
+    a, v = doc["metrics"]["answers"], doc["metrics"]["verification"]
+    rows = [
+        [
+            "questions (answerable / unanswerable)",
+            f"{a['questions']} ({a['answerable']} / {a['unanswerable']})",
+        ],
+        [
+            "hit@1 / recall@5 / MRR",
+            f"{f3(a['hit_at_1'])} / {f3(a['recall_at_5'])} / {f3(a['mrr'])}",
+        ],
+        ["citation precision", f3(a["citation_precision"])],
+        ["unanswerable questions abstained", f3(a["abstention_accuracy"])],
+        ["answerable questions abstained (false abstentions)", str(a["false_abstentions"])],
+        ["claim verification accuracy", f"{f3(v['accuracy'])} ({v['claims']} claims)"],
+    ]
+    return table(["measure (in-sample: the defaults were chosen on this set)", "value"], rows)
+
+
+def _rate(r: dict[str, Any]) -> str:
+    low, high = r["ci95"]
+    return f"{f3(r['rate'])} [{f3(low)}, {f3(high)}]"
+
+
+def cv_abstention(doc: Document) -> str:
+    m = doc["metrics"]
+    rows = [
+        [label, _rate(m[key]["abstention_accuracy"]), _rate(m[key]["false_abstention_rate"])]
+        for label, key in (
+            ("held-out (5 folds, pooled)", "held_out"),
+            ("in-sample, chosen on all questions", "in_sample_chosen_on_all"),
+            ("in-sample, the served defaults", "in_sample_current_defaults"),
+        )
+    ]
+    header = ["", "unanswerable abstained (95% CI)", "answerable abstained (95% CI)"]
+    return table(header, rows)
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f} MB"
+
+
+def corpus_scale(doc: Document) -> str:
+    m = doc["metrics"]
+    large, bundled = m["large"], m["bundled_serve"]
+    serve = large["serve"]
+    rows = [
+        ["papers", f"{large['papers']:,}"],
+        [
+            "`index add`: wall / papers per s",
+            f"{f1(large['add']['seconds'])} s / {f1(large['papers_per_s'])}",
+        ],
+        ["papers per s excluding the embedder", f1(large["papers_per_s_excluding_embedder"])],
+        ["`index add`: peak RSS", _mb(large["add"]["peak_rss_mb"])],
+        ["index on disk", _mb(large["index_bytes"] / 1e6)],
+        [
+            "add 20 papers: wall / bytes written (share of the index)",
+            f"{f1(large['add_20']['seconds'])} s / {large['add_20_bytes_written']:,} "
+            f"({100 * large['add_20_share_of_index']:.2f}%)",
+        ],
+        ["remove 1 paper: wall", f"{f1(large['remove_1']['seconds'])} s"],
+        [
+            "serve: ready / RSS at ready / after the queries",
+            f"{f1(serve['ready_s'])} s / {_mb(serve['rss_ready_mb'])} / "
+            f"{_mb(serve['rss_after_mb'])}",
+        ],
+        [
+            "/v1/search p50 (bundled corpus, same run)",
+            f"{f1(serve['search']['p50'])} ms ({f1(bundled['search']['p50'])} ms, "
+            f"ratio {large['search_p50_ratio_to_bundled']:.2f})",
+        ],
+        [
+            "/v1/ask p50 (bundled corpus, same run)",
+            f"{f1(serve['ask']['p50'])} ms ({f1(bundled['ask']['p50'])} ms, "
+            f"ratio {large['ask_p50_ratio_to_bundled']:.2f})",
+        ],
+    ]
+    if "resume" in m:
+        r = m["resume"]
+        rows.append(
+            [
+                "resume after kill -9: texts embedded twice (batch)",
+                f"{r['embedded_twice']} ({r['batch']})",
+            ]
+        )
+    e = m["endless_input"]
+    rows.append(
+        [
+            "`index add /dev/zero`: exit / wall / peak RSS",
+            f"{e['exit_code']} / {f1(e['seconds'])} s / {_mb(e['peak_rss_mb'])}",
+        ]
+    )
+    if "real_model" in m:
+        real = m["real_model"]
+        rows.append(
+            [
+                "real model: papers, `index add` wall, search p50",
+                f"{real['papers']}, {f1(real['add']['seconds'])} s, "
+                f"{f1(real['serve']['search']['p50'])} ms",
+            ]
+        )
+    return table(["measure", "value"], rows)
+
+
+def scale_ivf(doc: Document) -> str:
+    rows = []
+    for n, size in sorted(doc["metrics"]["sizes"].items(), key=lambda kv: int(kv[0])):
+        ivf, flat = size["ivf_sq8"], size["flat"]
+        exact = flat["latency_ms"]["10"]["cpu"]["p50"]
+        for point in ivf["sweep_k10"]:
+            rows.append(
+                [
+                    f"{int(n):,}",
+                    str(point["nprobe"]),
+                    f"{point['recall']:.4f}",
+                    f"{point['latency_ms']['cpu']['p50']:.2f} ms ({exact:.2f} ms)",
+                    f"{ivf['build_s']:.1f} s",
+                    f"{ivf['index_bytes'] / 1e6:,.0f} MB ({flat['index_bytes'] / 1e6:,.0f} MB)",
+                ]
+            )
+    header = ["vectors", "nprobe", "recall@10", "CPU p50 (flat)", "build", "RAM (flat float32)"]
+    return table(header, rows)
+
+
 def _scale(doc: Document) -> dict[str, Any]:
     return {"settings": doc["params"], "sizes": doc["metrics"]["sizes"]}
 
@@ -201,4 +325,8 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("scale", "summary"): lambda doc: scale_summary(_scale(doc)),
     ("scale", "per_size"): lambda doc: scale_markdown(_scale(doc)),
     ("scale_calibration", "comparison"): scale_calibration,
+    ("answers", "metrics"): answers,
+    ("scale_ivf", "sweep"): scale_ivf,
+    ("cv_abstention", "rates"): cv_abstention,
+    ("corpus_scale_100000", "summary"): corpus_scale,
 }
