@@ -95,7 +95,7 @@ def test_a_garbled_or_directory_current_is_logged_as_json_and_the_watch_reloads_
     aside = tmp_path / "aside"
     shutil.copytree(index_copy, aside)
     assert index_papers(aside, embedder, KELP) == "v000002"
-    shutil.copytree(aside / "versions" / "v000002", index_copy / "versions" / "v000002")
+    copy_version(aside, index_copy, "v000002")
     with (
         serve(index_copy, embedder, watch_index=True, watch_interval_s=0.05) as server,
         httpx.Client(base_url=server.url, timeout=60) as http,
