@@ -12,8 +12,8 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 SearchMode = Literal["hybrid", "dense", "bm25"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "bm25")
 HNSW_MIN_VECTORS = 50_000
-# Not yet measured at 10^6+ vectors on this machine: see docs/benchmarks.md.
-IVF_MIN_VECTORS = 2_000_000
+# From benchmarks/bench_scale.py --kinds flat,ivf_sq8 (docs/benchmarks.md, "Compressed segments").
+IVF_MIN_VECTORS = 300_000
 VectorIndexKind = Literal["flat", "hnsw", "ivf_sq8"]
 
 
