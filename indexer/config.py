@@ -99,8 +99,9 @@ class IndexerSettings(BaseSettings):
 
     keep_versions: int = Field(3, ge=1, le=100, description="Index versions kept on disk.")
 
-    # Pseudo-relevance feedback (indexer/feedback.py); defaults chosen by
-    # benchmarks/cv_retrieval.py on held-out folds of CISI and CACM (docs/benchmarks.md).
+    # Pseudo-relevance feedback (indexer/feedback.py). Off: on held-out folds of CISI and CACM
+    # (benchmarks/cv_retrieval.py, docs/benchmarks.md) the grid with feedback scored below the
+    # one without; the other defaults are the usual literature settings, for when it is on.
     rm3_docs: int = Field(
         0, ge=0, le=100, description="RM3 on BM25: first-pass papers fed back (0: off)."
     )
