@@ -1,19 +1,24 @@
-"""Held-out tuning of the hybrid retrieval's parameters (``Retriever`` ``dense_weight`` and
-``depth``) on BEIR collections (default: CISI and CACM from ../shared/benchmarks).
+"""Held-out tuning of the hybrid retrieval's parameters (``Retriever`` ``dense_weight``,
+``depth`` and pseudo-relevance ``feedback``: RM3 on BM25, Rocchio on dense) on BEIR collections
+(default: CISI and CACM from ../shared/benchmarks).
 
 Each collection is indexed once into ``--cache-dir`` (reused while its corpus and the embedder
 are the same). Documents are read as they are: a title-only document is indexed with its title,
 an empty one (no title, no text) is skipped and counts as not retrieved. Every query with
 judgements is run through ``Retriever.search`` for every grid point and for dense and BM25
-alone, and nDCG@10 is kept per query. Then, per collection:
+alone (each with its own feedback options), and nDCG@10 is kept per query. Each retriever's
+candidates are computed once per depth and feedback option and fused for every dense weight
+(``Retriever.candidates`` then ``Retriever.ranked``: what ``search`` does). Then, per collection,
+for the whole grid and for the grid without feedback:
 
 - in-sample: the grid point with the best mean over all its queries, and that mean;
 - held-out: 5-fold cross-validation over its queries (each fold scored with the grid point
   that is best on the other four), the mean over all queries of their held-out fold's score;
 - across collections: the grid point best on the other collection, scored on this one.
 
-The same for the best single retriever (dense or BM25, chosen the same way). Ties go to the
-earlier grid point; the shipped default (0.5, 100) comes first. Also records the four metrics
+The same for the best single retriever (dense or BM25, with or without its feedback, chosen the
+same way). Ties go to the earlier grid point; the shipped default (0.5, 100, no feedback) comes
+first, then the points without feedback. Also records the four metrics
 of ``eval retrieval`` at the default settings. Writes ``benchmarks/results/cv_retrieval.json``.
 
     .venv/bin/python benchmarks/cv_retrieval.py [--beir DIR ...] [--cache-dir DIR]
@@ -49,20 +54,30 @@ from indexer.evaluation.beir import (  # noqa: E402
     load_beir,
 )
 from indexer.evaluation.metrics import ndcg_at_k  # noqa: E402
+from indexer.feedback import Feedback  # noqa: E402
 from indexer.index import IndexVersion, open_index  # noqa: E402
 from indexer.models import PaperRecord  # noqa: E402
 from indexer.retrieval import Mode, Retriever  # noqa: E402
 from indexer.text import clean  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "benchmarks"
-DEFAULT = (0.5, 100)
+OFF = Feedback()
+DEFAULT = (0.5, 100, OFF)
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 DEPTHS = (50, 100, 200, 400)
+# RM3 as papers/terms/original query weight, Rocchio as papers/beta ("off": none). The union
+# of the two grids tried (the first had the 0.5 weights and the stronger Rocchio settings).
+RM3 = (
+    *("off", "5/10/0.5", "10/10/0.5", "10/20/0.5", "5/10/0.7", "10/10/0.7", "10/20/0.7"),
+    *("5/10/0.85", "10/10/0.85", "10/20/0.85"),
+)
+ROCCHIO = ("off", "3/0.1", "3/0.3", "5/0.2", "5/0.3", "10/0.2", "10/0.3", "5/0.5", "10/0.5")
 SINGLE: tuple[Mode, ...] = ("dense", "bm25")
 FOLDS = 5
 SEED = 13
+FAMILIES = ("hybrid", "hybrid_no_feedback", "single", "single_no_feedback")
 
-Config = tuple[float, int]
+Config = tuple[float, int, Feedback]
 
 
 @dataclass
@@ -126,25 +141,78 @@ class Collection:
     counts: dict[str, int]
 
 
-def per_query_ndcg(c: Collection, retriever: Retriever, mode: Mode) -> list[float]:
-    out = []
-    for text, vector, judged in zip(c.texts, c.vectors, c.qrels, strict=True):
-        hits = retriever.search(text, k=CUTOFF, mode=mode, query_vector=vector)
-        out.append(ndcg_at_k([h.paper.paper_id for h in hits], judged, CUTOFF))
-    return out
+def rm3_option(text: str) -> Feedback:
+    """``off`` or papers/terms/original query weight, e.g. ``10/20/0.5``."""
+    if text == "off":
+        return OFF
+    docs, terms, weight = text.split("/")
+    return Feedback(rm3_docs=int(docs), rm3_terms=int(terms), rm3_query_weight=float(weight))
+
+
+def rocchio_option(text: str) -> Feedback:
+    """``off`` or papers/beta, e.g. ``5/0.3``."""
+    if text == "off":
+        return OFF
+    docs, beta = text.split("/")
+    return Feedback(rocchio_docs=int(docs), rocchio_beta=float(beta))
+
+
+def combine(rm3: Feedback, rocchio: Feedback) -> Feedback:
+    return Feedback(
+        rm3.rm3_docs,
+        rm3.rm3_terms,
+        rm3.rm3_query_weight,
+        rocchio.rocchio_docs,
+        rocchio.rocchio_beta,
+    )
 
 
 def score_grid(
     c: Collection, embedder: Embedder, configs: Sequence[Config]
 ) -> dict[str, dict[Any, np.ndarray]]:
-    """Per-query nDCG@10 of every hybrid grid point and of each single retriever."""
-    hybrid = {
-        (w, d): np.array(per_query_ndcg(c, Retriever(c.index, embedder, w, d), "hybrid"))
-        for w, d in configs
+    """Per-query nDCG@10 of every hybrid grid point and of each single retriever (with each
+    feedback option of its side)."""
+    depths = sorted({d for _, d, _ in configs} | {DEFAULT[1]})
+    rm3s = list(dict.fromkeys(combine(fb, OFF) for _, _, fb in configs))
+    rocchios = list(dict.fromkeys(combine(OFF, fb) for _, _, fb in configs))
+    fusers = {w: Retriever(c.index, embedder, w) for w in dict.fromkeys(w for w, _, _ in configs)}
+    singles: dict[str, tuple[Mode, Feedback]] = {}
+    sides: tuple[tuple[Mode, list[Feedback]], ...] = (("dense", rocchios), ("bm25", rm3s))
+    for mode, options in sides:
+        for fb in options:
+            singles[mode if fb == OFF else f"{mode} + {fb.label()}"] = (mode, fb)
+    sides_by = {fb: Retriever(c.index, embedder, feedback=fb) for fb in rm3s + rocchios}
+    hybrid: dict[Any, list[float]] = {point: [] for point in configs}
+    single: dict[Any, list[float]] = {name: [] for name in singles}
+    for text, vector, judged in zip(c.texts, c.vectors, c.qrels, strict=True):
+        for depth in depths:
+            dense = {fb: sides_by[fb].dense(vector, depth, None) for fb in rocchios}
+            lexical = {fb: sides_by[fb].lexical(text, depth, None) for fb in rm3s}
+            for w, d, fb in configs:
+                if d != depth:
+                    continue
+                found = (dense[combine(OFF, fb)], lexical[combine(fb, OFF)])
+                top = fusers[w].ranked(found, "hybrid", CUTOFF)
+                hybrid[(w, d, fb)].append(ndcg_at_k(list(top), judged, CUTOFF))
+            if depth != DEFAULT[1]:
+                continue
+            for name, (mode, fb) in singles.items():
+                found = (dense[fb], {}) if mode == "dense" else ({}, lexical[fb])
+                top = fusers[next(iter(fusers))].ranked(found, mode, CUTOFF)
+                single[name].append(ndcg_at_k(list(top), judged, CUTOFF))
+    return {
+        "hybrid": {key: np.array(v) for key, v in hybrid.items()},
+        "single": {key: np.array(v) for key, v in single.items()},
     }
-    plain = Retriever(c.index, embedder)
-    single = {mode: np.array(per_query_ndcg(c, plain, mode)) for mode in SINGLE}
-    return {"hybrid": hybrid, "single": single}
+
+
+def without_feedback(scores: dict[Any, np.ndarray]) -> dict[Any, np.ndarray]:
+    """The grid points (or single retrievers) that use no feedback."""
+    return {
+        key: s
+        for key, s in scores.items()
+        if (key[2] == OFF if isinstance(key, tuple) else key in SINGLE)
+    }
 
 
 def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
@@ -194,7 +262,7 @@ def summarise(
 
 def _label(key: Any) -> Any:
     if isinstance(key, tuple):
-        return {"dense_weight": key[0], "depth": key[1]}
+        return {"dense_weight": key[0], "depth": key[1], "feedback": key[2].label()}
     return key
 
 
@@ -224,6 +292,9 @@ def run(
     collections each is also scored with the grid point tuned on the other."""
     collections = [load_collection(root, cache_dir, embedder) for root in roots]
     grids = {c.name: score_grid(c, embedder, configs) for c in collections}
+    for grid_of in grids.values():
+        for family in ("hybrid", "single"):
+            grid_of[f"{family}_no_feedback"] = without_feedback(grid_of[family])
     metrics: dict[str, Any] = {"collections": {}}
     samples: dict[str, Any] = {}
     for c in collections:
@@ -236,7 +307,7 @@ def run(
             dict(zip(c.query_ids, c.qrels, strict=True)),
             SEARCH_MODES,
             k=100,
-            retriever=Retriever(c.index, embedder, *DEFAULT),
+            retriever=Retriever(c.index, embedder, DEFAULT[0], DEFAULT[1], DEFAULT[2]),
         )
         metrics["collections"][c.name] = {
             **c.counts,
@@ -246,7 +317,7 @@ def run(
                 family: summarise(
                     grids[c.name][family], grids[other][family] if other else None, other
                 )
-                for family in ("hybrid", "single")
+                for family in FAMILIES
             },
         }
         samples[c.name] = {"query_ids": c.query_ids, "ndcg10": _named(grids[c.name])}
@@ -265,14 +336,27 @@ def run(
 
 
 def _named(grid: dict[str, dict[Any, np.ndarray]]) -> dict[str, list[float]]:
-    hybrid = {f"hybrid w={w} depth={d}": s.tolist() for (w, d), s in grid["hybrid"].items()}
-    return hybrid | {mode: s.tolist() for mode, s in grid["single"].items()}
+    """Per-query scores of the points without feedback, of every feedback option at the
+    default weight and depth, and of the single retrievers (all points: megabytes)."""
+    hybrid = {
+        f"hybrid w={w} depth={d}" + ("" if fb == OFF else f" {fb.label()}"): s.tolist()
+        for (w, d, fb), s in grid["hybrid"].items()
+        if fb == OFF or (w, d) == DEFAULT[:2]
+    }
+    return hybrid | {name: s.tolist() for name, s in grid["single"].items()}
 
 
-def grid(weights: Sequence[float], depths: Sequence[int]) -> list[Config]:
-    """Every (weight, depth) pair, the shipped default first (it wins ties)."""
-    points = [(w, d) for w in weights for d in depths]
-    return sorted(points, key=lambda point: point != DEFAULT)
+def grid(
+    weights: Sequence[float],
+    depths: Sequence[int],
+    rm3: Sequence[Feedback] = (OFF,),
+    rocchio: Sequence[Feedback] = (OFF,),
+) -> list[Config]:
+    """Every (weight, depth, feedback) point: the shipped default first, then the points
+    without feedback (earlier points win ties)."""
+    feedbacks = [combine(a, b) for a in rm3 for b in rocchio]
+    points = [(w, d, fb) for fb in feedbacks for w in weights for d in depths]
+    return sorted(points, key=lambda point: (point != DEFAULT, point[2] != OFF))
 
 
 def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) -> int:
@@ -295,10 +379,15 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--weights", default=",".join(map(str, WEIGHTS)))
     parser.add_argument("--depths", default=",".join(map(str, DEPTHS)))
+    parser.add_argument("--rm3", default=",".join(RM3), help="papers/terms/query weight, or off")
+    parser.add_argument("--rocchio", default=",".join(ROCCHIO), help="papers/beta, or off")
     args = parser.parse_args(argv)
     roots = args.beir or [SHARED / "cisi", SHARED / "cacm"]
     configs = grid(
-        [float(w) for w in args.weights.split(",")], [int(d) for d in args.depths.split(",")]
+        [float(w) for w in args.weights.split(",")],
+        [int(d) for d in args.depths.split(",")],
+        [rm3_option(o) for o in args.rm3.split(",")],
+        [rocchio_option(o) for o in args.rocchio.split(",")],
     )
     if embedder is None:
         from indexer.embedders import build_embedder
@@ -320,7 +409,7 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         "cv_retrieval", params, metrics, samples, results_dir=args.results_dir, command=command
     )
     for name, m in metrics["collections"].items():
-        for family in ("hybrid", "single"):
+        for family in FAMILIES:
             f = m[family]
             print(
                 f"{name} {family}: in-sample {f['in_sample']['ndcg10']:.4f} "

@@ -35,13 +35,20 @@ def f1(value: float) -> str:
 
 def _params(chosen: Any) -> str:
     if isinstance(chosen, dict):
-        return f"dense weight {chosen['dense_weight']}, depth {chosen['depth']}"
+        feedback = chosen.get("feedback", "off")
+        return f"dense weight {chosen['dense_weight']}, depth {chosen['depth']}" + (
+            "" if feedback == "off" else f", {feedback}"
+        )
     return str(chosen)
 
 
 def _folds(chosen: list[Any]) -> str:
     if all(isinstance(c, dict) for c in chosen):
-        return "; ".join(f"{c['dense_weight']}/{c['depth']}" for c in chosen)
+        return "; ".join(
+            f"{c['dense_weight']}/{c['depth']}"
+            + ("" if c.get("feedback", "off") == "off" else f" {c['feedback']}")
+            for c in chosen
+        )
     return ", ".join(str(c) for c in chosen)
 
 
@@ -73,10 +80,20 @@ def cv_default_modes(doc: Document) -> str:
     return table(["collection", "mode", *metrics], rows)
 
 
+CV_FAMILIES = (
+    ("hybrid_no_feedback", "hybrid, no feedback"),
+    ("hybrid", "hybrid, feedback in the grid"),
+    ("single_no_feedback", "best single retriever, no feedback"),
+    ("single", "best single retriever, feedback in the grid"),
+)
+
+
 def cv_scores(doc: Document) -> str:
     rows = []
     for name, c in doc["metrics"]["collections"].items():
-        for family, label in (("hybrid", "hybrid"), ("single", "best single retriever")):
+        for family, label in CV_FAMILIES:
+            if family not in c:
+                continue
             f = c[family]
             other = f.get("tuned_on_other")
             rows.append(

@@ -24,6 +24,7 @@ from indexer.errors import (
 )
 from indexer.evaluation import cli as eval_cli
 from indexer.evaluation.beir import EvaluationInputError, json_objects
+from indexer.feedback import Feedback
 from indexer.http_errors import excerpt, retry_after
 from indexer.identity import normalise_title
 from indexer.index import IndexVersion, check_version, current_version_name, open_index
@@ -42,6 +43,7 @@ __all__ = [
     "EmbedderError",
     "EmbedderMismatchError",
     "EvaluationInputError",
+    "Feedback",
     "Filters",
     "IndexCorruptError",
     "IndexLockedError",

@@ -220,6 +220,7 @@ def _info(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from indexer.embedders import build_embedder
     from indexer.embedders.factory import embedder_name
+    from indexer.feedback import Feedback
     from indexer.index import open_index
     from indexer.retrieval import Retriever
 
@@ -228,7 +229,9 @@ def _search(args: argparse.Namespace) -> int:
         return 2
     settings = settings_from(args)
     index = open_index(settings.index_dir, expected_embedder=embedder_name(settings))
-    retriever = Retriever(index, build_embedder(settings))
+    retriever = Retriever(
+        index, build_embedder(settings), feedback=Feedback.from_settings(settings)
+    )
     hits = retriever.search(args.query, k=args.k, mode=args.mode)
     if args.json:
         results = [

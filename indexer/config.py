@@ -99,6 +99,23 @@ class IndexerSettings(BaseSettings):
 
     keep_versions: int = Field(3, ge=1, le=100, description="Index versions kept on disk.")
 
+    # Pseudo-relevance feedback (indexer/feedback.py). Off: on held-out folds of CISI and CACM
+    # (benchmarks/cv_retrieval.py, docs/benchmarks.md) the grid with feedback scored below the
+    # one without; the other defaults are the usual literature settings, for when it is on.
+    rm3_docs: int = Field(
+        0, ge=0, le=100, description="RM3 on BM25: first-pass papers fed back (0: off)."
+    )
+    rm3_terms: int = Field(10, ge=1, le=200, description="RM3: expansion terms kept.")
+    rm3_query_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="RM3: the original query's share of the new query."
+    )
+    rocchio_docs: int = Field(
+        0, ge=0, le=100, description="Rocchio on dense: first-pass papers fed back (0: off)."
+    )
+    rocchio_beta: float = Field(
+        0.3, ge=0.0, le=1.0, description="Rocchio: how far the query vector moves (0..1)."
+    )
+
     def vector_index_for(self, n_vectors: int) -> VectorIndexKind:
         """The vector structure a segment of ``n_vectors`` vectors gets under these settings."""
         if self.vector_index != "auto":

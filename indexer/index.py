@@ -228,15 +228,28 @@ class LexicalView:
         self, query: str, k: int, paper_ids: set[str] | None = None
     ) -> tuple[np.ndarray, list[str]]:
         """Top-``k`` (scores, paper ids) with a positive score, best first."""
-        allowed = None
-        if paper_ids is not None:
-            located = self._version.papers.locate(sorted(paper_ids))
-            allowed = [
-                np.array([r for s, r in located.values() if s == i], dtype=np.int64)
-                for i in range(len(self._version.segments))
-            ]
+        return self._top(self._index.score(query, self._allowed(paper_ids)), k)
+
+    def search_weighted(
+        self, terms: Mapping[str, float], k: int, paper_ids: set[str] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """As ``search``, for stemmed ``terms`` with a weight each (``tokenize``'s terms)."""
+        return self._top(self._index.score_weighted(terms, self._allowed(paper_ids)), k)
+
+    def _allowed(self, paper_ids: set[str] | None) -> list[np.ndarray] | None:
+        if paper_ids is None:
+            return None
+        located = self._version.papers.locate(sorted(paper_ids))
+        return [
+            np.array([r for s, r in located.values() if s == i], dtype=np.int64)
+            for i in range(len(self._version.segments))
+        ]
+
+    def _top(
+        self, per_segment: Sequence[np.ndarray | None], k: int
+    ) -> tuple[np.ndarray, list[str]]:
         candidates: list[tuple[float, int, int]] = []
-        for position, scores in enumerate(self._index.score(query, allowed)):
+        for position, scores in enumerate(per_segment):
             if scores is None:
                 continue
             n = min(k, len(scores))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -170,18 +170,26 @@ class LexicalIndex:
         """Per segment, every paper row's BM25 score (None: no query term in that segment).
 
         ``allowed``: per segment, the rows a request may see (None: all live rows)."""
-        tokens = tokenize([query])[0]
-        lookups = self._lookup(tokens)
+        # A repeated query term counts again: its weight is its count.
+        counts = Counter(tokenize([query])[0])
+        return self.score_weighted({t: float(n) for t, n in counts.items()}, allowed)
+
+    def score_weighted(
+        self, terms: Mapping[str, float], allowed: Sequence[np.ndarray | None] | None = None
+    ) -> list[np.ndarray | None]:
+        """As ``score``, for a query of stemmed ``terms`` each weighted (the BM25 term score
+        times its weight): expanded queries (RM3) score through here."""
+        lookups = self._lookup(terms)
         df: Counter[str] = Counter()
         for hits in lookups:
             for term, (_, n) in hits.items():
                 df[term] += n
-        weights = {t: self.idf(n) for t, n in df.items()}
+        weights = {t: terms[t] * self.idf(n) for t, n in df.items()}
         out: list[np.ndarray | None] = []
         for i, (segment, postings, hits) in enumerate(
             zip(self._segments, self._postings, lookups, strict=True)
         ):
-            present = [t for t in tokens if t in hits]  # repeated query terms count again
+            present = [t for t in terms if t in hits]
             if not present:
                 out.append(None)
                 continue

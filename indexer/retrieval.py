@@ -15,7 +15,9 @@ import numpy as np
 
 from indexer.config import SEARCH_MODES, SearchMode
 from indexer.embedders.base import Embedder
+from indexer.feedback import Feedback, rm3_query, rocchio
 from indexer.index import IndexVersion
+from indexer.lexical import paper_text, tokenize
 from indexer.models import Chunk, Paper
 
 Mode = SearchMode
@@ -109,6 +111,9 @@ class Retriever:
     CISI this beats reciprocal-rank fusion (nDCG@10 0.465 vs 0.452 at k=60) and both
     retrievers alone, and the bundled questions' hit@1 rises from 0.953 to 0.984
     (docs/benchmarks.md). Equal weights: the optimum was flat between 0.4 and 0.6.
+
+    ``feedback``: pseudo-relevance feedback, RM3 on the BM25 side and Rocchio on the dense
+    side, each a second pass after its own first one (off by default).
     """
 
     def __init__(
@@ -117,11 +122,13 @@ class Retriever:
         embedder: Embedder,
         dense_weight: float = 0.5,
         depth: int = 100,
+        feedback: Feedback | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.dense_weight = dense_weight
         self.depth = depth
+        self.feedback = feedback or Feedback()
         chunks_per_paper = len(index.chunks) / max(1, len(index.papers))
         self._chunk_factor = max(2, int(np.ceil(chunks_per_paper)) + 1)
 
@@ -152,11 +159,37 @@ class Retriever:
     ) -> dict[str, _Ranked]:
         k = depth * self._chunk_factor
         allowed = self.allowed_chunks(papers)
-        scores, ids = self.index.vectors.search(query_vector[np.newaxis, :], k, allowed)
+        ranking = self._dense_pass(query_vector, k, depth, allowed)
+        fb = self.feedback
+        if fb.rocchio_docs and ranking:
+            top = [r.chunk_id for r in list(ranking.values())[: fb.rocchio_docs]]
+            vectors = self.index.vectors.vectors_of([c for c in top if c is not None])
+            moved = rocchio(query_vector, vectors, fb.rocchio_beta)
+            ranking = self._dense_pass(moved, k, depth, allowed)
+        return ranking
+
+    def _dense_pass(
+        self, vector: np.ndarray, k: int, depth: int, allowed: np.ndarray | None
+    ) -> dict[str, _Ranked]:
+        scores, ids = self.index.vectors.search(vector[np.newaxis, :], k, allowed)
         return dict(list(_group_by_paper(self.index, scores[0], ids[0]).items())[:depth])
 
     def lexical(self, query: str, depth: int, papers: set[str] | None) -> dict[str, _Ranked]:
-        scores, ids = self.index.bm25.search(query, depth, papers)
+        bm25, fb = self.index.bm25, self.feedback
+        if fb.rm3_docs:
+            first, top = bm25.search(query, fb.rm3_docs, papers)
+            found = self.index.papers.many(top)
+            docs = [paper_text(found[p].title, found[p].abstract) for p in top]
+            expanded = rm3_query(
+                bm25.tokenize(query),
+                tokenize(docs) if docs else [],
+                first.tolist(),
+                fb.rm3_terms,
+                fb.rm3_query_weight,
+            )
+            scores, ids = bm25.search_weighted(expanded, depth, papers)
+        else:
+            scores, ids = bm25.search(query, depth, papers)
         return {
             paper_id: _Ranked(float(score), None, rank=rank)
             for rank, (score, paper_id) in enumerate(zip(scores.tolist(), ids, strict=True), 1)
@@ -177,14 +210,36 @@ class Retriever:
         allowed = self.allowed_papers(paper_ids, filters)
         if allowed is not None and not allowed:
             return []
-        depth = max(k, self.depth)
+        found = self.candidates(query, max(k, self.depth), mode, allowed, query_vector)
+        fused = self.ranked(found, mode, k)
+        papers = self.index.papers.many(list(fused))
+        dense, lexical = found
+        return [self._hit(papers[p], s, dense.get(p), lexical.get(p)) for p, s in fused.items()]
+
+    def candidates(
+        self,
+        query: str,
+        depth: int,
+        mode: Mode = "hybrid",
+        papers: set[str] | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> tuple[dict[str, _Ranked], dict[str, _Ranked]]:
+        """Each retriever's ``depth`` best papers (dense, BM25) that ``mode`` uses."""
         dense: dict[str, _Ranked] = {}
         lexical: dict[str, _Ranked] = {}
         if mode in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embed_query(query)
-            dense = self.dense(vector, depth, allowed)
+            dense = self.dense(vector, depth, papers)
         if mode in ("hybrid", "bm25"):
-            lexical = self.lexical(query, depth, allowed)
+            lexical = self.lexical(query, depth, papers)
+        return dense, lexical
+
+    def ranked(
+        self, found: tuple[dict[str, _Ranked], dict[str, _Ranked]], mode: Mode, k: int
+    ) -> dict[str, float]:
+        """The ``k`` best papers of ``candidates`` in ``mode`` with their scores, best first
+        (the hybrid fused with this retriever's ``dense_weight``)."""
+        dense, lexical = found
         if mode == "dense":
             fused = {p: r.score for p, r in dense.items()}
         elif mode == "bm25":
@@ -192,8 +247,7 @@ class Retriever:
         else:
             fused = self._fuse(dense, lexical)
         order = sorted(fused, key=lambda p: (-fused[p], p))[:k]
-        papers = self.index.papers.many(order)
-        return [self._hit(papers[p], fused[p], dense.get(p), lexical.get(p)) for p in order]
+        return {p: fused[p] for p in order}
 
     def _fuse(self, dense: dict[str, _Ranked], lexical: dict[str, _Ranked]) -> dict[str, float]:
         fused: dict[str, float] = {}

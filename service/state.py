@@ -23,6 +23,7 @@ import numpy as np
 
 from indexer import (
     Embedder,
+    Feedback,
     IndexerError,
     IndexVersion,
     Retriever,
@@ -231,7 +232,7 @@ class ServiceState:
             self._loaded = Loaded(
                 index,
                 embedder,
-                Retriever(index, embedder),
+                Retriever(index, embedder, feedback=Feedback.from_settings(self.settings)),
                 SentenceVectors(index, embedder, self.settings.sentence_cache_papers),
             )
             self.error = None
@@ -269,7 +270,7 @@ class ServiceState:
             new = Loaded(
                 index,
                 old.embedder,
-                Retriever(index, old.embedder),
+                Retriever(index, old.embedder, feedback=Feedback.from_settings(self.settings)),
                 SentenceVectors(index, old.embedder, self.settings.sentence_cache_papers),
             )
             new.sentences.adopt(old.sentences)

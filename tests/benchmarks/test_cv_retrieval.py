@@ -52,6 +52,14 @@ def test_ties_go_to_the_first_point_and_the_default_comes_first_in_the_grid() ->
     assert cv.grid([0.4, 0.5], [50, 100])[0] == cv.DEFAULT
 
 
+def test_points_without_feedback_come_before_those_with_it() -> None:
+    points = cv.grid([0.4, 0.5], [100], [cv.OFF, cv.rm3_option("10/20/0.5")], [cv.OFF])
+
+    labels = [fb.label() for _, _, fb in points]
+    assert labels == ["off", "off", "rm3 10d/20t/0.5", "rm3 10d/20t/0.5"]
+    assert points[0] == cv.DEFAULT
+
+
 TOPICS = [
     ("Glacier retreat measured by satellite radar", ""),  # title only
     ("Coral reef bleaching", "Ocean heat waves bleach corals. Reefs recover slowly after."),
@@ -100,28 +108,33 @@ def test_a_run_on_two_small_collections_tunes_per_fold_and_across_collections(
     cache, results = tmp_path / "cache", tmp_path / "results"
     argv = ["--beir", str(first), "--beir", str(second), "--cache-dir", str(cache)]
     argv += ["--results-dir", str(results), "--weights", "0.3,0.5", "--depths", "10,100"]
+    argv += ["--rm3", "off,2/5/0.5", "--rocchio", "off,2/0.3"]
 
     assert cv.main(argv, embedder=embedder) == 0
 
     document = read_results("cv_retrieval", results)
     assert document["command"][-len(argv) :] == argv
-    assert document["params"]["grid"][0] == {"dense_weight": 0.5, "depth": 100}
-    assert len(document["params"]["grid"]) == 4
+    assert document["params"]["grid"][0] == {"dense_weight": 0.5, "depth": 100, "feedback": "off"}
+    assert len(document["params"]["grid"]) == 2 * 2 * 2 * 2
     for name, other in (("first", "second"), ("second", "first")):
         c = document["metrics"]["collections"][name]
         assert (c["documents"], c["title_only"], c["skipped_empty"], c["indexed"]) == (9, 1, 1, 8)
         assert (c["queries"], c["relevant_not_indexed"]) == (6, 1)
-        for family in ("hybrid", "single"):
+        for family in cv.FAMILIES:
             f = c[family]
             assert len(f["held_out_folds"]["chosen_per_fold"]) == 5
             assert f["tuned_on_other"]["tuned_on"] == other
             assert 0 < f["held_out_folds"]["ndcg10"] <= 1
-        assert c["single"]["in_sample"]["chosen"] in ("dense", "bm25")
+        assert c["single_no_feedback"]["in_sample"]["chosen"] in ("dense", "bm25")
+        assert c["single"]["in_sample"]["chosen"].split(" + ")[0] in ("dense", "bm25")
+        assert c["hybrid"]["in_sample"]["ndcg10"] >= c["hybrid_no_feedback"]["in_sample"]["ndcg10"]
         assert set(c["default_settings"]["modes"]) == {"hybrid", "dense", "bm25"}
         per_query = document["samples"][name]["ndcg10"]
         # The title-only paper is retrievable by its title: first for the query about it.
         assert per_query["dense"][0] == pytest.approx(1.0)
         assert per_query["hybrid w=0.5 depth=100"][0] == pytest.approx(1.0)
+        assert "hybrid w=0.5 depth=100 rm3 2d/5t/0.5 + rocchio 2d/0.3" in per_query
+        assert "bm25 + rm3 2d/5t/0.5" in per_query and "dense + rocchio 2d/0.3" in per_query
     assert set(document["metrics"]["recommended"]["in_sample_ndcg10"]) == {"first", "second"}
 
     built = sorted(p.name for p in cache.iterdir())
