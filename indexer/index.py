@@ -318,20 +318,21 @@ class IndexVersion:
         return self.segments[position].chunks_of_row(row, paper_id)
 
     def paper_ids_of_chunks(self, chunk_ids: Sequence[int]) -> list[str]:
-        """The paper id of each chunk id, in order."""
-        rows: list[tuple[int, int]] = []
-        for chunk_id in chunk_ids:
-            segment = self.segment_of_chunk(int(chunk_id))
-            if segment is None:
-                raise KeyError(chunk_id)
-            position = self.segments.index(segment)
-            rows.append((position, int(segment.chunk_paper[int(chunk_id) - segment.base])))
+        """The paper id of each chunk id, in order (one SQLite query per segment involved)."""
+        ids = np.asarray(chunk_ids, dtype=np.int64)
+        positions = np.searchsorted(self._bases, ids, side="right") - 1
+        rows = np.empty(len(ids), dtype=np.int64)
         names: dict[tuple[int, int], str] = {}
-        for position in {p for p, _ in rows}:
-            wanted = sorted({r for p, r in rows if p == position})
-            ids = self.segments[position].paper_ids_at(wanted)
-            names.update({(position, r): pid for r, pid in ids.items()})
-        return [names[key] for key in rows]
+        for position in np.unique(positions).tolist():
+            segment = self.segments[position] if position >= 0 else None
+            inside = positions == position
+            local = ids[inside] - (segment.base if segment else 0)
+            if segment is None or (local >= segment.n_chunks).any():
+                raise KeyError(int(ids[inside][0]))
+            rows[inside] = segment.chunk_paper[local]
+            wanted = np.unique(rows[inside]).tolist()
+            names.update({(position, r): p for r, p in segment.paper_ids_at(wanted).items()})
+        return [names[(p, r)] for p, r in zip(positions.tolist(), rows.tolist(), strict=True)]
 
     def paper(self, paper_id: str) -> Paper:
         try:
