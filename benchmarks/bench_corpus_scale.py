@@ -157,14 +157,14 @@ def resume(corpus: Path, work: Path, env: dict[str, str], stats_url: str, unique
     os.kill(killed.process.pid, signal.SIGKILL)
     killed.process.wait()
     first = httpx.get(f"{stats_url}/stats").json()
-    httpx.post(f"{stats_url}/reset")
     again = timed(cli("index", "add", corpus, "--index-dir", index_dir), env)
-    second = httpx.get(f"{stats_url}/stats").json()
+    both = httpx.get(f"{stats_url}/stats").json()
     return {
         "texts_before_kill": first["texts"],
-        "texts_after_rerun": second["texts"],
+        "texts_after_rerun": both["texts"] - first["texts"],
         "unique_texts": unique,
-        "embedded_twice": first["texts"] + second["texts"] - unique,
+        "distinct_texts_sent": both["distinct_texts"],
+        "embedded_twice": both["texts"] - both["distinct_texts"],
         "batch": int(env["ABSTRACTQA_EMBED_BATCH_SIZE"]),
         "rerun": again,
     }

@@ -21,7 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-STATS = {"requests": 0, "texts": 0}
+STATS = {"requests": 0, "texts": 0, "probes": 0}
+# The text abstractqa's OpenAI embeddings client sends once per run to learn the dimension
+# (indexer/embedders/openai_http.py): counted apart, as it is not corpus work.
+PROBE = "dimension probe"
 SEEN: set[bytes] = set()
 
 
@@ -37,8 +40,12 @@ def app(dimension: int) -> Starlette:
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         encoding = body.get("encoding_format", "float")
         STATS["requests"] += 1
-        STATS["texts"] += len(inputs)
-        SEEN.update(hashlib.blake2b(t.encode(), digest_size=16).digest() for t in inputs)
+        probes = sum(1 for t in inputs if t == PROBE)
+        STATS["probes"] += probes
+        STATS["texts"] += len(inputs) - probes
+        SEEN.update(
+            hashlib.blake2b(t.encode(), digest_size=16).digest() for t in inputs if t != PROBE
+        )
         data = []
         for i, text in enumerate(inputs):
             v = vector(text, dimension)
@@ -57,7 +64,7 @@ def app(dimension: int) -> Starlette:
         return JSONResponse({**STATS, "distinct_texts": len(SEEN)})
 
     async def reset(request: Request) -> Response:
-        STATS.update(requests=0, texts=0)
+        STATS.update(requests=0, texts=0, probes=0)
         SEEN.clear()
         return JSONResponse(STATS)
 
