@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,55 +143,78 @@ def content_hash(record: PaperRecord) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+class Deduplicator:
+    """Gives each record its paper id and merges duplicates as records stream by: same id, or
+    same normalised title unless both records carry explicit ids of their own (then the source
+    says they are two papers, as in test collections where generic titles like "Information
+    networks" repeat).
+
+    ``known_title`` maps a normalised title to the id a paper of that title already has in the
+    index, so a re-read paper keeps its id unless the record carries another id of its own. A
+    kept record is merged into (its empty fields filled) until ``release`` lets it go; a later
+    duplicate of a released one is still reported, but no longer changes it. Memory: one key
+    per paper seen, plus the records not yet released.
+    """
+
+    def __init__(self, known_title: Callable[[str], str | None] | None = None) -> None:
+        self._known_title = known_title or (lambda key: None)
+        self._kept: dict[str, PaperRecord | None] = {}  # id -> record, None once released
+        self._first_at: dict[str, str] = {}  # id -> where its first record was read
+        self._by_title: dict[str, tuple[str, bool]] = {}  # title key -> (id, has own id)
+
+    def admit(self, record: PaperRecord) -> tuple[str, PaperRecord | None, RecordError | None]:
+        """(paper id, a copy of the record to keep if it is a new paper, else None and the
+        duplicate's warning)."""
+        title_key = normalise_title(record.title)
+        paper_id = self._assign_id(record, title_key)
+        same, why = paper_id in self._kept, "same paper id"
+        if not same and title_key in self._by_title:
+            other_id, other_own = self._by_title[title_key]
+            if not (_own_id(record) and other_own):
+                paper_id, same, why = other_id, True, "same title"
+        if same:
+            kept = self._kept[paper_id]
+            if kept is not None:
+                fill_empty_fields(kept, record)
+            where = self._first_at[paper_id]
+            reason = f"duplicate of {where} ({why}); merged into paper {paper_id}"
+            return paper_id, None, RecordError(record.source, record.location, reason)
+        kept = _copy(record)
+        self._kept[paper_id] = kept
+        self._first_at[paper_id] = f"{record.source}: {record.location}"
+        if title_key:
+            self._by_title.setdefault(title_key, (paper_id, _own_id(record)))
+        return paper_id, kept, None
+
+    def release(self, paper_ids: Iterable[str]) -> None:
+        for paper_id in paper_ids:
+            self._kept[paper_id] = None
+
+    def _assign_id(self, record: PaperRecord, title_key: str) -> str:
+        if _own_id(record):
+            return make_paper_id(record)
+        known = self._known_title(title_key) if title_key else None
+        return known or find_arxiv_id(record) or _title_id(record.title, title_key)
+
+
 def deduplicate(
     records: Iterable[PaperRecord], known_titles: Mapping[str, str] | None = None
 ) -> DedupResult:
-    """Give each record its paper id and merge duplicates: same id, or same normalised title
-    unless both records carry explicit ids of their own (then the source says they are two
-    papers, as in test collections where generic titles like "Information networks" repeat).
-
-    ``known_titles`` maps normalised titles to ids already in the index, so a re-read paper
-    keeps its id unless the record carries a different explicit id of its own.
-    """
+    """Every record's paper id with duplicates merged (``Deduplicator``), all at once."""
     known = known_titles or {}
+    dedup = Deduplicator(known.get)
     result = DedupResult()
-    by_id: dict[str, int] = {}
-    by_title: dict[str, int] = {}
     for record in records:
-        title_key = normalise_title(record.title)
-        paper_id = _assign_id(record, title_key, known)
-        index, why = by_id.get(paper_id), "same paper id"
-        if index is None and title_key:
-            index, why = by_title.get(title_key), "same title"
-            if index is not None and _own_id(record) and _own_id(result.papers[index][1]):
-                index = None
-        if index is None:
-            index = len(result.papers)
-            result.papers.append((paper_id, _copy(record)))
-        else:
-            kept_id, kept = result.papers[index]
-            fill_empty_fields(kept, record)
-            reason = (
-                f"duplicate of {kept.source}: {kept.location} ({why}); merged into paper {kept_id}"
-            )
-            result.merged.append(RecordError(record.source, record.location, reason))
-        by_id.setdefault(paper_id, index)
-        if title_key:
-            by_title.setdefault(title_key, index)
+        paper_id, kept, merged = dedup.admit(record)
+        if kept is not None:
+            result.papers.append((paper_id, kept))
+        if merged is not None:
+            result.merged.append(merged)
     return result
 
 
 def _own_id(record: PaperRecord) -> bool:
     return bool((record.id or "").strip())
-
-
-def _assign_id(record: PaperRecord, title_key: str, known: Mapping[str, str]) -> str:
-    own = (record.id or "").strip()
-    if own:
-        return own
-    if title_key and title_key in known:
-        return known[title_key]
-    return find_arxiv_id(record) or _title_id(record.title, title_key)
 
 
 def _copy(record: PaperRecord) -> PaperRecord:

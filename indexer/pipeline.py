@@ -21,14 +21,7 @@ from indexer.checkpoint import EmbedCheckpoint, text_key
 from indexer.chunking import ChunkLimits, ChunkSpec, chunk_paper
 from indexer.config import IndexerSettings
 from indexer.embedders import Embedder
-from indexer.identity import (
-    _own_id,
-    content_hash,
-    fill_empty_fields,
-    find_arxiv_id,
-    make_paper_id,
-    normalise_title,
-)
+from indexer.identity import Deduplicator, content_hash, fill_empty_fields
 from indexer.index import IndexVersion
 from indexer.models import Paper, PaperRecord, RecordError
 from indexer.progress import Progress
@@ -79,53 +72,25 @@ class Ingest:
         self.sink = SegmentSink(root, settings, embedder.dimension, next_chunk_id, progress)
         self.replaced: list[tuple[str, int]] = []
         self._block: list[_Pending] = []
-        self._by_id: dict[str, _Pending | None] = {}  # None: written in an earlier block
-        self._first_at: dict[str, str] = {}  # paper id -> where its first record was read
-        self._by_title: dict[str, tuple[str, bool]] = {}  # title key -> (id, has own id)
+        self._dedup = Deduplicator(self._known_title)
         self._limits = ChunkLimits(
             settings.chunk_tokens, settings.chunk_overlap_sentences, embedder.max_input_tokens
         )
 
     # -- dedup -------------------------------------------------------------------------
     def feed(self, record: PaperRecord) -> None:
-        title_key = normalise_title(record.title)
-        paper_id = self._assign_id(record, title_key)
-        same = paper_id in self._by_id
-        why = "same paper id"
-        if not same and title_key in self._by_title:
-            other_id, other_own = self._by_title[title_key]
-            if not (_own_id(record) and other_own):
-                paper_id, same, why = other_id, True, "same title"
-        if same:
-            pending = self._by_id[paper_id]
-            if pending is not None:
-                fill_empty_fields(pending.record, record)
-            reason = (
-                f"duplicate of {self._first_at[paper_id]} ({why}); merged into paper {paper_id}"
-            )
+        paper_id, kept, merged = self._dedup.admit(record)
+        if merged is not None:
             self.counts.merged += 1
-            self.counts.warnings.append(RecordError(record.source, record.location, reason))
-            return
-        pending = _Pending(paper_id, _copy(record))
-        self._by_id[paper_id] = pending
-        self._first_at[paper_id] = f"{record.source}: {record.location}"
-        if title_key:
-            self._by_title.setdefault(title_key, (paper_id, _own_id(record)))
-        self._block.append(pending)
-        if len(self._block) >= BLOCK_PAPERS:
-            self._flush()
-
-    def _assign_id(self, record: PaperRecord, title_key: str) -> str:
-        if _own_id(record):
-            return make_paper_id(record)
-        if title_key and self.current is not None:
-            known = self._known_title(title_key)
-            if known is not None:
-                return known
-        return find_arxiv_id(record) or make_paper_id(record)
+            self.counts.warnings.append(merged)
+        if kept is not None:
+            self._block.append(_Pending(paper_id, kept))
+            if len(self._block) >= BLOCK_PAPERS:
+                self._flush()
 
     def _known_title(self, title_key: str) -> str | None:
-        assert self.current is not None
+        if self.current is None:
+            return None
         for segment in reversed(self.current.segments):
             for row, paper_id in segment.query(
                 "SELECT row, paper_id FROM papers WHERE title_key = ?", (title_key,)
@@ -137,8 +102,7 @@ class Ingest:
     # -- blocks ------------------------------------------------------------------------
     def _flush(self) -> None:
         block, self._block = self._block, []
-        for pending in block:
-            self._by_id[pending.paper_id] = None
+        self._dedup.release(p.paper_id for p in block)
         if not block:
             return
         old = self.current.papers.many([p.paper_id for p in block]) if self.current else {}
@@ -315,8 +279,3 @@ def _keep_old_fields(record: PaperRecord, old: Paper | None) -> PaperRecord:
     merged = replace(record, authors=list(record.authors), metadata=dict(record.metadata))
     fill_empty_fields(merged, paper_record(old))
     return merged
-
-
-def _copy(record: PaperRecord) -> PaperRecord:
-    # Merging fills fields in place; the caller's records must stay as they were read.
-    return replace(record, authors=list(record.authors), metadata=dict(record.metadata))
