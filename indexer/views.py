@@ -1,0 +1,261 @@
+"""How an opened version is read: its papers and chunks (from each segment's SQLite file, on
+demand), dense search merged over segments, and BM25 by paper id. ``IndexVersion`` holds one
+of each; nothing here loads the corpus into Python objects."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from indexer.ann import AnnParams
+from indexer.lexical import LexicalIndex, tokenize
+from indexer.models import Chunk, Paper
+
+if TYPE_CHECKING:
+    from indexer.index import IndexVersion
+
+
+class PapersView(Mapping[str, Paper]):
+    """The live papers of a version, read from the segments on demand."""
+
+    def __init__(self, version: IndexVersion) -> None:
+        self._version = version
+
+    def locate(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """paper id -> (segment position, row) of the live copy (newest segment wins)."""
+        found: dict[str, tuple[int, int]] = {}
+        wanted = list(dict.fromkeys(paper_ids))
+        for position in reversed(range(len(self._version.segments))):
+            missing = [p for p in wanted if p not in found]
+            if not missing:
+                break
+            rows = self._version.segments[position].rows_of(missing)
+            found.update({p: (position, row) for p, row in rows.items()})
+        return found
+
+    def many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        by_segment: dict[int, list[int]] = {}
+        for position, row in self.locate(paper_ids).values():
+            by_segment.setdefault(position, []).append(row)
+        out: dict[str, Paper] = {}
+        for position, rows in by_segment.items():
+            for paper in self._version.segments[position].papers_at(rows).values():
+                out[paper.paper_id] = paper
+        return out
+
+    def page(self, offset: int, limit: int, words: Sequence[str] = ()) -> tuple[int, list[Paper]]:
+        """(how many live papers contain every word, the page ``[offset, offset + limit)`` of
+        them ordered by casefolded title then id), read with SQL per segment."""
+        total, runs = 0, []
+        for segment in self._version.segments:
+            count, rows = segment.page(words, offset + limit)
+            total += count
+            runs.append(rows)
+        merged = heapq.merge(*runs, key=lambda row: (row[0], row[1]))
+        return total, [paper for _, _, paper in itertools.islice(merged, offset, offset + limit)]
+
+    def matching(
+        self, equals: Mapping[str, Any], published_from: str | None, published_to: str | None
+    ) -> set[str]:
+        """Ids of the live papers that pass these filters (as ``Filters.accepts`` reads them),
+        evaluated by SQLite over each segment's records rather than in Python."""
+        clauses, params = ["1"], []
+        for key, wanted in equals.items():
+            if key in ("title", "url", "published", "paper_id"):
+                clauses.append(f"json_extract(data, '$.{key}') = ?")
+                params.append(wanted)
+                continue
+            if '"' in key or "\\" in key:
+                return set()  # no such metadata key can be named in a JSON path
+            path = "$.authors" if key == "authors" else f'$.metadata."{key}"'
+            # json_each of a scalar is the scalar itself: list fields match by membership.
+            clauses.append("EXISTS (SELECT 1 FROM json_each(data, ?) WHERE value = ?)")
+            params += [path, wanted]
+        if published_from or published_to:
+            clauses.append("json_extract(data, '$.published') IS NOT NULL")
+        if published_from:
+            clauses.append("json_extract(data, '$.published') >= ?")
+            params.append(published_from)
+        if published_to:
+            clauses.append("json_extract(data, '$.published') <= ?")
+            params.append(published_to)
+        sql = f"SELECT row, paper_id FROM papers WHERE {' AND '.join(clauses)}"
+        found: set[str] = set()
+        for segment in self._version.segments:
+            found.update(pid for row, pid in segment.query(sql, params) if segment.is_live(row))
+        return found
+
+    def __getitem__(self, paper_id: str) -> Paper:
+        found = self.many([paper_id])
+        if paper_id not in found:
+            raise KeyError(paper_id)
+        return found[paper_id]
+
+    def __contains__(self, paper_id: object) -> bool:
+        return isinstance(paper_id, str) and bool(self.locate([paper_id]))
+
+    def __len__(self) -> int:
+        return sum(s.n_live for s in self._version.segments)
+
+    def __iter__(self) -> Iterator[str]:
+        for segment in self._version.segments:
+            for start in range(0, segment.n_papers, 10_000):
+                sql = "SELECT row, paper_id FROM papers WHERE row >= ? AND row < ? ORDER BY row"
+                for row, paper_id in segment.query(sql, (start, start + 10_000)):
+                    if segment.is_live(row):
+                        yield paper_id
+
+    def values(self) -> Iterator[Paper]:  # type: ignore[override]
+        for segment in self._version.segments:
+            for start in range(0, segment.n_papers, 2_000):
+                rows = [r for r in range(start, min(start + 2_000, segment.n_papers))]
+                live = [r for r in rows if segment.is_live(r)]
+                yield from segment.papers_at(live).values()
+
+
+class ChunksView(Mapping[int, Chunk]):
+    """The live chunks of a version by global chunk id."""
+
+    def __init__(self, version: IndexVersion) -> None:
+        self._version = version
+
+    def __getitem__(self, chunk_id: int) -> Chunk:
+        segment = self._version.segment_of_chunk(int(chunk_id))
+        found = segment.chunk(int(chunk_id) - segment.base) if segment else None
+        if segment is None or found is None or not segment.is_live(found[0]):
+            raise KeyError(chunk_id)
+        row, chunk = found
+        chunk.paper_id = segment.paper_ids_at([row])[row]
+        return chunk
+
+    def __len__(self) -> int:
+        return self._version.n_live_chunks
+
+    def __iter__(self) -> Iterator[int]:
+        for segment in self._version.segments:
+            dead = segment.deleted_chunks()
+            dead_set = set(dead.tolist()) if dead is not None else set()
+            for local in range(segment.n_chunks):
+                if local not in dead_set:
+                    yield segment.base + local
+
+
+class VectorsView:
+    """Dense search over every segment's live chunks, merged by score."""
+
+    def __init__(self, version: IndexVersion, params: AnnParams) -> None:
+        self._version = version
+        self.params = params
+
+    def __len__(self) -> int:
+        return self._version.n_live_chunks
+
+    @property
+    def kind(self) -> str:
+        kinds = sorted({s.kind for s in self._version.segments})
+        return "+".join(kinds) if kinds else "flat"
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, chunk ids) per query row among ``allowed`` chunk ids (None: all).
+        Rows are cut to the shortest result (k' <= k)."""
+        all_scores, all_ids = [], []
+        for query in np.asarray(queries, dtype=np.float32):
+            parts_s, parts_i = [], []
+            for segment in self._version.segments:
+                local = None
+                if allowed is not None:
+                    inside = allowed[
+                        (allowed >= segment.base) & (allowed < segment.base + segment.n_chunks)
+                    ]
+                    if not len(inside):
+                        continue
+                    local = (inside - segment.base).astype(np.int64)
+                scores, ids = segment.search(query, k, local, self.params)
+                parts_s.append(scores)
+                parts_i.append(ids)
+            scores = np.concatenate(parts_s) if parts_s else np.zeros(0, np.float32)
+            ids = np.concatenate(parts_i) if parts_i else np.zeros(0, np.int64)
+            order = np.argsort(-scores, kind="stable")[:k]
+            all_scores.append(scores[order])
+            all_ids.append(ids[order])
+        width = min((len(s) for s in all_scores), default=0)
+        return (
+            np.array([s[:width] for s in all_scores], dtype=np.float32).reshape(
+                len(all_scores), width
+            ),
+            np.array([i[:width] for i in all_ids], dtype=np.int64).reshape(len(all_ids), width),
+        )
+
+    def vectors_of(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        rows = []
+        for chunk_id in chunk_ids:
+            segment = self._version.segment_of_chunk(int(chunk_id))
+            if segment is None:
+                raise KeyError(chunk_id)
+            rows.append(np.asarray(segment.vectors[int(chunk_id) - segment.base]))
+        return np.vstack(rows)
+
+
+class LexicalView:
+    """BM25 over the version's papers, by paper id."""
+
+    def __init__(self, version: IndexVersion) -> None:
+        self._version = version
+        segments = version.segments
+        self._index = LexicalIndex(segments, [s.postings for s in segments])
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        return self._index.term_weights(text)
+
+    def search(
+        self, query: str, k: int, paper_ids: set[str] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """Top-``k`` (scores, paper ids) with a positive score, best first."""
+        return self._top(self._index.score(query, self._allowed(paper_ids)), k)
+
+    def search_weighted(
+        self, terms: Mapping[str, float], k: int, paper_ids: set[str] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """As ``search``, for stemmed ``terms`` with a weight each (``tokenize``'s terms)."""
+        return self._top(self._index.score_weighted(terms, self._allowed(paper_ids)), k)
+
+    def _allowed(self, paper_ids: set[str] | None) -> list[np.ndarray] | None:
+        if paper_ids is None:
+            return None
+        located = self._version.papers.locate(sorted(paper_ids))
+        return [
+            np.array([r for s, r in located.values() if s == i], dtype=np.int64)
+            for i in range(len(self._version.segments))
+        ]
+
+    def _top(
+        self, per_segment: Sequence[np.ndarray | None], k: int
+    ) -> tuple[np.ndarray, list[str]]:
+        candidates: list[tuple[float, int, int]] = []
+        for position, scores in enumerate(per_segment):
+            if scores is None:
+                continue
+            n = min(k, len(scores))
+            top = np.argpartition(-scores, n - 1)[:n] if n else np.zeros(0, np.int64)
+            candidates.extend((float(scores[r]), position, int(r)) for r in top if scores[r] > 0)
+        candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+        candidates = candidates[:k]
+        names: dict[tuple[int, int], str] = {}
+        for position in {c[1] for c in candidates}:
+            rows = [c[2] for c in candidates if c[1] == position]
+            ids = self._version.segments[position].paper_ids_at(rows)
+            names.update({(position, r): p for r, p in ids.items()})
+        return (
+            np.array([c[0] for c in candidates], dtype=np.float32),
+            [names[(c[1], c[2])] for c in candidates],
+        )
+
+    @staticmethod
+    def tokenize(text: str) -> list[str]:
+        return tokenize([text])[0]
