@@ -9,7 +9,7 @@ demand, vectors stay memory-mapped, and only hnsw / ivf_sq8 structures are held 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,12 +59,30 @@ class IndexVersion:
             for s in self.segments
         )
 
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["embedder"]["dimension"])
+
+    def locate_chunks(
+        self, chunk_ids: Sequence[int]
+    ) -> Iterator[tuple[Segment, np.ndarray, np.ndarray]]:
+        """Per segment holding some of ``chunk_ids``: (the segment, a mask of the ids it holds,
+        their local rows); ``KeyError`` for an id no segment holds."""
+        ids = np.asarray(chunk_ids, dtype=np.int64)
+        positions = np.searchsorted(self._bases, ids, side="right") - 1
+        for position in np.unique(positions).tolist():
+            inside = positions == position
+            segment = self.segments[position] if position >= 0 else None
+            local = ids[inside] - (segment.base if segment else 0)
+            if segment is None or (local >= segment.n_chunks).any():
+                raise KeyError(int(ids[inside][0]))
+            yield segment, inside, local
+
     def segment_of_chunk(self, chunk_id: int) -> Segment | None:
-        position = int(np.searchsorted(self._bases, chunk_id, side="right")) - 1
-        if position < 0:
+        try:
+            return next(segment for segment, _, _ in self.locate_chunks([chunk_id]))
+        except KeyError:
             return None
-        segment = self.segments[position]
-        return segment if chunk_id < segment.base + segment.n_chunks else None
 
     def chunks_of(self, paper_id: str) -> list[Chunk]:
         located = self.papers.locate([paper_id])
@@ -75,20 +93,13 @@ class IndexVersion:
 
     def paper_ids_of_chunks(self, chunk_ids: Sequence[int]) -> list[str]:
         """The paper id of each chunk id, in order (one SQLite query per segment involved)."""
-        ids = np.asarray(chunk_ids, dtype=np.int64)
-        positions = np.searchsorted(self._bases, ids, side="right") - 1
-        rows = np.empty(len(ids), dtype=np.int64)
-        names: dict[tuple[int, int], str] = {}
-        for position in np.unique(positions).tolist():
-            segment = self.segments[position] if position >= 0 else None
-            inside = positions == position
-            local = ids[inside] - (segment.base if segment else 0)
-            if segment is None or (local >= segment.n_chunks).any():
-                raise KeyError(int(ids[inside][0]))
-            rows[inside] = segment.chunk_paper[local]
-            wanted = np.unique(rows[inside]).tolist()
-            names.update({(position, r): p for r, p in segment.paper_ids_at(wanted).items()})
-        return [names[(p, r)] for p, r in zip(positions.tolist(), rows.tolist(), strict=True)]
+        found: list[str] = [""] * len(chunk_ids)
+        for segment, inside, local in self.locate_chunks(chunk_ids):
+            rows = np.asarray(segment.chunk_paper[local]).tolist()
+            names = segment.paper_ids_at(sorted(set(rows)))
+            for at, row in zip(np.flatnonzero(inside).tolist(), rows, strict=True):
+                found[at] = names[row]
+        return found
 
     def paper(self, paper_id: str) -> Paper:
         try:

@@ -55,7 +55,7 @@ def pick(segments: list[Segment], settings: IndexerSettings, everything: bool) -
 
 def copy_live(segment: Segment, sink: SegmentSink, block: int = 2000) -> None:
     """Append ``segment``'s live papers, chunks and vectors to ``sink`` in row order."""
-    live = [r for r in range(segment.n_papers) if segment.is_live(r)]
+    live = segment.live_rows()
     for start in range(0, len(live), block):
         rows = live[start : start + block]
         papers = segment.papers_at(rows)

@@ -171,6 +171,11 @@ class Segment:
         self.ann = load_ann(directory, self.kind)
         self.deleted_rows = np.array(sorted(set(deleted_rows)), dtype=np.int64)
         self._deleted_set = set(self.deleted_rows.tolist())
+        # Derived once per opened version: BM25 masks every query with it.
+        self._live_mask: np.ndarray | None = None
+        if len(self.deleted_rows):
+            self._live_mask = np.ones(self.n_papers, dtype=bool)
+            self._live_mask[self.deleted_rows] = False
         self._deleted_chunks: np.ndarray | None = None
         if len(self.vectors) != self.n_chunks or len(self.chunk_paper) != self.n_chunks:
             raise IndexCorruptError(
@@ -192,11 +197,13 @@ class Segment:
         return row not in self._deleted_set
 
     def live_mask(self) -> np.ndarray | None:
-        if not len(self.deleted_rows):
-            return None
-        mask = np.ones(self.n_papers, dtype=bool)
-        mask[self.deleted_rows] = False
-        return mask
+        """False at deleted rows (None: nothing deleted); shared, do not modify."""
+        return self._live_mask
+
+    def live_rows(self) -> list[int]:
+        if self._live_mask is None:
+            return list(range(self.n_papers))
+        return np.flatnonzero(self._live_mask).tolist()
 
     def deleted_chunks(self) -> np.ndarray | None:
         if not len(self.deleted_rows):

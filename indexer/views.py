@@ -111,10 +111,9 @@ class PapersView(Mapping[str, Paper]):
 
     def values(self) -> Iterator[Paper]:  # type: ignore[override]
         for segment in self._version.segments:
-            for start in range(0, segment.n_papers, 2_000):
-                rows = [r for r in range(start, min(start + 2_000, segment.n_papers))]
-                live = [r for r in rows if segment.is_live(r)]
-                yield from segment.papers_at(live).values()
+            live = segment.live_rows()
+            for start in range(0, len(live), 2_000):
+                yield from segment.papers_at(live[start : start + 2_000]).values()
 
 
 class ChunksView(Mapping[int, Chunk]):
@@ -193,13 +192,10 @@ class VectorsView:
         )
 
     def vectors_of(self, chunk_ids: Sequence[int]) -> np.ndarray:
-        rows = []
-        for chunk_id in chunk_ids:
-            segment = self._version.segment_of_chunk(int(chunk_id))
-            if segment is None:
-                raise KeyError(chunk_id)
-            rows.append(np.asarray(segment.vectors[int(chunk_id) - segment.base]))
-        return np.vstack(rows)
+        out = np.empty((len(chunk_ids), self._version.dimension), dtype=np.float32)
+        for segment, inside, local in self._version.locate_chunks(chunk_ids):
+            out[inside] = segment.vectors[local]
+        return out
 
 
 class LexicalView:
