@@ -39,13 +39,13 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
+    from indexer import read_json_objects
     from service.answering.abstain import IDF_POWER, PREFIX
     from service.evaluate import (
         accuracy,
         best_threshold,
         claim_similarities,
         evaluate_answers,
-        read_jsonl,
         read_questions,
     )
 
@@ -53,7 +53,9 @@ def main() -> int:
     with bundled_state(args.index_dir) as state:
         settings = state.settings
         report = asyncio.run(evaluate_answers(state, questions))
-        pairs = claim_similarities(state, read_jsonl(args.claims))
+        pairs = claim_similarities(
+            state, read_json_objects(args.claims, "claim, paper_id and supported")
+        )
     highest_unanswerable = max(
         (r.answerability for r in report.results if not r.gold), default=None
     )

@@ -23,7 +23,8 @@ from indexer.errors import (
     PaperNotFoundError,
 )
 from indexer.evaluation import cli as eval_cli
-from indexer.evaluation.beir import EvaluationInputError, json_objects
+from indexer.evaluation.beir import EvaluationInputError, json_objects, read_json_objects
+from indexer.evaluation.metrics import mrr_at_k, recall_at_k
 from indexer.feedback import Feedback
 from indexer.http_errors import excerpt, retry_after
 from indexer.identity import normalise_title
@@ -31,7 +32,7 @@ from indexer.index import IndexVersion, check_version, current_version_name, ope
 from indexer.lexical import tokenize
 from indexer.models import Chunk, Paper, PaperRecord, RecordError
 from indexer.readers import ReadOptions, read_file
-from indexer.readers.jsonl import read_jsonl
+from indexer.readers.jsonl import read_json_papers
 from indexer.retrieval import Filters, PaperHit, Retriever
 from indexer.text import clean, count_tokens, count_tokens_many, split_sentences
 
@@ -75,10 +76,13 @@ __all__ = [
     "excerpt",
     "indexer_cli",
     "json_objects",
+    "mrr_at_k",
     "normalise_title",
     "open_index",
     "read_file",
-    "read_jsonl",
+    "read_json_objects",
+    "read_json_papers",
+    "recall_at_k",
     "retry_after",
     "split_sentences",
     "tokenize",

@@ -16,6 +16,7 @@ from service.admin.service import AdminService
 from service.ask.router import router as ask_router
 from service.ask.service import AskService
 from service.chat.router import router as chat_router
+from service.chat.service import ChatService
 from service.health.router import router as health_router
 from service.observability.install import install_observability
 from service.observability.metrics import Metrics
@@ -43,7 +44,7 @@ def create_app(
     state = ServiceState(settings, embedder)
     metrics = Metrics(
         lambda: state.loaded.index if state.ready else None,
-        lambda: state.queries.stats.as_dict() if state.ready else None,
+        lambda: state.query_encoder.stats.as_dict() if state.ready else None,
     )
 
     @asynccontextmanager
@@ -71,6 +72,7 @@ def create_app(
     app.state.service = state
     app.state.search = SearchService(state, metrics)
     app.state.ask = AskService(state, http_client, metrics)
+    app.state.chat = ChatService(app.state.ask, settings)
     app.state.papers = PapersService(state)
     app.state.admin = AdminService(state)
     api_errors.install(app)

@@ -13,14 +13,13 @@ the sentences of non-abstaining answers.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexer import EvaluationInputError, json_objects, normalise_title
+from indexer import EvaluationInputError, json_objects, mrr_at_k, normalise_title, recall_at_k
 from service.answering.tuning import Case
 from service.ask.models import AskRequest
 from service.ask.service import AskService
@@ -61,11 +60,6 @@ class AnswerReport:
         out = asdict(self)
         out.pop("results")
         return out
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def read_questions(path: Path) -> list[dict[str, Any]]:
@@ -151,13 +145,15 @@ def abstention_cases(state: ServiceState, questions: list[dict[str, Any]]) -> li
     cases = []
     for item in questions:
         question = item["question"].strip()
-        vector = state.queries.encode_sync(question)
+        vector = state.query_encoder.encode_sync(question)
         retrieved = retrieve(loaded, question, vector, top_k, "hybrid")
         cases.append(
             Case(
                 answerable=bool(item.get("gold")),
                 weights=loaded.index.bm25.term_weights(question),
-                hits=[(retrieved.relevance(hit, loaded), hit.paper) for hit in retrieved.hits],
+                hits=[
+                    (retrieved.dense_similarity(hit, loaded), hit.paper) for hit in retrieved.hits
+                ],
             )
         )
     return cases
@@ -167,8 +163,8 @@ def _report(results: list[QuestionResult]) -> AnswerReport:
     answerable = [r for r in results if r.gold]
     unanswerable = [r for r in results if not r.gold]
 
-    def rr(r: QuestionResult) -> float:
-        return next((1 / (i + 1) for i, p in enumerate(r.ranked) if p in r.gold), 0.0)
+    def judged(r: QuestionResult) -> dict[str, int]:
+        return dict.fromkeys(r.gold, 1)
 
     cited = [p in r.gold for r in results if not r.abstained for p in r.cited]
     sentences = sum(r.sentences for r in results if not r.abstained)
@@ -176,9 +172,10 @@ def _report(results: list[QuestionResult]) -> AnswerReport:
         questions=len(results),
         answerable=len(answerable),
         unanswerable=len(unanswerable),
-        hit_at_1=_mean([r.ranked[:1] != [] and r.ranked[0] in r.gold for r in answerable]),
-        recall_at_5=_mean([len(set(r.ranked[:5]) & set(r.gold)) / len(r.gold) for r in answerable]),
-        mrr=_mean([rr(r) for r in answerable]),
+        # hit@1 is MRR cut at rank 1; MRR itself is over the whole ranking.
+        hit_at_1=_mean([mrr_at_k(r.ranked, judged(r), 1) for r in answerable]),
+        recall_at_5=_mean([recall_at_k(r.ranked, judged(r), 5) for r in answerable]),
+        mrr=_mean([mrr_at_k(r.ranked, judged(r), len(r.ranked)) for r in answerable]),
         citation_precision=_mean(cited),
         supported_share=sum(r.supported for r in results) / sentences if sentences else 0.0,
         abstention_accuracy=_mean([r.abstained for r in unanswerable]),

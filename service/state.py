@@ -97,7 +97,7 @@ class ServiceState:
         return self._loaded
 
     @property
-    def queries(self) -> QueryEncoder:
+    def query_encoder(self) -> QueryEncoder:
         """The one path by which requests embed queries (batched and cached)."""
         if self._queries is None:
             self.loaded  # noqa: B018 -- raises IndexNotReadyError with the reason
@@ -283,7 +283,7 @@ class ServiceState:
         except Exception as exc:  # warming is an optimisation; answering embeds on demand
             log.warning("sentence warm-up stopped: %s", exc)
         if self.settings.gc_freeze and not loaded.warm_stop.is_set():
-            frozen = heap.settle()
+            frozen = heap.freeze_survivors()
             log.debug("heap settled: %d objects frozen", frozen)
 
 

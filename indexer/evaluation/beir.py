@@ -171,6 +171,11 @@ def _lines(path: Path) -> list[str]:
         raise EvaluationInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
+def read_json_objects(path: Path, fields: str) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file, checked as ``json_objects`` does."""
+    return [row for _, row in json_objects(path, _lines(path), fields)]
+
+
 def json_objects(path: Path, lines: list[str], fields: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(where, object)`` for each non-blank line; a line that is not a JSON object stops
     the evaluation with its line number (``fields`` names what an object should hold)."""

@@ -76,7 +76,7 @@ def first_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_jsonl(text: str, source: str, format: str = "jsonl") -> ReadResult:
+def read_json_papers(text: str, source: str, format: str = "jsonl") -> ReadResult:
     """Papers of JSON Lines or a JSON document given as text."""
     from indexer.readers.stream import read_text
 

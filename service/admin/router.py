@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.admin.models import PapersChanged, PapersIn, ReloadResponse
-from service.admin.service import AdminService, check_admin_key
+from service.admin.service import check_admin_key
 from service.api_errors import ErrorBody
-from service.deps import SettingsDep
+from service.deps import AdminServiceDep, SettingsDep
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -26,12 +26,6 @@ def require_admin(
 ) -> None:
     check_admin_key(settings.admin_key, credentials.credentials if credentials else None)
 
-
-def _admin(request: Request) -> AdminService:
-    return request.app.state.admin
-
-
-AdminServiceDep = Annotated[AdminService, Depends(_admin)]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}

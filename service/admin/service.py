@@ -25,7 +25,7 @@ from indexer import (
     PaperNotFoundError,
     PaperRecord,
     RecordError,
-    read_jsonl,
+    read_json_papers,
 )
 from service.admin.models import PaperIn, PapersChanged, ReloadResponse
 from service.errors import (
@@ -65,7 +65,7 @@ def to_records(papers: list[PaperIn]) -> list[PaperRecord]:
     """Papers of a request, read exactly as a JSON Lines file would be; any paper the reader
     would reject or change (an unreadable date) fails the whole request, naming it."""
     text = json.dumps([p.model_dump(exclude_none=True) for p in papers], ensure_ascii=False)
-    result = read_jsonl(text, SOURCE)
+    result = read_json_papers(text, SOURCE)
     problems = [*result.errors, *result.warnings]
     if problems:
         raise InvalidRequestError("; ".join(_where(p) for p in problems))

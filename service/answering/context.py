@@ -32,7 +32,12 @@ def pack_sources(candidates: list[Source], budget_tokens: int) -> list[Source]:
         chosen.sort(key=lambda s: s.index)
         kept.append(
             Source(
-                len(kept) + 1, source.paper_id, source.title, chosen, source.relevance, source.url
+                len(kept) + 1,
+                source.paper_id,
+                source.title,
+                chosen,
+                source.answerability,
+                source.url,
             )
         )
         left = room

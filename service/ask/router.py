@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
 
 from service.api_errors import error_responses
 from service.ask.models import AskRequest, AskResponse
 from service.ask.service import Event
 from service.deps import AskServiceDep
-from service.errors import ServiceError
-from service.security.limits import ClientStreamsDep, LimitedStreamingResponse, StreamSlot
+from service.security.limits import ClientStreamsDep
+from service.sse import guarded, sse_frame, sse_response
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 log = logging.getLogger("abstractqa.service")
@@ -27,30 +25,13 @@ _STREAM_DOC = (
 )
 
 
-def sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _error_event(status: int, code: str, message: str) -> str:
+    return sse_frame({"code": code, "message": message}, "error")
 
 
-async def sse_stream(events: AsyncIterator[Event]) -> AsyncIterator[str]:
-    """Format events; an exception becomes an ``error`` event, never a hung connection."""
-    try:
-        async for event, data in events:
-            yield sse(event, data)
-    except ServiceError as exc:
-        yield sse("error", {"code": exc.code, "message": exc.message})
-    except Exception:
-        log.exception("answer stream failed")
-        yield sse("error", {"code": "internal_error", "message": "internal error while answering"})
-
-
-def event_stream(events: AsyncIterator[Event], slot: StreamSlot) -> StreamingResponse:
-    """The SSE response; it gives the client's stream slot back when it ends."""
-    return LimitedStreamingResponse(
-        sse_stream(events),
-        slot,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+async def _frames(events: AsyncIterator[Event]) -> AsyncIterator[str]:
+    async for event, data in events:
+        yield sse_frame(data, event)
 
 
 @router.post(
@@ -67,5 +48,5 @@ async def ask(
         slot = streams.open()  # 429 when the client streams too many answers already
         with slot.released_on_error():
             prepared = await service.prepare(body)
-        return event_stream(service.events(prepared), slot)
+        return sse_response(guarded(_frames(service.events(prepared)), _error_event), slot)
     return await service.complete(await service.prepare(body))

@@ -48,7 +48,7 @@ class Prepared:
 
     def refs(self) -> list[SourceRef]:
         return [
-            SourceRef(n=s.n, paper_id=s.paper_id, title=s.title, url=s.url, score=s.relevance)
+            SourceRef(n=s.n, paper_id=s.paper_id, title=s.title, url=s.url, score=s.answerability)
             for s in self.prompt.sources
         ]
 
@@ -96,7 +96,7 @@ class AskService:
         loaded = self._state.loaded
         top_k = request.top_k or settings.ask_top_k
         with self._metrics.time_retrieval("ask"):
-            vector = await self._state.queries.encode(question)
+            vector = await self._state.query_encoder.encode(question)
             retrieved = await retrieve_async(loaded, question, vector, top_k, "hybrid", request)
         weights = loaded.index.bm25.term_weights(question)
         sources = []
@@ -106,19 +106,21 @@ class AskService:
                 SourceSentence(i, text, float(scores[i]))
                 for i, text in enumerate(hit.paper.sentences)
             ]
-            relevance = answerability(
-                retrieved.relevance(hit, loaded),
+            paper_score = answerability(
+                retrieved.dense_similarity(hit, loaded),
                 coverage(weights, hit.paper),
                 settings.abstain_coverage_weight,
             )
             sources.append(
-                Source(0, hit.paper.paper_id, hit.paper.title, sentences, relevance, hit.paper.url)
+                Source(
+                    0, hit.paper.paper_id, hit.paper.title, sentences, paper_score, hit.paper.url
+                )
             )
         candidates = [
-            SourceRef(n=i + 1, paper_id=s.paper_id, title=s.title, url=s.url, score=s.relevance)
+            SourceRef(n=i + 1, paper_id=s.paper_id, title=s.title, url=s.url, score=s.answerability)
             for i, s in enumerate(sources)
         ]
-        score = max((s.relevance for s in sources), default=0.0)
+        score = max((s.answerability for s in sources), default=0.0)
         threshold = (
             settings.abstain_min_score
             if request.paper_ids is None
@@ -158,8 +160,8 @@ class AskService:
         else:
             parts: list[str] = []
             reason = None
-            # The extractive backend calls no model: LLM timings and tokens are not its own.
-            llm = self._metrics.llm_call(backend_name, backend_name != self._extractive.name)
+            # A backend that calls no model has no LLM timings or tokens of its own.
+            llm = self._metrics.llm_call(backend_name, prepared.backend.calls_llm)
             try:
                 async for piece in prepared.backend.stream(prepared.prompt, llm.usage):
                     llm.piece()

@@ -24,7 +24,7 @@ class Source:
     paper_id: str
     title: str
     sentences: list[SourceSentence]
-    relevance: float  # answerability: dense cosine + weighted term coverage (answering/abstain.py)
+    answerability: float  # dense cosine + weighted term coverage (answering/abstain.py)
     url: str | None = None
 
 
@@ -48,9 +48,15 @@ class TokenUsage:
 
 
 class AnswerBackend(ABC):
-    """Produces answer text with ``[n]`` markers, as a stream of text pieces."""
+    """Produces answer text with ``[n]`` markers, as a stream of text pieces.
+
+    Capabilities: ``calls_llm`` — the backend sends ``AnswerPrompt.messages`` to a language
+    model, so it can also condense a conversation into a standalone question, and its timings
+    and token counts are LLM calls in the metrics.
+    """
 
     name: str
+    calls_llm: bool = False
 
     @abstractmethod
     def stream(self, prompt: AnswerPrompt, usage: TokenUsage | None = None) -> AsyncIterator[str]:

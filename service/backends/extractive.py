@@ -63,8 +63,9 @@ class ExtractiveBackend(AnswerBackend):
         sources = [s for s in prompt.sources if s.sentences]
         if not sources:
             return []
-        sources.sort(key=lambda s: (-s.relevance, s.n))
-        eligible = [s for s in sources if s.relevance >= sources[0].relevance - self.paper_margin]
+        sources.sort(key=lambda s: (-s.answerability, s.n))
+        floor = sources[0].answerability - self.paper_margin
+        eligible = [s for s in sources if s.answerability >= floor]
         candidates = {s.n: self._candidates(s) for s in eligible}
         chosen: dict[int, list[SourceSentence]] = {s.n: [] for s in eligible}
         taken = 0

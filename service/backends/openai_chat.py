@@ -52,6 +52,7 @@ class OpenAIChatBackend(AnswerBackend):
     """
 
     name = "openai"
+    calls_llm = True
 
     def __init__(
         self,

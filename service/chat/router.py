@@ -8,13 +8,12 @@ is a ``data: {"error": ...}`` line (the SDK raises ``APIError``), with no ``[DON
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -28,9 +27,11 @@ from service.chat.models import (
     ModelList,
     OpenAIErrorBody,
 )
-from service.chat.service import ChatPrepared, ChatService
+from service.chat.service import ChatPrepared
+from service.deps import ChatServiceDep
 from service.errors import ServiceError
-from service.security.limits import ClientStreamsDep, LimitedStreamingResponse
+from service.security.limits import ClientStreamsDep
+from service.sse import guarded, sse_frame, sse_response
 
 log = logging.getLogger("abstractqa.service")
 
@@ -84,11 +85,6 @@ class OpenAIRoute(APIRoute):
         return route
 
 
-def _chat(request: Request) -> ChatService:
-    return ChatService(request.app.state.ask, request.app.state.service.settings)
-
-
-ChatServiceDep = Annotated[ChatService, Depends(_chat)]
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": OpenAIErrorBody, "description": "Invalid request."},
@@ -97,19 +93,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _error_chunk(status: int, code: str, message: str) -> str:
+    return sse_frame(openai_error(status, code, message))
+
+
 async def sse_chunks(chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[str]:
-    try:
+    """OpenAI's stream: ``data:`` chunks, then ``data: [DONE]`` unless it failed."""
+
+    async def frames() -> AsyncIterator[str]:
         async for chunk in chunks:
-            yield f"data: {json.dumps(chunk.wire(), ensure_ascii=False)}\n\n"
-    except ServiceError as exc:
-        yield f"data: {json.dumps(openai_error(exc.status, exc.code, exc.message))}\n\n"
-        return
-    except Exception:
-        log.exception("chat stream failed")
-        error = openai_error(500, "internal_error", "internal error while answering")
-        yield f"data: {json.dumps(error)}\n\n"
-        return
-    yield "data: [DONE]\n\n"
+            yield sse_frame(chunk.wire())
+
+    async for frame in guarded(frames(), _error_chunk, closing=sse_frame("[DONE]")):
+        yield frame
 
 
 @router.get("/models", response_model=ModelList, summary="The model names (answer backends)")
@@ -140,16 +136,7 @@ async def chat_completions(
         slot = streams.open()  # 429 when the client streams too many answers already
         with slot.released_on_error():
             prepared = await chat.prepare(body)
-        return LimitedStreamingResponse(
-            sse_chunks(chat.chunks(prepared)),
-            slot,
-            media_type="text/event-stream",
-            headers={
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-                **_standalone(prepared),
-            },
-        )
+        return sse_response(sse_chunks(chat.chunks(prepared)), slot, _standalone(prepared))
     prepared = await chat.prepare(body)
     response.headers.update(_standalone(prepared))
     return await chat.complete(prepared)

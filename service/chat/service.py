@@ -31,7 +31,6 @@ from typing import Literal
 from indexer import count_tokens
 from service.ask.models import AskRequest, AskResponse, SourceRef
 from service.ask.service import AskService, Prepared
-from service.backends.openai_chat import OpenAIChatBackend
 from service.chat.condense import CondenseError, Turn, condense, rewrite
 from service.chat.models import (
     AssistantMessage,
@@ -208,7 +207,7 @@ class ChatService:
         ruled = rewrite(conversation.history, question, limit)
         by_rule = Standalone(ruled, "none" if ruled == question else "rule")
         llm = self._ask.backend(backend)
-        if not isinstance(llm, OpenAIChatBackend):
+        if not llm.calls_llm:
             return by_rule
         try:
             condensed = await condense(llm, conversation.history, question, limit)

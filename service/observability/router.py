@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from service.observability.metrics import CONTENT_TYPE, Metrics
+from service.deps import MetricsDep
+from service.observability.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    registry: Metrics = request.app.state.metrics
+def metrics(registry: MetricsDep) -> Response:
     return Response(registry.render(), media_type=CONTENT_TYPE)

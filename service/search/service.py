@@ -23,7 +23,7 @@ class Retrieved:
     query_vector: np.ndarray
     sentence_scores: dict[str, np.ndarray]
 
-    def relevance(self, hit: PaperHit, loaded: Loaded) -> float:
+    def dense_similarity(self, hit: PaperHit, loaded: Loaded) -> float:
         """The paper's dense cosine score, computed when only BM25 found it."""
         if hit.dense_score is not None:
             return hit.dense_score
@@ -44,8 +44,8 @@ def retrieve(
     mode: Mode = "hybrid",
     scope: Scope | None = None,
 ) -> Retrieved:
-    """``query_vector`` comes from ``ServiceState.queries``, which batches concurrent requests'
-    queries; nothing here embeds a query."""
+    """``query_vector`` comes from ``ServiceState.query_encoder``, which batches concurrent
+    requests' queries; nothing here embeds a query."""
     filters: Filters | None = None
     paper_ids = None
     if scope is not None:
@@ -93,7 +93,7 @@ class SearchService:
         started = time.perf_counter()
         loaded = self._state.loaded
         with self._metrics.time_retrieval("search"):
-            vector = self._state.queries.encode_sync(request.query)
+            vector = self._state.query_encoder.encode_sync(request.query)
             retrieved = retrieve(
                 loaded, request.query, vector, request.top_k, request.mode, request
             )
@@ -103,7 +103,7 @@ class SearchService:
         started = time.perf_counter()
         loaded = self._state.loaded
         with self._metrics.time_retrieval("search"):
-            vector = await self._state.queries.encode(request.query)
+            vector = await self._state.query_encoder.encode(request.query)
             retrieved = await retrieve_async(
                 loaded, request.query, vector, request.top_k, request.mode, request
             )

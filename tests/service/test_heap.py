@@ -30,15 +30,15 @@ def _wait_for(condition: object, timeout_s: float = 120.0) -> bool:
 def test_settle_frees_cycles_of_a_replaced_version_and_freezes_what_lives() -> None:
     try:
         kept = _Node()
-        heap.settle()
+        heap.freeze_survivors()
         assert gc.get_freeze_count() > 0
-        # A cycle that dies after one settle is only freed because the next one unfreezes.
+        # A cycle that dies after one freeze is only freed because the next one unfreezes.
         kept.other = _Node()
         kept.other.other = kept
         gone = weakref.ref(kept)
-        heap.settle()
+        heap.freeze_survivors()
         del kept
-        heap.settle()
+        heap.freeze_survivors()
         assert gone() is None
     finally:
         gc.unfreeze()
