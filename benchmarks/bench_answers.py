@@ -69,8 +69,8 @@ def main() -> int:
     out: dict[str, Any] = {
         "answers": report.summary(),
         "abstention": {
-            "threshold": settings.abstain_min_score,
-            "coverage_weight": settings.abstain_coverage_weight,
+            "threshold": settings.answering.abstain_min_score,
+            "coverage_weight": settings.answering.abstain_coverage_weight,
             "idf_power": IDF_POWER,
             "prefix": PREFIX,
             # Thresholds above the first and up to the second abstain exactly when they should.
@@ -80,8 +80,8 @@ def main() -> int:
         },
         "verification": {
             "claims": len(pairs),
-            "threshold": settings.support_min_similarity,
-            "accuracy": accuracy(pairs, settings.support_min_similarity),
+            "threshold": settings.answering.support_min_similarity,
+            "accuracy": accuracy(pairs, settings.answering.support_min_similarity),
             "fitted_threshold": fitted,
             "fitted_accuracy": fitted_accuracy,
         },
@@ -104,10 +104,10 @@ def main() -> int:
             params={
                 "questions": _shown(args.questions),
                 "claims": _shown(args.claims),
-                "backend": settings.answer_backend,
-                "top_k": settings.ask_top_k,
+                "backend": settings.answering.answer_backend,
+                "top_k": settings.retrieval.ask_top_k,
                 "abstention": {k: v for k, v in out["abstention"].items() if k in _SETTINGS},
-                "support_min_similarity": settings.support_min_similarity,
+                "support_min_similarity": settings.answering.support_min_similarity,
             },
             metrics={
                 "answers": out["answers"],

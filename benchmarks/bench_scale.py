@@ -166,7 +166,7 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 def measure_size(
     n: int, queries: np.ndarray, args: argparse.Namespace, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    s = IndexerSettings()
+    s = IndexerSettings().index
     mixture = make_mixture(args.seed)
     vectors = draw(mixture, n, seed=args.seed + 1)
     ks = sorted({10, args.retrieval_k})
@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise SystemExit(str(exc)) from None
     settings, sizes = previous["params"], dict(previous["metrics"]["sizes"])
     if not args.report_only:
-        s = IndexerSettings()
+        s = IndexerSettings().index
         settings = {
             "dimension": DIM,
             "hnsw_m": s.hnsw_m,
@@ -319,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.name != "scale":  # a partial run (e.g. --kinds flat,ivf_sq8): its table is in the doc
         return 0
     args.plots.mkdir(parents=True, exist_ok=True)
-    for path in plot(results, args.plots, IndexerSettings().hnsw_min_vectors):
+    for path in plot(results, args.plots, IndexerSettings().index.hnsw_min_vectors):
         log(f"wrote {path}")
     print(markdown(results))
     return 0

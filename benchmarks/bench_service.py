@@ -175,14 +175,10 @@ def _server_settings(env: dict[str, str]) -> dict[str, Any]:
     from service.settings import Settings
 
     overrides = {key.removeprefix("ABSTRACTQA_").lower(): value for key, value in env.items()}
-    fields = {
-        "query_batch_wait_ms",
-        "query_batch_max",
-        "query_cache_size",
-        "query_encoder_workers",
-        "torch_threads",
-    }
-    return Settings(**overrides).model_dump(include=fields)  # type: ignore[arg-type]
+    settings = Settings(**overrides)
+    encoder, runtime = settings.query_encoder, settings.runtime
+    served = {f"query_{name}": value for name, value in encoder.model_dump().items()}
+    return {**served, "torch_threads": runtime.torch_threads}
 
 
 def served_config(settings: dict[str, Any]) -> EncoderConfig:

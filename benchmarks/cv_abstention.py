@@ -71,7 +71,7 @@ def main() -> int:
         served = asyncio.run(evaluate_answers(state, questions))
         cases = abstention_cases(state, questions)
 
-    current = Setting(settings.abstain_coverage_weight, IDF_POWER, PREFIX)
+    current = Setting(settings.answering.abstain_coverage_weight, IDF_POWER, PREFIX)
     # The offline scores must be the service's own, or the chosen parameters mean nothing.
     for item, case, result in zip(questions, cases, served.results, strict=True):
         if abs(score(case, current) - result.answerability) > 1e-3:
@@ -88,7 +88,7 @@ def main() -> int:
     cv = cross_validate(scored, labels, args.folds, args.seed)
     chosen = choose(scored, labels, everything)
     in_sample = count(scored[chosen.setting], labels, everything, chosen.threshold)
-    defaults = count(scored[current], labels, everything, settings.abstain_min_score)
+    defaults = count(scored[current], labels, everything, settings.answering.abstain_min_score)
     ids = [item.get("id") for item in questions]
     unseen = everything[ids.index(args.unseen_from) :] if args.unseen_from in ids else []
     compared = []
@@ -120,7 +120,8 @@ def main() -> int:
                 "prefix": sorted({s.prefix for s in settings_grid}),
                 "threshold": "midpoints between neighbouring training scores",
             },
-            "current_defaults": asdict(current) | {"threshold": settings.abstain_min_score},
+            "current_defaults": asdict(current)
+            | {"threshold": settings.answering.abstain_min_score},
         },
         metrics={
             "held_out": cv.held_out.rates(),

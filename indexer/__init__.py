@@ -34,6 +34,13 @@ from indexer.models import Chunk, Paper, PaperRecord, RecordError
 from indexer.readers import ReadOptions, read_file
 from indexer.readers.jsonl import read_json_papers
 from indexer.retrieval import Filters, PaperHit, Retriever
+from indexer.settings_groups import (
+    GroupedSettings,
+    SettingsGroup,
+    all_groups,
+    flat_env_name,
+    group_config,
+)
 from indexer.text import clean, count_tokens, count_tokens_many, split_sentences
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
     "EvaluationInputError",
     "Feedback",
     "Filters",
+    "GroupedSettings",
     "IndexCorruptError",
     "IndexLockedError",
     "IndexNotFoundError",
@@ -65,6 +73,8 @@ __all__ = [
     "RecordError",
     "Retriever",
     "SearchMode",
+    "SettingsGroup",
+    "all_groups",
     "build_embedder",
     "check_version",
     "clean",
@@ -74,6 +84,8 @@ __all__ = [
     "embedder_name",
     "eval_cli",
     "excerpt",
+    "flat_env_name",
+    "group_config",
     "indexer_cli",
     "json_objects",
     "mrr_at_k",

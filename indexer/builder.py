@@ -86,7 +86,7 @@ class BuildReport:
 
 
 class Indexer:
-    """Builds index versions in ``settings.index_dir`` with the configured embedder."""
+    """Builds index versions in ``settings.index.index_dir`` with the configured embedder."""
 
     def __init__(
         self,
@@ -95,7 +95,7 @@ class Indexer:
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
-        self.root = IndexDir(settings.index_dir)
+        self.root = IndexDir(settings.index.index_dir)
         self._embedder = embedder
         self.progress = progress or SilentProgress()
         self._read_share: float | None = None  # of the input read so far, for the ETA
@@ -318,12 +318,12 @@ class Indexer:
                 self.root, self.settings, current, everything, self.progress
             )
             if report.version:
-                self.root.prune(self.settings.keep_versions)
+                self.root.prune(self.settings.index.keep_versions)
         report.seconds = time.monotonic() - started
         return report
 
     def _merge_if_needed(self) -> None:
-        if self.settings.max_segments > 0:
+        if self.settings.index.max_segments > 0:
             self.compact(everything=False)
 
     def _commit(self, plan: VersionPlan, report: BuildReport, parent: IndexVersion | None) -> str:
@@ -332,7 +332,7 @@ class Indexer:
             for k in ("operation", "added", "updated", "unchanged", "removed", "rejected")
         }
         name = commit_version(self.root, plan, operation, parent.name if parent else None)
-        self.root.prune(self.settings.keep_versions)
+        self.root.prune(self.settings.index.keep_versions)
         return name
 
 

@@ -136,10 +136,10 @@ def _upgrade(args: argparse.Namespace) -> int:
     from indexer.legacy import upgrade
 
     settings = settings_from(args)
-    root = IndexDir(settings.index_dir)
+    root = IndexDir(settings.index.index_dir)
     with root.write_lock():
         name = upgrade(root, settings, Progress())
-        root.prune(settings.keep_versions)
+        root.prune(settings.index.keep_versions)
     print(f"upgraded: version {name} (current), one segment, nothing re-embedded")
     return 0
 
@@ -158,7 +158,7 @@ def _verify(args: argparse.Namespace) -> int:
     from indexer.index import check_version
 
     settings = settings_from(args)
-    _, version, manifest = check_version(settings.index_dir, None, hashes=True)
+    _, version, manifest = check_version(settings.index.index_dir, None, hashes=True)
     print(
         f"ok: {version.name}, {len(manifest['segments'])} segments, every file matches its sha256"
     )
@@ -178,7 +178,7 @@ def _index_rule(settings: dict[str, Any]) -> str:
 def _info(args: argparse.Namespace) -> int:
     from indexer.index import index_bytes
 
-    root = IndexDir(settings_from(args).index_dir)
+    root = IndexDir(settings_from(args).index.index_dir)
     version = root.current()
     manifest = root.read_manifest(version)
     if args.json:
@@ -228,7 +228,7 @@ def _search(args: argparse.Namespace) -> int:
         print("error: -k must be between 1 and 1000", file=sys.stderr)
         return 2
     settings = settings_from(args)
-    index = open_index(settings.index_dir, expected_embedder=embedder_name(settings))
+    index = open_index(settings.index.index_dir, expected_embedder=embedder_name(settings))
     retriever = Retriever(
         index, build_embedder(settings), feedback=Feedback.from_settings(settings)
     )

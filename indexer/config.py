@@ -1,12 +1,14 @@
-"""Indexer settings, read from the environment with the ``ABSTRACTQA_`` prefix."""
+"""Indexer settings by concern, read from the environment with the ``ABSTRACTQA_`` prefix
+(``indexer/settings_groups.py``: each group keeps the flat variable names)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+
+from indexer.settings_groups import GroupedSettings, SettingsGroup, group_config
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 SearchMode = Literal["hybrid", "dense", "bm25"]
@@ -17,56 +19,13 @@ IVF_MIN_VECTORS = 300_000
 VectorIndexKind = Literal["flat", "hnsw", "ivf_sq8"]
 
 
-class IndexerSettings(BaseSettings):
-    """Where the index lives, how papers are chunked and which embedder turns them into vectors."""
+class IndexSettings(SettingsGroup):
+    """Where the index lives, its vector structures, segments and versions."""
 
-    model_config = SettingsConfigDict(env_prefix="ABSTRACTQA_", extra="ignore")
+    flat_prefix: ClassVar[str] = ""
+    model_config = group_config(flat_prefix)
 
     index_dir: Path = Field(Path("index"), description="Directory holding the index versions.")
-
-    embed_mode: Literal["sentence-transformers", "openai"] = Field(
-        "sentence-transformers",
-        description="sentence-transformers: a local model; openai: an OpenAI-compatible "
-        "/v1/embeddings endpoint.",
-    )
-    embed_model: str = Field(
-        BUNDLED_MODEL,
-        description="Model name or local path; 'all-MiniLM-L6-v2' is the bundled offline model.",
-    )
-    embed_base_url: str = Field(
-        "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible embeddings API."
-    )
-    embed_api_key: SecretStr | None = Field(
-        None, description="Bearer token for the embeddings API."
-    )
-    embed_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
-    embed_timeout_s: float = Field(60.0, gt=0, description="Timeout of one embeddings request.")
-    embed_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/connect errors.")
-    embed_device: str = Field("cpu", description="torch device for local models.")
-    embed_runtime: Literal["auto", "sentence-transformers"] = Field(
-        "auto",
-        description="Local models: auto runs a plain BERT model with mean pooling (the bundled "
-        "one) on torch directly, the same vectors without importing sentence-transformers; "
-        "sentence-transformers: always through sentence-transformers.",
-    )
-    embed_query_dtype: Literal["auto", "float32", "bfloat16"] = Field(
-        "auto",
-        description="Local plain BERT models: the precision queries are embedded in (documents "
-        "always float32). auto: bfloat16 on CPUs with native bfloat16 (AVX512-BF16/AMX), "
-        "where it is ~1.8x faster for the same ranking; float32 elsewhere.",
-    )
-
-    chunk_tokens: int = Field(
-        200,
-        ge=32,
-        le=8192,
-        description="Chunk size in tiktoken tokens (title included); also capped by the "
-        "embedder's own input limit.",
-    )
-    chunk_overlap_sentences: int = Field(
-        1, ge=0, le=5, description="Sentences repeated between consecutive chunks of a paper."
-    )
-
     vector_index: Literal["auto", "flat", "hnsw", "ivf_sq8"] = Field(
         "auto",
         description="Per segment. flat: exact inner products over the memory-mapped vectors; "
@@ -96,8 +55,83 @@ class IndexerSettings(BaseSettings):
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=16, le=2048)
     hnsw_ef_search: int = Field(128, ge=16, le=4096)
-
     keep_versions: int = Field(3, ge=1, le=100, description="Index versions kept on disk.")
+
+    def vector_index_for(self, n_vectors: int) -> VectorIndexKind:
+        """The vector structure a segment of ``n_vectors`` vectors gets under these settings."""
+        if self.vector_index != "auto":
+            return self.vector_index
+        if n_vectors >= self.ivf_min_vectors:
+            return "ivf_sq8"
+        return "hnsw" if n_vectors >= self.hnsw_min_vectors else "flat"
+
+
+class EmbeddingSettings(SettingsGroup):
+    """The embedder that turns chunks and queries into vectors (``ABSTRACTQA_EMBED_*``)."""
+
+    flat_prefix: ClassVar[str] = "embed_"
+    model_config = group_config(flat_prefix)
+
+    mode: Literal["local", "openai"] = Field(
+        "local",
+        description="local: a model run in-process (the bundled one, or any "
+        "sentence-transformers model); openai: an OpenAI-compatible /v1/embeddings endpoint. "
+        "'sentence-transformers', the old name of local, is still accepted.",
+    )
+    model: str = Field(
+        BUNDLED_MODEL,
+        description="Model name or local path; 'all-MiniLM-L6-v2' is the bundled offline model.",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible embeddings API."
+    )
+    api_key: SecretStr | None = Field(None, description="Bearer token for the embeddings API.")
+    batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    timeout_s: float = Field(60.0, gt=0, description="Timeout of one embeddings request.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/connect errors.")
+    device: str = Field("cpu", description="torch device for local models.")
+    runtime: Literal["auto", "sentence-transformers"] = Field(
+        "auto",
+        description="Local models: auto runs a plain BERT model with mean pooling (the bundled "
+        "one) on torch directly, the same vectors without importing sentence-transformers; "
+        "sentence-transformers: always through sentence-transformers.",
+    )
+    query_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Local plain BERT models: the precision queries are embedded in (documents "
+        "always float32). auto: bfloat16 on CPUs with native bfloat16 (AVX512-BF16/AMX), "
+        "where it is ~1.8x faster for the same ranking; float32 elsewhere.",
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _old_mode_name(cls, value: object) -> object:
+        return "local" if value == "sentence-transformers" else value
+
+
+class ChunkingSettings(SettingsGroup):
+    """How abstracts are cut into chunks (``ABSTRACTQA_CHUNK_*``)."""
+
+    flat_prefix: ClassVar[str] = "chunk_"
+    model_config = group_config(flat_prefix)
+
+    tokens: int = Field(
+        200,
+        ge=32,
+        le=8192,
+        description="Chunk size in tiktoken tokens (title included); also capped by the "
+        "embedder's own input limit.",
+    )
+    overlap_sentences: int = Field(
+        1, ge=0, le=5, description="Sentences repeated between consecutive chunks of a paper."
+    )
+
+
+class FeedbackSettings(SettingsGroup):
+    """Pseudo-relevance feedback on the first-pass results (off by default)."""
+
+    flat_prefix: ClassVar[str] = ""
+    model_config = group_config(flat_prefix)
 
     # Pseudo-relevance feedback (indexer/feedback.py). Off: on held-out folds of CISI and CACM
     # (benchmarks/cv_retrieval.py, docs/benchmarks.md) the grid with feedback scored below the
@@ -116,10 +150,11 @@ class IndexerSettings(BaseSettings):
         0.3, ge=0.0, le=1.0, description="Rocchio: how far the query vector moves (0..1)."
     )
 
-    def vector_index_for(self, n_vectors: int) -> VectorIndexKind:
-        """The vector structure a segment of ``n_vectors`` vectors gets under these settings."""
-        if self.vector_index != "auto":
-            return self.vector_index
-        if n_vectors >= self.ivf_min_vectors:
-            return "ivf_sq8"
-        return "hnsw" if n_vectors >= self.hnsw_min_vectors else "flat"
+
+class IndexerSettings(GroupedSettings):
+    """Where the index lives, how papers are chunked and which embedder turns them into vectors."""
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)

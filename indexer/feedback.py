@@ -34,11 +34,11 @@ class Feedback:
     @classmethod
     def from_settings(cls, settings: IndexerSettings) -> Feedback:
         return cls(
-            rm3_docs=settings.rm3_docs,
-            rm3_terms=settings.rm3_terms,
-            rm3_query_weight=settings.rm3_query_weight,
-            rocchio_docs=settings.rocchio_docs,
-            rocchio_beta=settings.rocchio_beta,
+            rm3_docs=settings.feedback.rm3_docs,
+            rm3_terms=settings.feedback.rm3_terms,
+            rm3_query_weight=settings.feedback.rm3_query_weight,
+            rocchio_docs=settings.feedback.rocchio_docs,
+            rocchio_beta=settings.feedback.rocchio_beta,
         )
 
     def label(self) -> str:

@@ -36,12 +36,12 @@ def pick(segments: list[Segment], settings: IndexerSettings, everything: bool) -
     for segment in segments:
         if segment.n_papers and len(segment.deleted_rows) / segment.n_papers > _MOSTLY_DELETED:
             return [segment]
-    if len(segments) <= settings.max_segments:
+    if len(segments) <= settings.index.max_segments:
         return []
-    factor = settings.merge_factor
+    factor = settings.index.merge_factor
     tiers: dict[int, list[Segment]] = {}
     for segment in segments:
-        if segment.n_live >= settings.segment_max_papers:
+        if segment.n_live >= settings.index.segment_max_papers:
             continue  # full-sized segments are never merged again
         tier = int(math.log(max(1, segment.n_live), factor))
         tiers.setdefault(tier, []).append(segment)

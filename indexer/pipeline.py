@@ -74,7 +74,7 @@ class Ingest:
         self._block: list[_Pending] = []
         self._dedup = Deduplicator(self._known_title)
         self._limits = ChunkLimits(
-            settings.chunk_tokens, settings.chunk_overlap_sentences, embedder.max_input_tokens
+            settings.chunking.tokens, settings.chunking.overlap_sentences, embedder.max_input_tokens
         )
 
     # -- dedup -------------------------------------------------------------------------
@@ -149,7 +149,7 @@ class Ingest:
         todo.sort(key=lambda i: len(texts[i]))
         if todo:
             self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
-        step = max(1, self.settings.embed_batch_size)
+        step = max(1, self.settings.embedding.batch_size)
         for begin in range(0, len(todo), step):
             part = todo[begin : begin + step]
             started = time.perf_counter()
@@ -206,19 +206,19 @@ class SegmentSink:
                 self._writer = SegmentWriter(
                     self.root.new_segment_dir(), self.dimension, self.next_chunk_id
                 )
-            room = self.settings.segment_max_papers - self._writer.n_papers
+            room = self.settings.index.segment_max_papers - self._writer.n_papers
             run = slice(paper_at, paper_at + room)
             n_chunks = sum(len(c) for c in specs[run])
             self._writer.add(papers[run], specs[run], vectors[chunk_at : chunk_at + n_chunks])
             paper_at, chunk_at = paper_at + len(papers[run]), chunk_at + n_chunks
-            if self._writer.n_papers >= self.settings.segment_max_papers:
+            if self._writer.n_papers >= self.settings.index.segment_max_papers:
                 self.seal()
 
     def seal(self) -> None:
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        s = self.settings
+        s = self.settings.index
         kind = s.vector_index_for(writer.n_chunks)
         params = AnnParams(s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search, s.ivf_nprobe)
         self.progress.log(f"sealing a segment of {writer.n_papers} papers ({kind} vectors)")

@@ -83,13 +83,13 @@ def plan_from(
 
 def _settings(settings: IndexerSettings) -> dict[str, Any]:
     return {
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap_sentences": settings.chunk_overlap_sentences,
+        "chunk_tokens": settings.chunking.tokens,
+        "chunk_overlap_sentences": settings.chunking.overlap_sentences,
         "tokenizer": f"tiktoken:{TIKTOKEN_ENCODING}",
-        "vector_index_rule": settings.vector_index,
-        "hnsw_min_vectors": settings.hnsw_min_vectors,
-        "ivf_min_vectors": settings.ivf_min_vectors,
-        "segment_max_papers": settings.segment_max_papers,
+        "vector_index_rule": settings.index.vector_index,
+        "hnsw_min_vectors": settings.index.hnsw_min_vectors,
+        "ivf_min_vectors": settings.index.ivf_min_vectors,
+        "segment_max_papers": settings.index.segment_max_papers,
     }
 
 

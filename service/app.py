@@ -53,7 +53,7 @@ def create_app(
             state.start_loading()
         else:
             state.load()
-        if settings.watch_index:
+        if settings.runtime.watch_index:
             state.start_watching()
         yield
         await app.state.ask.aclose()

@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Refuse to start on a missing, damaged or mismatched index, naming the file, before the
     # port opens (an IndexerError: message and exit code 1); the model and the index itself
     # then load in the background. Reloads run the same check.
-    _, manifest = check_current(settings.index_dir, embedder_name(settings))
+    _, manifest = check_current(settings.index.index_dir, embedder_name(settings))
     set_torch_threads(settings)
 
     import uvicorn
@@ -42,21 +42,21 @@ def _serve(args: argparse.Namespace) -> int:
     from service.observability.logs import configure_logging
     from service.security.connections import uvicorn_options
 
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.observability.format, settings.observability.level)
     logging.getLogger("abstractqa.service").info(
         "serving index %s (%d papers) on http://%s:%d",
         manifest["version"],
         manifest["counts"]["papers"],
-        settings.host,
-        settings.port,
+        settings.runtime.host,
+        settings.runtime.port,
     )
     # Our handler formats uvicorn's lines too (log_config=None); the access log is our own
     # (service.observability.middleware), with request ids and durations.
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
+        host=settings.runtime.host,
+        port=settings.runtime.port,
+        log_level=settings.observability.level,
         log_config=None,
         access_log=False,
         # Header timeout, per-client connection cap, keep-alive, trusted proxies.

@@ -141,7 +141,7 @@ async def evaluate_answers(
 def abstention_cases(state: ServiceState, questions: list[dict[str, Any]]) -> list[Case]:
     """Each question as /v1/ask sees it before deciding to abstain: its terms' IDF and its
     retrieved papers (the ask path's top-k of hybrid search) with their dense relevance."""
-    loaded, top_k = state.loaded, state.settings.ask_top_k
+    loaded, top_k = state.loaded, state.settings.retrieval.ask_top_k
     cases = []
     for item in questions:
         question = item["question"].strip()

@@ -122,10 +122,10 @@ class QueryEncoder:
     def from_settings(cls, embedder: Embedder, settings: Settings) -> QueryEncoder:
         return cls(
             embedder,
-            settings.query_batch_wait_ms,
-            settings.query_batch_max,
-            settings.query_cache_size,
-            settings.query_encoder_workers or os.cpu_count() or 1,
+            settings.query_encoder.batch_wait_ms,
+            settings.query_encoder.batch_max,
+            settings.query_encoder.cache_size,
+            settings.query_encoder.encoder_workers or os.cpu_count() or 1,
         )
 
     @property

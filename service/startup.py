@@ -23,9 +23,9 @@ def set_torch_threads(settings: Settings) -> None:
     """Apply ``torch_threads`` (0: leave torch's default). Before torch is imported this is
     OMP_NUM_THREADS, which torch reads when it loads; an OMP_NUM_THREADS set by the operator
     wins."""
-    if settings.torch_threads <= 0:
+    if settings.runtime.torch_threads <= 0:
         return
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(settings.torch_threads)
+        sys.modules["torch"].set_num_threads(settings.runtime.torch_threads)
     else:
-        os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
+        os.environ.setdefault("OMP_NUM_THREADS", str(settings.runtime.torch_threads))

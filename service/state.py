@@ -109,7 +109,7 @@ class ServiceState:
         try:
             embedder = self._embedder or build_embedder(self.settings)
             index = open_index(
-                self.settings.index_dir,
+                self.settings.index.index_dir,
                 expected_embedder=embedder_name(self.settings)
                 if self._embedder is None
                 else embedder.name,
@@ -121,7 +121,7 @@ class ServiceState:
                 index,
                 embedder,
                 Retriever(index, embedder, feedback=Feedback.from_settings(self.settings)),
-                SentenceVectors(index, embedder, self.settings.sentence_cache_papers),
+                SentenceVectors(index, embedder, self.settings.runtime.sentence_cache_papers),
             )
             self.error = None
             log.info("index %s loaded: %d papers", index.name, len(index.papers))
@@ -141,7 +141,7 @@ class ServiceState:
             old = self._loaded
             if old is None:
                 return self._first_load(started)
-            index_dir = self.settings.index_dir
+            index_dir = self.settings.index.index_dir
             try:
                 version, manifest = check_current(index_dir, old.embedder.name, hashes=False)
                 if version.name == old.index.name and manifest.get(
@@ -159,7 +159,7 @@ class ServiceState:
                 index,
                 old.embedder,
                 Retriever(index, old.embedder, feedback=Feedback.from_settings(self.settings)),
-                SentenceVectors(index, old.embedder, self.settings.sentence_cache_papers),
+                SentenceVectors(index, old.embedder, self.settings.runtime.sentence_cache_papers),
             )
             new.sentences.adopt(old.sentences)
             self._loaded = new  # the swap: requests from here on get the new version
@@ -182,7 +182,7 @@ class ServiceState:
             self.load()
         except Exception as exc:
             raise ReloadFailedError(
-                f"nothing is served; {client_message(exc, self.settings.index_dir)}"
+                f"nothing is served; {client_message(exc, self.settings.index.index_dir)}"
             ) from exc
         index = self.loaded.index
         return ReloadOutcome(None, index.name, len(index.papers), True, _ms(started))
@@ -193,7 +193,7 @@ class ServiceState:
 
     def _watch(self) -> None:
         failed: str | None = None  # retried only once the pointer names another version
-        while not self._stop.wait(self.settings.watch_interval_s):
+        while not self._stop.wait(self.settings.runtime.watch_interval_s):
             try:
                 failed = self._poll(failed)
             except Exception:  # the watch must outlive whatever one poll meets
@@ -203,10 +203,10 @@ class ServiceState:
         """One look at the pointer: reload when it names another version. Returns the version
         that failed to load, if any (not retried until the pointer changes)."""
         try:
-            name = current_version_name(self.settings.index_dir)
+            name = current_version_name(self.settings.index.index_dir)
         except IndexerError as exc:
             # Keep serving what is loaded; said once per distinct problem, not every poll.
-            problem = client_message(exc, self.settings.index_dir)
+            problem = client_message(exc, self.settings.index.index_dir)
             if problem != self._pointer_problem:
                 served = self._loaded.index.name if self._loaded is not None else "nothing"
                 log.error("index watch: %s; still serving %s", problem, served)
@@ -234,9 +234,9 @@ class ServiceState:
         """Why the index's ``CURRENT`` cannot be read now (relative paths, for clients), or
         None. The loaded version keeps being served meanwhile."""
         try:
-            current_version_name(self.settings.index_dir)
+            current_version_name(self.settings.index.index_dir)
         except IndexerError as exc:
-            return client_message(exc, self.settings.index_dir)
+            return client_message(exc, self.settings.index.index_dir)
         return None
 
     def start_loading(self) -> None:
@@ -282,7 +282,7 @@ class ServiceState:
             loaded.sentences.warm(loaded.warm_stop)
         except Exception as exc:  # warming is an optimisation; answering embeds on demand
             log.warning("sentence warm-up stopped: %s", exc)
-        if self.settings.gc_freeze and not loaded.warm_stop.is_set():
+        if self.settings.runtime.gc_freeze and not loaded.warm_stop.is_set():
             frozen = heap.freeze_survivors()
             log.debug("heap settled: %d objects frozen", frozen)
 

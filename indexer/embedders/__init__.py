@@ -1,4 +1,4 @@
-"""Pluggable embedders; ``build_embedder(settings)`` picks one by ``settings.embed_mode``."""
+"""Pluggable embedders; ``build_embedder(settings)`` picks one by ``settings.embedding.mode``."""
 
 from indexer.embedders.base import Embedder, normalise
 from indexer.embedders.factory import build_embedder

@@ -7,33 +7,38 @@ from indexer.embedders.base import Embedder
 
 
 def build_embedder(settings: IndexerSettings) -> Embedder:
-    match settings.embed_mode:
-        case "sentence-transformers":
+    match settings.embedding.mode:
+        case "local":
             from indexer.embedders.local import load_local_embedder
 
             return load_local_embedder(
-                settings.embed_model,
-                device=settings.embed_device,
-                batch_size=settings.embed_batch_size,
-                runtime=settings.embed_runtime,
-                query_dtype=settings.embed_query_dtype,
+                settings.embedding.model,
+                device=settings.embedding.device,
+                batch_size=settings.embedding.batch_size,
+                runtime=settings.embedding.runtime,
+                query_dtype=settings.embedding.query_dtype,
             )
         case "openai":
             from indexer.embedders.openai_http import OpenAIEmbedder
 
-            api_key = settings.embed_api_key.get_secret_value() if settings.embed_api_key else None
-            return OpenAIEmbedder(
-                base_url=settings.embed_base_url,
-                model=settings.embed_model,
-                api_key=api_key,
-                batch_size=settings.embed_batch_size,
-                timeout_s=settings.embed_timeout_s,
-                max_retries=settings.embed_max_retries,
+            api_key = (
+                settings.embedding.api_key.get_secret_value()
+                if settings.embedding.api_key
+                else None
             )
-    raise ValueError(f"unknown embed_mode {settings.embed_mode!r}")
+            return OpenAIEmbedder(
+                base_url=settings.embedding.base_url,
+                model=settings.embedding.model,
+                api_key=api_key,
+                batch_size=settings.embedding.batch_size,
+                timeout_s=settings.embedding.timeout_s,
+                max_retries=settings.embedding.max_retries,
+            )
+    raise ValueError(f"unknown embed_mode {settings.embedding.mode!r}")
 
 
 def embedder_name(settings: IndexerSettings) -> str:
     """The name ``build_embedder(settings)`` would report, without loading the model."""
-    prefix = "sentence-transformers" if settings.embed_mode == "sentence-transformers" else "openai"
-    return f"{prefix}:{settings.embed_model}"
+    # Local models keep the name indexes have always recorded for them.
+    prefix = "sentence-transformers" if settings.embedding.mode == "local" else "openai"
+    return f"{prefix}:{settings.embedding.model}"

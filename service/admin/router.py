@@ -24,7 +24,7 @@ def require_admin(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    check_admin_key(settings.admin_key, credentials.credentials if credentials else None)
+    check_admin_key(settings.security.admin_key, credentials.credentials if credentials else None)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {

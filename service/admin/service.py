@@ -113,12 +113,12 @@ class AdminService:
             try:
                 report = await anyio.to_thread.run_sync(change, indexer)
             except IndexLockedError as exc:
-                raise IndexBusyError(client_message(exc, settings.index_dir)) from exc
+                raise IndexBusyError(client_message(exc, settings.index.index_dir)) from exc
             except IndexerError as exc:
                 if removing is not None and isinstance(exc, PaperNotFoundError):
                     raise NotFoundError(f"no paper with id {removing!r} in the index") from exc
                 log.error("admin index write failed: %s", exc)
-                raise IndexWriteError(client_message(exc, settings.index_dir)) from exc
+                raise IndexWriteError(client_message(exc, settings.index.index_dir)) from exc
             outcome = await self._reload_after(report)
         by_outcome: dict[str, list[str]] = {}
         for paper_id, what in report.outcomes.items():

@@ -12,10 +12,10 @@ term also counts as occurring when a term of the paper starts with the same ``pr
 wording may differ only in their ending, "behavior" / "behaviour"). On the grown dev set it
 did not separate better than exact stems, so the default is off (``PREFIX`` = 0).
 
-Threshold (settings.abstain_min_score), coverage weight (settings.abstain_coverage_weight),
-IDF power and prefix length are chosen together by 5-fold cross-validation over the bundled
-dev questions (benchmarks/cv_abstention.py, service/answering/tuning.py; the held-out rates
-are in benchmarks/results/cv_abstention.json).
+Threshold (settings.answering.abstain_min_score), coverage weight
+(settings.answering.abstain_coverage_weight), IDF power and prefix length are chosen together
+by 5-fold cross-validation over the bundled dev questions (benchmarks/cv_abstention.py,
+service/answering/tuning.py; the held-out rates are in benchmarks/results/cv_abstention.json).
 """
 
 from __future__ import annotations

@@ -65,11 +65,11 @@ class AskService:
         self._metrics = metrics or Metrics()
         self._backends: dict[str, AnswerBackend] = {}
         self._extractive = ExtractiveBackend.for_coverage_weight(
-            state.settings.abstain_coverage_weight
+            state.settings.answering.abstain_coverage_weight
         )
 
     def backend(self, name: str | None) -> AnswerBackend:
-        name = name or self._state.settings.answer_backend
+        name = name or self._state.settings.answering.answer_backend
         if name not in BACKENDS:
             raise InvalidRequestError(
                 f"unknown backend {name!r}; use one of: {', '.join(sorted(BACKENDS))}"
@@ -87,14 +87,14 @@ class AskService:
         started = time.perf_counter()
         settings = self._state.settings
         question = request.question.strip()
-        if len(question) > settings.max_question_chars:
+        if len(question) > settings.answering.max_question_chars:
             raise InvalidRequestError(
                 f"question is {len(question)} characters long; "
-                f"the limit is {settings.max_question_chars}"
+                f"the limit is {settings.answering.max_question_chars}"
             )
         backend = self.backend(request.backend)
         loaded = self._state.loaded
-        top_k = request.top_k or settings.ask_top_k
+        top_k = request.top_k or settings.retrieval.ask_top_k
         with self._metrics.time_retrieval("ask"):
             vector = await self._state.query_encoder.encode(question)
             retrieved = await retrieve_async(loaded, question, vector, top_k, "hybrid", request)
@@ -109,7 +109,7 @@ class AskService:
             paper_score = answerability(
                 retrieved.dense_similarity(hit, loaded),
                 coverage(weights, hit.paper),
-                settings.abstain_coverage_weight,
+                settings.answering.abstain_coverage_weight,
             )
             sources.append(
                 Source(
@@ -122,17 +122,17 @@ class AskService:
         ]
         score = max((s.answerability for s in sources), default=0.0)
         threshold = (
-            settings.abstain_min_score
+            settings.answering.abstain_min_score
             if request.paper_ids is None
-            else settings.abstain_min_score_scoped
+            else settings.answering.abstain_min_score_scoped
         )
         abstained = score < threshold
-        packed = [] if abstained else pack_sources(sources, settings.llm_context_tokens)
+        packed = [] if abstained else pack_sources(sources, settings.llm.context_tokens)
         prompt = AnswerPrompt(
             question,
             packed,
-            chat_messages(question, packed, settings.answer_max_sentences),
-            settings.answer_max_sentences,
+            chat_messages(question, packed, settings.answering.answer_max_sentences),
+            settings.answering.answer_max_sentences,
         )
         return Prepared(
             request, started, loaded, backend, prompt, candidates, abstained or not packed, score
@@ -245,7 +245,7 @@ class AskService:
             loaded.sentences.get(ids),
             {p: loaded.index.papers[p].sentences for p in ids},
             loaded.embedder.embed_documents,
-            self._state.settings.support_min_similarity,
+            self._state.settings.answering.support_min_similarity,
         )
 
 

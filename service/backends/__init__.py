@@ -13,22 +13,22 @@ from service.settings import Settings
 def _extractive(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBackend:
     from service.backends.extractive import ExtractiveBackend
 
-    return ExtractiveBackend.for_coverage_weight(settings.abstain_coverage_weight)
+    return ExtractiveBackend.for_coverage_weight(settings.answering.abstain_coverage_weight)
 
 
 def _openai(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBackend:
     from service.backends.openai_chat import OpenAIChatBackend
 
     return OpenAIChatBackend(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
-        timeout_s=settings.llm_timeout_s,
-        connect_timeout_s=settings.llm_connect_timeout_s,
-        max_retries=settings.llm_max_retries,
-        backoff_s=settings.llm_backoff_s,
-        temperature=settings.llm_temperature,
-        max_tokens=settings.llm_max_tokens,
+        base_url=settings.llm.base_url,
+        model=settings.llm.model,
+        api_key=settings.llm.api_key.get_secret_value() if settings.llm.api_key else None,
+        timeout_s=settings.llm.timeout_s,
+        connect_timeout_s=settings.llm.connect_timeout_s,
+        max_retries=settings.llm.max_retries,
+        backoff_s=settings.llm.backoff_s,
+        temperature=settings.llm.temperature,
+        max_tokens=settings.llm.max_tokens,
         client=client,
     )
 

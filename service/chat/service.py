@@ -113,7 +113,7 @@ class ChatService:
             raise UnknownModelError(
                 f"The model {model!r} does not exist; use one of: {', '.join(MODELS)}"
             )
-        return MODELS[model] or self._settings.answer_backend
+        return MODELS[model] or self._settings.answering.answer_backend
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -200,7 +200,7 @@ class ChatService:
         )
 
     async def _standalone(self, conversation: Conversation, backend: str) -> Standalone:
-        limit = self._settings.max_question_chars
+        limit = self._settings.answering.max_question_chars
         question = " ".join(conversation.question.split())
         if not any(turn.role == "user" for turn in conversation.history):
             return Standalone(question, "none")
@@ -233,29 +233,29 @@ def bound(messages: Sequence[ChatMessage], settings: Settings) -> Conversation:
     """The latest message and as many of the messages before it, newest first, as fit in
     ``chat_max_messages`` and ``chat_max_tokens``; a latest message that alone is too long, or
     more than ``chat_max_request_messages`` messages, is a 400."""
-    if len(messages) > settings.chat_max_request_messages:
+    if len(messages) > settings.chat.max_request_messages:
         raise InvalidRequestError(
             f"the conversation has {len(messages)} messages; the limit is "
-            f"{settings.chat_max_request_messages} (setting chat_max_request_messages)"
+            f"{settings.chat.max_request_messages} (setting chat_max_request_messages)"
         )
     latest = messages[-1].text
     # Characters first: counting the tokens of an overlong message is the costly part.
-    if len(latest.strip()) > settings.max_question_chars:
+    if len(latest.strip()) > settings.answering.max_question_chars:
         raise InvalidRequestError(
             f"the latest user message is {len(latest.strip())} characters long; the limit is "
-            f"{settings.max_question_chars} characters (setting max_question_chars)"
+            f"{settings.answering.max_question_chars} characters (setting max_question_chars)"
         )
     latest_tokens = count_tokens(latest)
-    if latest_tokens > settings.chat_max_tokens:
+    if latest_tokens > settings.chat.max_tokens:
         raise InvalidRequestError(
             f"the latest user message is {latest_tokens} tokens long; the limit is "
-            f"{settings.chat_max_tokens} tokens (setting chat_max_tokens)"
+            f"{settings.chat.max_tokens} tokens (setting chat_max_tokens)"
         )
     kept: list[ChatMessage] = []
     tokens = latest_tokens
     for message in reversed(messages[:-1]):
         size = count_tokens(message.text)
-        if len(kept) + 2 > settings.chat_max_messages or tokens + size > settings.chat_max_tokens:
+        if len(kept) + 2 > settings.chat.max_messages or tokens + size > settings.chat.max_tokens:
             break
         kept.append(message)
         tokens += size

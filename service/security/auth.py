@@ -93,7 +93,7 @@ def request_client(request: Request) -> Client:
     keys = getattr(request.app.state, "api_keys", None)
     if keys is None:
         keys = ApiKeys(
-            key.get_secret_value() for key in request.app.state.service.settings.api_keys
+            key.get_secret_value() for key in request.app.state.service.settings.security.api_keys
         )
     address = request.client.host if request.client else None
     return authenticate(keys, request.headers.get("authorization"), address)

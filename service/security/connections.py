@@ -128,14 +128,14 @@ def guarded_protocol(
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run`` / ``uvicorn.Config`` that apply these settings."""
-    trusted = settings.trusted_proxies
+    trusted = settings.security.trusted_proxies
     return {
         "http": guarded_protocol(
-            settings.header_timeout_s,
-            settings.max_connections_per_client,
+            settings.limits.header_timeout_s,
+            settings.limits.max_connections_per_client,
             address_matcher(trusted),
         ),
-        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "timeout_keep_alive": settings.limits.keep_alive_timeout_s,
         # Off unless proxies are named: uvicorn would otherwise believe X-Forwarded-For from
         # any loopback peer (its default), letting local clients pick their address.
         "proxy_headers": bool(trusted),

@@ -26,11 +26,11 @@ SCHEME = "ApiKey"
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    keys = ApiKeys(key.get_secret_value() for key in settings.api_keys)
+    keys = ApiKeys(key.get_secret_value() for key in settings.security.api_keys)
     rate = settings.effective_rate_limit
     limiter = RateLimiter(rate) if rate else None
-    failures = _limiter(settings.auth_failure_rate_limit)
-    admin = _limiter(settings.admin_rate_limit)
+    failures = _limiter(settings.security.auth_failure_rate_limit)
+    admin = _limiter(settings.security.admin_rate_limit)
     app.state.api_keys = keys
     app.state.streams = StreamLimiter(settings.effective_max_streams)
     public = public_paths(PUBLIC_PATHS | ({app.openapi_url} if app.openapi_url else set()))
@@ -38,7 +38,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     # headers first, then CORS (so preflights and refusals carry CORS headers), then the key
     # and rate checks, then the body limit.
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+        BodyLimitMiddleware,
+        max_bytes=settings.limits.max_body_bytes,
+        timeout_s=settings.limits.body_timeout_s,
     )
     app.add_middleware(
         AccessMiddleware,
@@ -48,10 +50,10 @@ def install(app: FastAPI, settings: Settings) -> None:
         failures=failures,
         admin=admin,
     )
-    if settings.cors_origins:
+    if settings.security.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_origins,
+            allow_origins=settings.security.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Accept"],
             expose_headers=EXPOSED_HEADERS,

@@ -153,7 +153,7 @@ def test_duplicates_in_the_input_are_merged(tmp_path: Path, embedder, settings_f
         [write_jsonl(tmp_path / "d.jsonl", rows)]
     )
     assert (report.added, report.merged) == (1, 1)
-    paper = open_index(settings_for().index_dir).papers["2401.00001"]
+    paper = open_index(settings_for().index.index_dir).papers["2401.00001"]
     assert paper.url == "https://example.org/q"
 
 
@@ -165,8 +165,8 @@ def test_old_versions_are_pruned_to_the_configured_number(
     for i in range(4):
         row = {**NEW, "id": f"p{i}", "title": f"{NEW['title']} part {i}"}
         indexer.add([write_jsonl(tmp_path / f"{i}.jsonl", [row])])
-    assert IndexDir(settings.index_dir).version_names() == ["v000003", "v000004"]
-    assert len(open_index(settings.index_dir).papers) == 4
+    assert IndexDir(settings.index.index_dir).version_names() == ["v000003", "v000004"]
+    assert len(open_index(settings.index.index_dir).papers) == 4
 
 
 def test_a_file_with_no_usable_record_leaves_the_index_untouched(
@@ -198,14 +198,14 @@ def test_an_hnsw_index_finds_papers_and_supports_removal(
     settings = settings_for(vector_index="hnsw")
     indexer = Indexer(settings, embedder=embedder)
     indexer.add([corpus_path])
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index.index_dir)
     assert index.vectors.kind == "hnsw" and index.manifest["settings"]["vector_index"] == "hnsw"
     query = "neural long-term memory that learns to memorize at test time"
     assert (
         Retriever(index, embedder).search(query, 1, "dense")[0].paper.paper_id.startswith("titans")
     )
     indexer.remove(["titans-learning-to-memorize-at-test-time-ba030557"])
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index.index_dir)
     assert len(index.vectors) == len(index.chunks)
     assert (
         not Retriever(index, embedder)
@@ -229,7 +229,7 @@ def test_a_title_only_record_is_indexed_as_one_chunk_of_its_title_and_found_by_i
     report = indexer.add([write_jsonl(tmp_path / "b.jsonl", rows)])
 
     assert report.added == 1 and report.unchanged == 1 and report.title_only == 1
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index.index_dir)
     paper = index.papers["t1"]
     assert (paper.abstract, paper.sentences) == ("", [])
     (chunk,) = index.chunks_of("t1")

@@ -60,14 +60,17 @@ def test_auto_builds_hnsw_from_the_threshold_on_and_flat_below_it(
     # Each of these short abstracts is one chunk, so the segment holds exactly 3 vectors.
     settings = settings_for(hnsw_min_vectors=len(PAPERS) + extra)
     Indexer(settings, embedder=embedder).add([papers])
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index.index_dir)
     assert len(index.vectors) == len(PAPERS)
     assert index.vectors.kind == kind
     assert index.manifest["settings"]["vector_index"] == kind
     assert index.manifest["settings"]["vector_index_rule"] == "auto"
-    assert top_paper(settings.index_dir, embedder, "satellite radar soil moisture") == "2401.00002"
+    assert (
+        top_paper(settings.index.index_dir, embedder, "satellite radar soil moisture")
+        == "2401.00002"
+    )
 
-    assert cli_main(["index", "info", "--index-dir", str(settings.index_dir)]) == 0
+    assert cli_main(["index", "info", "--index-dir", str(settings.index.index_dir)]) == 0
     out = capsys.readouterr().out
     assert (
         f"vectors:    3 in a {kind} index (auto per segment: HNSW from {3 + extra} vectors" in out
@@ -78,7 +81,7 @@ def test_an_explicit_index_type_wins_over_the_size(tmp_path: Path, embedder, set
     papers = write_jsonl(tmp_path / "papers.jsonl", PAPERS)
     settings = settings_for(vector_index="flat", hnsw_min_vectors=1)
     Indexer(settings, embedder=embedder).add([papers])
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index.index_dir)
     assert index.vectors.kind == "flat"
     assert index.manifest["settings"]["vector_index_rule"] == "flat"
 
@@ -90,7 +93,7 @@ def test_a_compressed_segment_reranks_by_exact_vectors_and_finds_what_flat_finds
     ivf = settings_for(tmp_path / "ivf", vector_index="ivf_sq8", ivf_nprobe=64)
     for settings in (flat, ivf):
         Indexer(settings, embedder=embedder).add([corpus_path])
-    exact, compressed = open_index(flat.index_dir), open_index(ivf.index_dir)
+    exact, compressed = open_index(flat.index.index_dir), open_index(ivf.index.index_dir)
     assert compressed.vectors.kind == "ivf_sq8"
     query = embedder.embed_queries([TITANS_QUERY])
     want_scores, want_ids = exact.vectors.search(query, 10)
@@ -161,7 +164,10 @@ def test_the_merge_policy_folds_small_segments_once_there_are_too_many(
     for i, paper in enumerate(PAPERS):
         indexer.add([write_jsonl(tmp_path / f"p{i}.jsonl", [paper])])
 
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index.index_dir)
     assert len(index.segments) <= 2
     assert sorted(index.papers) == [p["id"] for p in PAPERS]
-    assert top_paper(settings.index_dir, embedder, "graph neural network traffic") == "2401.00003"
+    assert (
+        top_paper(settings.index.index_dir, embedder, "graph neural network traffic")
+        == "2401.00003"
+    )

@@ -142,7 +142,7 @@ def test_filters_evaluated_in_sqlite_select_exactly_the_papers_filters_accept(
     settings = IndexerSettings(index_dir=tmp_path / "index")
     Indexer(settings, embedder=embedder).add([write_jsonl(tmp_path / "p.jsonl", rows)])
     Indexer(settings, embedder=embedder).remove(["p3"])  # tombstoned papers never match
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index.index_dir)
     papers = list(index.papers.values())
     cases = [
         Filters(equals={"authors": "Author 3"}),

@@ -59,10 +59,13 @@ def test_the_committed_reference_was_measured_on_this_dev_set_with_the_current_d
     settings = Settings(index_dir=ROOT / "unused")
     params = reference["params"]
     assert params["questions"] == "data/dev/questions.jsonl"
-    assert params["backend"] == settings.answer_backend and params["top_k"] == settings.ask_top_k
+    assert (
+        params["backend"] == settings.answering.answer_backend
+        and params["top_k"] == settings.retrieval.ask_top_k
+    )
     assert params["abstention"] == {
-        "threshold": settings.abstain_min_score,
-        "coverage_weight": settings.abstain_coverage_weight,
+        "threshold": settings.answering.abstain_min_score,
+        "coverage_weight": settings.answering.abstain_coverage_weight,
         "idf_power": IDF_POWER,
         "prefix": PREFIX,
     }, "the abstention defaults changed: re-run benchmarks/bench_answers.py"

@@ -229,7 +229,11 @@ def test_keys_are_read_from_a_comma_separated_environment_variable(
 ) -> None:
     monkeypatch.setenv("ABSTRACTQA_API_KEYS", " key-one, key-two ,,key-three ")
     settings = Settings()
-    assert [k.get_secret_value() for k in settings.api_keys] == ["key-one", "key-two", "key-three"]
+    assert [k.get_secret_value() for k in settings.security.api_keys] == [
+        "key-one",
+        "key-two",
+        "key-three",
+    ]
     assert "key-one" not in repr(settings) and "key-one" not in str(settings.model_dump())
     monkeypatch.setenv("ABSTRACTQA_API_KEYS", "")
-    assert Settings().api_keys == []
+    assert Settings().security.api_keys == []

@@ -181,7 +181,10 @@ def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
 def test_a_trusted_proxy_that_is_not_an_address_stops_the_server_at_start_up() -> None:
     with pytest.raises(ValueError, match="a trusted proxy is an IP address or network"):
         Settings(trusted_proxies="proxy.example")  # type: ignore[arg-type]
-    assert Settings(trusted_proxies="10.0.0.0/8, ::1").trusted_proxies == ["10.0.0.0/8", "::1"]  # type: ignore[arg-type]
+    assert Settings(trusted_proxies="10.0.0.0/8, ::1").security.trusted_proxies == [
+        "10.0.0.0/8",
+        "::1",
+    ]  # type: ignore[arg-type]
 
 
 # -- the rate and the bucket ---------------------------------------------------------------------
