@@ -26,7 +26,7 @@ from indexer.evaluation import cli as eval_cli
 from indexer.evaluation.beir import EvaluationInputError, json_objects
 from indexer.feedback import Feedback
 from indexer.http_errors import excerpt, retry_after
-from indexer.identity import normalise_title
+from indexer.identity import find_arxiv_id, normalise_title
 from indexer.index import IndexVersion, check_version, current_version_name, open_index
 from indexer.lexical import tokenize
 from indexer.models import Chunk, Paper, PaperRecord, RecordError
@@ -73,6 +73,7 @@ __all__ = [
     "embedder_name",
     "eval_cli",
     "excerpt",
+    "find_arxiv_id",
     "indexer_cli",
     "json_objects",
     "normalise_title",

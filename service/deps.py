@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.ask.service import AskService
+from service.citations.service import CitationsService
 from service.papers.service import PapersService
 from service.search.service import SearchService
 from service.settings import Settings
@@ -33,8 +34,13 @@ def _papers(request: Request) -> PapersService:
     return request.app.state.papers
 
 
+def _citations(request: Request) -> CitationsService:
+    return request.app.state.citations
+
+
 StateDep = Annotated[ServiceState, Depends(_state)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SearchServiceDep = Annotated[SearchService, Depends(_search)]
 AskServiceDep = Annotated[AskService, Depends(_ask)]
 PapersServiceDep = Annotated[PapersService, Depends(_papers)]
+CitationsServiceDep = Annotated[CitationsService, Depends(_citations)]

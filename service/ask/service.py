@@ -27,6 +27,7 @@ from service.backends import (
     build_backend,
 )
 from service.backends.extractive import ExtractiveBackend
+from service.citations.service import CitationsService
 from service.errors import BackendError, InvalidRequestError
 from service.observability.metrics import Metrics
 from service.search.service import retrieve_async
@@ -59,8 +60,10 @@ class AskService:
         state: ServiceState,
         http_client: httpx.AsyncClient | None = None,
         metrics: Metrics | None = None,
+        citations: CitationsService | None = None,
     ) -> None:
         self._state = state
+        self._citations = citations or CitationsService(state)
         self._client = http_client
         self._metrics = metrics or Metrics()
         self._backends: dict[str, AnswerBackend] = {}
@@ -208,6 +211,8 @@ class AskService:
         if text.strip().startswith(no_answer.rstrip(".")):
             return self._abstention(prepared, no_answer, backend, reason)
         verified = await anyio.to_thread.run_sync(self._verify, prepared, text)
+        cited = [c.source.paper_id for c in sorted(verified.citations, key=lambda c: c.n)]
+        export = prepared.request.citation_format
         return AskResponse(
             answer=verified.answer,
             citations=[
@@ -231,6 +236,9 @@ class AskService:
             ],
             unsupported_sentences=verified.unsupported,
             removed_markers=verified.removed_markers,
+            citation_export=self._citations.of_loaded(prepared.loaded, cited, export)
+            if export and cited
+            else None,
             **_outcome(prepared, backend, reason),
         )
 
