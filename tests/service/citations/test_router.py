@@ -128,3 +128,10 @@ def test_the_openapi_schema_documents_the_formats(http: httpx.Client) -> None:
     ask = spec["components"]["schemas"]["AskRequest"]["properties"]["citation_format"]
     assert "bibtex" in json.dumps(ask) and ask["description"]
     assert spec["components"]["schemas"]["AskResponse"]["properties"]["citation_export"]
+
+
+def test_an_abstention_has_no_export(client: httpx.Client) -> None:
+    body = {"question": "What is the best recipe for sourdough bread?", "citation_format": "ris"}
+    answer = client.post("/v1/ask", json=body).json()
+    assert answer["abstained"] and answer["citations"] == []
+    assert answer["citation_export"] is None
