@@ -11,7 +11,10 @@ import httpx
 import pytest
 
 from tests.service.citations.corpus import KELP_ID, OLD_ARXIV_ID, PLAIN_ID, UNBALANCED_ID
+from tests.service.security.conftest import ALLOWED_ORIGIN, KEYS, KeyedServer, bearer, keyed_server
 from tests.service.sse import stream_ask
+
+__all__ = ["keyed_server"]  # the keyed server of tests/service/security, shared
 
 MEDIA_TYPES = {
     "bibtex": ("application/x-bibtex", ".bib"),
@@ -135,3 +138,16 @@ def test_an_abstention_has_no_export(client: httpx.Client) -> None:
     answer = client.post("/v1/ask", json=body).json()
     assert answer["abstained"] and answer["citations"] == []
     assert answer["citation_export"] is None
+
+
+def test_a_page_of_a_configured_origin_can_read_the_file_name(keyed_server: KeyedServer) -> None:
+    headers = {"Origin": ALLOWED_ORIGIN, **bearer(KEYS[0])}
+    body = {"paper_ids": ["the-consciousness-prior-6a422aac"], "format": "bibtex"}
+    response = httpx.post(f"{keyed_server.url}/v1/citations/export", json=body, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    exposed = response.headers["access-control-expose-headers"].lower()
+    assert "content-disposition" in exposed
+    assert response.headers["content-disposition"].startswith('attachment; filename="')
+    refused = httpx.post(f"{keyed_server.url}/v1/citations/export", json=body)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "api_key_required"
