@@ -212,7 +212,12 @@ class AskService:
             return self._abstention(prepared, no_answer, backend, reason)
         verified = await anyio.to_thread.run_sync(self._verify, prepared, text)
         cited = [c.source.paper_id for c in sorted(verified.citations, key=lambda c: c.n)]
-        export = prepared.request.citation_format
+        export, format = None, prepared.request.citation_format
+        if format and cited:
+            # Reads the papers from the index (SQLite): off the event loop, as verification is.
+            export = await anyio.to_thread.run_sync(
+                self._citations.of_loaded, prepared.loaded, cited, format
+            )
         return AskResponse(
             answer=verified.answer,
             citations=[
@@ -236,9 +241,7 @@ class AskService:
             ],
             unsupported_sentences=verified.unsupported,
             removed_markers=verified.removed_markers,
-            citation_export=self._citations.of_loaded(prepared.loaded, cited, export)
-            if export and cited
-            else None,
+            citation_export=export,
             **_outcome(prepared, backend, reason),
         )
 
