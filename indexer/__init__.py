@@ -27,7 +27,7 @@ from indexer.evaluation.beir import EvaluationInputError, json_objects, read_jso
 from indexer.evaluation.metrics import mrr_at_k, recall_at_k
 from indexer.feedback import Feedback
 from indexer.http_errors import excerpt, retry_after
-from indexer.identity import normalise_title
+from indexer.identity import find_arxiv_id, normalise_title
 from indexer.index import IndexVersion, check_version, current_version_name, open_index
 from indexer.lexical import tokenize
 from indexer.models import Chunk, Paper, PaperRecord, RecordError
@@ -84,6 +84,7 @@ __all__ = [
     "embedder_name",
     "eval_cli",
     "excerpt",
+    "find_arxiv_id",
     "flat_env_name",
     "group_config",
     "indexer_cli",

@@ -17,6 +17,8 @@ from service.ask.router import router as ask_router
 from service.ask.service import AskService
 from service.chat.router import router as chat_router
 from service.chat.service import ChatService
+from service.citations.router import router as citations_router
+from service.citations.service import CitationsService
 from service.health.router import router as health_router
 from service.observability.install import install_observability
 from service.observability.metrics import Metrics
@@ -71,7 +73,9 @@ def create_app(
     )
     app.state.service = state
     app.state.search = SearchService(state, metrics)
-    app.state.ask = AskService(state, http_client, metrics)
+    citations = CitationsService(state)
+    app.state.citations = citations
+    app.state.ask = AskService(state, http_client, metrics, citations)
     app.state.chat = ChatService(app.state.ask, settings)
     app.state.papers = PapersService(state)
     app.state.admin = AdminService(state)
@@ -83,6 +87,7 @@ def create_app(
         search_router,
         ask_router,
         papers_router,
+        citations_router,
         chat_router,
         web_router,
         docs_router,

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from service.admin.service import AdminService
 from service.ask.service import AskService
 from service.chat.service import ChatService
+from service.citations.service import CitationsService
 from service.observability.metrics import Metrics
 from service.papers.service import PapersService
 from service.search.service import SearchService
@@ -49,6 +50,10 @@ def _metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+def _citations(request: Request) -> CitationsService:
+    return request.app.state.citations
+
+
 StateDep = Annotated[ServiceState, Depends(_state)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SearchServiceDep = Annotated[SearchService, Depends(_search)]
@@ -57,3 +62,4 @@ ChatServiceDep = Annotated[ChatService, Depends(_chat)]
 PapersServiceDep = Annotated[PapersService, Depends(_papers)]
 AdminServiceDep = Annotated[AdminService, Depends(_admin)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
+CitationsServiceDep = Annotated[CitationsService, Depends(_citations)]

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.citations.formats import CitationFormat
+from service.citations.models import CitationExport
 from service.search.models import Scope
 
 
@@ -35,6 +37,11 @@ class AskRequest(Scope):
     stream: bool = Field(
         False,
         description="Answer as Server-Sent Events (also chosen by Accept: text/event-stream).",
+    )
+    citation_format: CitationFormat | None = Field(
+        None,
+        description="Also export the cited papers in this format (bibtex, ris or csl-json) "
+        "in the response's `citation_export`.",
     )
 
     @field_validator("question")
@@ -115,6 +122,11 @@ class AskResponse(BaseModel):
     answerability: float = Field(
         ...,
         description="How well the best paper matches the question; below the threshold: abstain.",
+    )
+    citation_export: CitationExport | None = Field(
+        None,
+        description="With `citation_format`: the cited papers in that format, in the order of "
+        "their [n] markers; null when not asked for or when the answer cites no paper.",
     )
     index_version: str = Field(..., description="The index version that answered.")
     took_ms: float = Field(..., description="Server time spent on the request.")

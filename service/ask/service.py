@@ -27,6 +27,7 @@ from service.backends import (
     build_backend,
 )
 from service.backends.extractive import ExtractiveBackend
+from service.citations.service import CitationsService
 from service.errors import BackendError, InvalidRequestError
 from service.observability.metrics import Metrics
 from service.search.service import retrieve_async
@@ -59,8 +60,10 @@ class AskService:
         state: ServiceState,
         http_client: httpx.AsyncClient | None = None,
         metrics: Metrics | None = None,
+        citations: CitationsService | None = None,
     ) -> None:
         self._state = state
+        self._citations = citations or CitationsService(state)
         self._client = http_client
         self._metrics = metrics or Metrics()
         self._backends: dict[str, AnswerBackend] = {}
@@ -210,6 +213,13 @@ class AskService:
         if text.strip().startswith(no_answer.rstrip(".")):
             return self._abstention(prepared, no_answer, backend, reason)
         verified = await anyio.to_thread.run_sync(self._verify, prepared, text)
+        cited = [c.source.paper_id for c in sorted(verified.citations, key=lambda c: c.n)]
+        export, format = None, prepared.request.citation_format
+        if format and cited:
+            # Reads the papers from the index (SQLite): off the event loop, as verification is.
+            export = await anyio.to_thread.run_sync(
+                self._citations.of_loaded, prepared.loaded, cited, format
+            )
         return AskResponse(
             answer=verified.answer,
             citations=[
@@ -233,6 +243,7 @@ class AskService:
             ],
             unsupported_sentences=verified.unsupported,
             removed_markers=verified.removed_markers,
+            citation_export=export,
             **_outcome(prepared, backend, reason),
         )
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from service.api_errors import error_responses
-from service.deps import PapersServiceDep
+from service.citations.router import FILE_CONTENT, file_response
+from service.deps import CitationsServiceDep, PapersServiceDep
 from service.papers.models import PaperDetail, PaperList
 
 router = APIRouter(prefix="/v1/papers", tags=["papers"])
@@ -36,8 +37,20 @@ def list_papers(
 @router.get(
     "/{paper_id:path}",  # ids may hold "/" (e.g. old-style arXiv ids such as hep-th/9901001)
     response_model=PaperDetail,
-    responses=error_responses(404, 422, 503),
-    summary="One paper, with its sentences",
+    responses={200: {"content": FILE_CONTENT}, **error_responses(404, 422, 503)},
+    summary="One paper, with its sentences; or its citation",
+    description="`format=json` (the default) is the paper's record; `bibtex`, `ris` or "
+    "`csl-json` is a citation file of it, sent as a download.",
 )
-def get_paper(paper_id: str, papers: PapersServiceDep) -> PaperDetail:
-    return papers.get(paper_id)
+def get_paper(
+    paper_id: str,
+    papers: PapersServiceDep,
+    citations: CitationsServiceDep,
+    format: Annotated[
+        Literal["json", "bibtex", "ris", "csl-json"],
+        Query(description="json (the record), bibtex, ris or csl-json (a citation file)."),
+    ] = "json",
+) -> Any:
+    if format == "json":
+        return papers.get(paper_id)
+    return file_response(citations.export([paper_id], format))

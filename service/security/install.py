@@ -20,7 +20,13 @@ from service.settings import Settings
 # Open to anyone, keys or not: probes, the chat page, the API docs and metrics.
 PUBLIC_PATHS = {"/", "/favicon.ico", "/healthz", "/readyz", "/metrics", "/docs"}
 # Headers a cross-origin page may read from a response (CORS hides the others).
-EXPOSED_HEADERS = ["Retry-After", "X-Request-ID", "X-Abstractqa-Standalone-Question"]
+# Content-Disposition: a page of another origin names a downloaded citation file as we do.
+EXPOSED_HEADERS = [
+    "Retry-After",
+    "X-Request-ID",
+    "X-Abstractqa-Standalone-Question",
+    "Content-Disposition",
+]
 ERROR_SCHEMA = "ErrorResponse"
 SCHEME = "ApiKey"
 

@@ -159,6 +159,39 @@ function notes(message, actions) {
   return out;
 }
 
+// The formats of POST /v1/citations/export, as the export menu offers them.
+const CITATION_FORMATS = [
+  ["bibtex", "BibTeX"],
+  ["ris", "RIS"],
+  ["csl-json", "CSL-JSON"],
+];
+
+/** The cited papers' ids, each once, in the order of their [n] markers. */
+export function citedPaperIds(message) {
+  const citations = (message.response && message.response.citations) || [];
+  const sorted = [...citations].sort((a, b) => a.n - b.n);
+  return [...new Set(sorted.map((c) => c.paper_id))];
+}
+
+/** A format choice and the "Export citations" button that downloads the cited papers in it. */
+function exportControl(message, actions) {
+  const papers = citedPaperIds(message).length;
+  const chosen = actions.citationFormat();
+  const select = el(
+    "select",
+    { class: "export-format", "aria-label": "Citation format",
+      onchange: (e) => actions.onCitationFormat(e.currentTarget.value) },
+    CITATION_FORMATS.map(([value, label]) =>
+      el("option", { value, selected: value === chosen }, label))
+  );
+  const button = el("button", {
+    type: "button", class: "action export-citations",
+    "aria-label": `Export the ${papers} cited paper${papers === 1 ? "" : "s"} as a citation file`,
+    onclick: (e) => actions.onExportCitations(message, select.value, e.currentTarget),
+  }, "Export citations");
+  return el("span", { class: "export" }, select, button);
+}
+
 function actionButtons(message, actions) {
   const busy = message.status === "streaming";
   const cited = message.response ? message.response.citations.length : 0;
@@ -178,6 +211,7 @@ function actionButtons(message, actions) {
           onclick: () => actions.onShowSources(message),
         }, `Sources (${cited})`)
       : null,
+    cited ? exportControl(message, actions) : null,
   ];
 }
 

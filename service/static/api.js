@@ -1,5 +1,5 @@
 // The service's HTTP API as the page uses it: /v1/ask streamed as Server-Sent Events, the paper
-// list and paper details, readiness. EventSource cannot POST, so the stream is read with fetch
+// list and paper details, citation files, readiness. EventSource cannot POST, so the stream is read with fetch
 // and a ReadableStream reader, and the SSE framing is parsed here.
 //
 // When the service has API keys, every /v1 request carries the key kept in this browser
@@ -165,6 +165,22 @@ export function listPapers({ q = "", offset = 0, limit = 20 }, signal) {
   const params = new URLSearchParams({ offset: String(offset), limit: String(limit) });
   if (q.trim()) params.set("q", q.trim());
   return getJson(`/v1/papers?${params}`, signal);
+}
+
+/**
+ * POST /v1/citations/export: the papers (in this order) as a citation file in `format`
+ * (bibtex, ris or csl-json) -> {blob, filename}, the name the server gives it.
+ */
+export async function exportCitations(paperIds, format) {
+  const response = await apiFetch("/v1/citations/export", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ paper_ids: paperIds, format }),
+  });
+  if (!response.ok) throw await errorOf(response);
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const named = /filename="([^"]+)"/.exec(disposition);
+  return { blob: await response.blob(), filename: named ? named[1] : "citations.txt" };
 }
 
 /** GET /readyz -> {status: "ready"|"loading"|"failed", papers, index_version, error}. */

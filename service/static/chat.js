@@ -2,8 +2,9 @@
 // past chats and the sources panel. One answer streams at a time; its AbortController is the
 // stop button.
 
-import { askStream } from "./api.js";
+import { askStream, exportCitations } from "./api.js";
 import {
+  citedPaperIds,
   plainText,
   renderAssistant,
   renderSources,
@@ -30,8 +31,15 @@ const actions = {
     openDrawer("sources");
   },
   onAskAbout: (papers) => setScope(papers),
+  onExportCitations: downloadCitations,
+  citationFormat: () => store.loadSettings().citationFormat || "bibtex",
+  onCitationFormat: (format) => saveSetting({ citationFormat: format }),
   isBusy: () => active !== null,
 };
+
+function saveSetting(change) {
+  store.saveSettings({ ...store.loadSettings(), ...change });
+}
 
 export function initChat() {
   ui = {
@@ -48,7 +56,7 @@ export function initChat() {
     sourcesToggle: document.getElementById("toggle-sources"),
   };
   ui.backend.value = store.loadSettings().backend || "";
-  ui.backend.addEventListener("change", () => store.saveSettings({ backend: ui.backend.value }));
+  ui.backend.addEventListener("change", () => saveSetting({ backend: ui.backend.value }));
   ui.form.addEventListener("submit", onSubmit);
   ui.question.addEventListener("keydown", onQuestionKey);
   ui.stop.addEventListener("click", stop);
@@ -232,6 +240,28 @@ async function copyAnswer(message, button) {
   window.setTimeout(() => {
     if (button.isConnected) button.textContent = "Copy";
   }, 1500);
+}
+
+/** Fetch the cited papers' citation file (with the API key, as every request) and download it
+ * through a link to a blob URL: the file name is the server's. */
+async function downloadCitations(message, format, button) {
+  button.disabled = true;
+  try {
+    const { blob, filename } = await exportCitations(citedPaperIds(message), format);
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: filename, class: "offscreen" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    // The download has started from the click; the URL is no longer needed after it.
+    window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    announce(`Citations downloaded as ${filename}.`);
+  } catch (error) {
+    announce(`The citations could not be exported: ${error.message}`);
+    button.title = error.message;
+  } finally {
+    if (button.isConnected) button.disabled = false;
+  }
 }
 
 // -- scope ----------------------------------------------------------------------------------
