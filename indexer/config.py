@@ -56,6 +56,32 @@ class IndexerSettings(BaseSettings):
         "where it is ~1.8x faster for the same ranking; float32 elsewhere.",
     )
 
+    embed_executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where index builds embed documents (queries are always embedded in "
+        "process). local: in this process; ray: on the actors of a Ray cluster (the "
+        "sentence-transformers mode only; `index add --ray`).",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="embed_executor=ray: the cluster to connect to (ray://head:10001, "
+        "head:6379 or auto); unset: $RAY_ADDRESS, else a Ray started on this machine.",
+    )
+    ray_actors: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="embed_executor=ray: embedding actors, each loading the model once (0: "
+        "one per GPU when ray_gpus_per_actor > 0, else one per CPU of the cluster).",
+    )
+    ray_gpus_per_actor: float = Field(
+        0.0,
+        ge=0.0,
+        le=8.0,
+        description="embed_executor=ray: GPUs each actor holds; above 0 the actors run the "
+        "model on cuda, at 0 on one CPU each.",
+    )
+
     chunk_tokens: int = Field(
         200,
         ge=32,

@@ -37,3 +37,13 @@ def embedder_name(settings: IndexerSettings) -> str:
     """The name ``build_embedder(settings)`` would report, without loading the model."""
     prefix = "sentence-transformers" if settings.embed_mode == "sentence-transformers" else "openai"
     return f"{prefix}:{settings.embed_model}"
+
+
+def build_document_embedder(settings: IndexerSettings) -> Embedder:
+    """The embedder index builds embed documents with: the configured one, run in process or
+    (``embed_executor=ray``) on a Ray cluster. Queries always use ``build_embedder``."""
+    if settings.embed_executor == "ray":
+        from indexer.embedders.ray_cluster import RayEmbedder
+
+        return RayEmbedder(settings)
+    return build_embedder(settings)
