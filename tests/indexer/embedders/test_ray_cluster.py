@@ -144,3 +144,15 @@ def test_index_add_with_an_unreachable_ray_address_fails_naming_it(
     assert run.returncode == 1
     assert "error: cannot connect to the Ray cluster at '127.0.0.1:9'" in run.stderr
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_a_file_taken_for_the_ray_address_is_a_usage_error(
+    corpus_path: Path, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "service.cli", "index", "add", "--ray", str(corpus_path)]
+    command += [str(corpus_path), "--index-dir", str(tmp_path / "index")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+    assert run.returncode == 2
+    assert f"error: --ray took {str(corpus_path)!r} for the Ray address" in run.stderr
+    assert not (tmp_path / "index").exists()
