@@ -2,12 +2,12 @@
 
 The build runs on the head as usual (reading, chunking, checkpointing, writing); only the
 embedding moves: each block's texts become one Ray Dataset, in blocks of one embedding batch
-each, mapped by ``map_batches`` over a pool of actors that each load the same local model code
-(``load_local_embedder``) once, one actor per GPU or per CPU slot. The vectors come back in
-order (``preserve_order``) batch by batch, so the head checkpoints each batch as it arrives
-and a killed build resumes like a local one. The name is the local model's: the vectors are
-that model's, so the index opens with the normal, local, query embedder. Queries never go
-through Ray.
+each, mapped by ``map_batches`` over a pool of actors that each load the same local model
+code (``load_local_embedder``) once for the block, one actor per GPU or per CPU slot. The
+vectors come back in order (``preserve_order``) batch by batch, so the head checkpoints each
+batch as it arrives and a killed build resumes like a local one. The name is the local
+model's: the vectors are that model's, so the index opens with the normal, local, query
+embedder. Queries never go through Ray.
 
 Ray is imported only here, and this module only when ``embed_executor`` is ``ray``.
 """
