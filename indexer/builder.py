@@ -76,7 +76,7 @@ class BuildReport:
             + (f" (+{self.chunks_resumed} resumed)" if self.chunks_resumed else ""),
             f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s, "
             + (
-                f"embedding at {self.chunks_per_embed_second:.0f} chunks/s, "
+                f"embed rate {self.chunks_per_embed_second:.0f} chunks/s, "
                 if self.chunks_embedded
                 else ""
             )
