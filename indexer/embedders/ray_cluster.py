@@ -1,13 +1,13 @@
 """Document embedding on a Ray cluster (``abstractqa index add --ray``).
 
 The build runs on the head as usual (reading, chunking, checkpointing, writing); only the
-embedding moves: each block's texts become one Ray Dataset, in blocks of one embedding batch
-each, mapped by ``map_batches`` over a pool of actors that each load the same local model
-code (``load_local_embedder``) once for the block, one actor per GPU or per CPU slot. The
-vectors come back in order (``preserve_order``) batch by batch, so the head checkpoints each
-batch as it arrives and a killed build resumes like a local one. The name is the local
-model's: the vectors are that model's, so the index opens with the normal, local, query
-embedder. Queries never go through Ray.
+embedding moves: each block's texts become one Ray Dataset, in blocks of at most one
+embedding batch, mapped by ``map_batches`` over a pool of actors that each load the same
+local model code (``load_local_embedder``) once for the block, one actor per GPU or per CPU
+slot. The vectors come back in order (``preserve_order``) batch by batch, so the head
+checkpoints each batch as it arrives and a killed build resumes like a local one. The name
+is the local model's: the vectors are that model's, so the index opens with the normal,
+local, query embedder. Queries never go through Ray.
 
 Ray is imported only here, and this module only when ``embed_executor`` is ``ray``.
 """
@@ -174,7 +174,6 @@ class RayEmbedder(Embedder):
             ) from exc
 
     def _dataset(self, texts: list[str], batch_size: int) -> Any:
-        import pyarrow as pa
         import ray.data
 
         context = ray.data.DataContext.get_current()
@@ -182,19 +181,14 @@ class RayEmbedder(Embedder):
         # The build reports its own progress; Ray Data's bars and plan would interleave.
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        # One input block per batch: each actor call embeds exactly the batch a local build
-        # would, so the padding, hence the vectors, are the same.
-        blocks = [
-            pa.table(
-                {
-                    "row": np.arange(start, min(start + batch_size, len(texts))),
-                    "text": texts[start : start + batch_size],
-                }
-            )
-            for start in range(0, len(texts), batch_size)
-        ]
+        # Blocks of at most ``batch_size`` texts, one actor call each. from_items builds them
+        # here; from_arrow would start a task per block just to read its schema.
+        n_blocks = -(-len(texts) // batch_size)
+        per_block = -(-len(texts) // n_blocks)  # from_items' even split: the largest block
+        items = [{"row": row, "text": text} for row, text in enumerate(texts)]
         gpus = self._settings.ray_gpus_per_actor
-        return ray.data.from_arrow(blocks).map_batches(
+        dataset = ray.data.from_items(items, override_num_blocks=n_blocks)
+        return dataset.map_batches(
             EmbedActor,
             fn_constructor_kwargs={
                 "model": self._settings.embed_model,
@@ -202,9 +196,9 @@ class RayEmbedder(Embedder):
                 "batch_size": batch_size,
                 "runtime": self._settings.embed_runtime,
             },
-            batch_size=batch_size,
+            batch_size=per_block,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(self._actors, len(blocks))),
+            compute=ray.data.ActorPoolStrategy(size=min(self._actors, n_blocks)),
             num_cpus=1,
             num_gpus=gpus or None,
         )
