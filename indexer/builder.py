@@ -17,8 +17,8 @@ from typing import Any
 
 from indexer.checkpoint import EmbedCheckpoint
 from indexer.config import IndexerSettings
-from indexer.embedders import Embedder, build_embedder
-from indexer.embedders.factory import embedder_name
+from indexer.embedders import Embedder
+from indexer.embedders.factory import build_document_embedder, embedder_name
 from indexer.errors import IndexerError, LegacyFormatError, NothingToIndexError, PaperNotFoundError
 from indexer.index import IndexVersion, check_version, open_version
 from indexer.models import PaperRecord, RecordError
@@ -59,6 +59,12 @@ class BuildReport:
     def papers_per_second(self) -> float:
         return (self.added + self.updated) / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def chunks_per_embed_second(self) -> float:
+        """Embed rate: chunks embedded per second the build waited on the embedder (on a
+        cluster, which embeds while the head writes, the rate the build saw)."""
+        return self.chunks_embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+
     def summary(self) -> str:
         waiting = 100 * self.embed_seconds / self.seconds if self.seconds > 0 else 0.0
         parts = [
@@ -69,7 +75,12 @@ class BuildReport:
             f"chunks embedded: {self.chunks_embedded}"
             + (f" (+{self.chunks_resumed} resumed)" if self.chunks_resumed else ""),
             f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s, "
-            f"{waiting:.0f}% waiting on the embedder)",
+            + (
+                f"embed rate {self.chunks_per_embed_second:.0f} chunks/s, "
+                if self.chunks_embedded
+                else ""
+            )
+            + f"{waiting:.0f}% waiting on the embedder)",
             f"version: {self.version} (current)"
             if self.version
             else "no new version: nothing changed",
@@ -103,7 +114,7 @@ class Indexer:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = build_embedder(self.settings)
+            self._embedder = build_document_embedder(self.settings)
         return self._embedder
 
     def _configured_name(self) -> str:

@@ -24,6 +24,11 @@ def settings_from(args: argparse.Namespace) -> IndexerSettings:
     overrides: dict[str, Any] = {}
     if getattr(args, "index_dir", None):
         overrides["index_dir"] = Path(args.index_dir)
+    ray = getattr(args, "ray", None)
+    if ray is not None:
+        overrides["embed_executor"] = "ray"
+        if ray:  # --ray ADDRESS; a bare --ray keeps $ABSTRACTQA_RAY_ADDRESS / $RAY_ADDRESS
+            overrides["ray_address"] = ray
     return IndexerSettings(**overrides)
 
 
@@ -63,6 +68,16 @@ def add_commands(commands: Any, parent: argparse.ArgumentParser) -> None:
         choices=("index", "skip"),
         default="index",
         help="records with a title and no abstract: index them by title (default) or skip them",
+    )
+    add.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="embed on a Ray cluster: ADDRESS (ray://head:10001, head:6379, auto), else "
+        "$ABSTRACTQA_RAY_ADDRESS or $RAY_ADDRESS, else a Ray started here; put it after the "
+        "files or write --ray=ADDRESS",
     )
     add.set_defaults(handler=_add)
     remove = sub.add_parser("remove", parents=[parent], help="remove papers by id")
@@ -111,6 +126,14 @@ def _where(expression: str) -> RecordFilter:
 
 
 def _add(args: argparse.Namespace) -> int:
+    if args.ray and Path(args.ray).exists():
+        # nargs="?" took a FILE for the address (``index add --ray papers.jsonl``).
+        print(
+            f"error: --ray took {args.ray!r} for the Ray address; put FILE arguments before "
+            "--ray or write --ray=ADDRESS",
+            file=sys.stderr,
+        )
+        return 2
     indexer, progress = _indexer(args)
     options = ReadOptions(
         format=args.format, where=tuple(args.where), title_only=args.title_only == "index"

@@ -103,10 +103,44 @@ class EmbeddingSettings(SettingsGroup):
         "where it is ~1.8x faster for the same ranking; float32 elsewhere.",
     )
 
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where index builds embed documents (queries are always embedded in "
+        "process). local: in this process; ray: on the actors of a Ray cluster (local models "
+        "only; `index add --ray`).",
+    )
+
     @field_validator("mode", mode="before")
     @classmethod
     def _old_mode_name(cls, value: object) -> object:
         return "local" if value == "sentence-transformers" else value
+
+
+class RaySettings(SettingsGroup):
+    """The Ray cluster of ``embed_executor=ray`` builds (``ABSTRACTQA_RAY_*``)."""
+
+    flat_prefix: ClassVar[str] = "ray_"
+    model_config = group_config(flat_prefix)
+
+    address: str | None = Field(
+        None,
+        description="embed_executor=ray: the cluster to connect to (ray://head:10001, "
+        "head:6379 or auto); unset: $RAY_ADDRESS, else a Ray started on this machine.",
+    )
+    actors: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="embed_executor=ray: embedding actors, each loading the model once (0: "
+        "one per GPU when ray_gpus_per_actor > 0, else one per CPU of the cluster).",
+    )
+    gpus_per_actor: float = Field(
+        0.0,
+        ge=0.0,
+        le=8.0,
+        description="embed_executor=ray: GPUs each actor holds; above 0 the actors run the "
+        "model on cuda, at 0 on one CPU each.",
+    )
 
 
 class ChunkingSettings(SettingsGroup):
@@ -156,5 +190,6 @@ class IndexerSettings(GroupedSettings):
 
     index: IndexSettings = Field(default_factory=IndexSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)

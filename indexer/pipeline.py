@@ -21,6 +21,8 @@ from indexer.checkpoint import EmbedCheckpoint, text_key
 from indexer.chunking import ChunkLimits, ChunkSpec, chunk_paper
 from indexer.config import IndexerSettings
 from indexer.embedders import Embedder
+from indexer.embedders.streaming import document_batches
+from indexer.errors import EmbedderError
 from indexer.identity import Deduplicator, content_hash, fill_empty_fields
 from indexer.index import IndexVersion
 from indexer.models import Paper, PaperRecord, RecordError
@@ -150,14 +152,27 @@ class Ingest:
         if todo:
             self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
         step = max(1, self.settings.embedding.batch_size)
-        for begin in range(0, len(todo), step):
-            part = todo[begin : begin + step]
+        batches = document_batches(self.embedder, [texts[i] for i in todo], step)
+        begin = 0
+        while True:
+            # Time blocked on the next batch: the whole call in process, the wait for the
+            # workers' next result on a cluster (which embeds on while a batch is written).
             started = time.perf_counter()
-            vectors = np.asarray(self.embedder.embed_documents([texts[i] for i in part]))
+            vectors = next(batches, None)
             self.counts.embed_seconds += time.perf_counter() - started
+            if vectors is None:
+                break
+            part = todo[begin : begin + len(vectors)]
+            begin += len(vectors)
+            if len(part) < len(vectors):
+                break
             out[part] = vectors
             self.checkpoint.append([keys[i] for i in part], vectors)
             self.counts.chunks_embedded += len(part)
+        if begin != len(todo):
+            raise EmbedderError(
+                f"embedder {self.embedder.name!r} returned {begin} vectors for {len(todo)} texts"
+            )
         return out
 
     def feed_all(self, records: Iterable[PaperRecord]) -> None:

@@ -42,3 +42,13 @@ def embedder_name(settings: IndexerSettings) -> str:
     # Local models keep the name indexes have always recorded for them.
     prefix = "sentence-transformers" if settings.embedding.mode == "local" else "openai"
     return f"{prefix}:{settings.embedding.model}"
+
+
+def build_document_embedder(settings: IndexerSettings) -> Embedder:
+    """The embedder index builds embed documents with: the configured one, run in process or
+    (``embed_executor=ray``) on a Ray cluster. Queries always use ``build_embedder``."""
+    if settings.embedding.executor == "ray":
+        from indexer.embedders.ray_cluster import RayEmbedder
+
+        return RayEmbedder(settings)
+    return build_embedder(settings)
