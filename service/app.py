@@ -17,6 +17,8 @@ from service.ask.router import router as ask_router
 from service.ask.service import AskService
 from service.chat.router import router as chat_router
 from service.health.router import router as health_router
+from service.mcp.http import mount_mcp
+from service.mcp.server import build_mcp_server
 from service.observability.install import install_observability
 from service.observability.metrics import Metrics
 from service.papers.router import router as papers_router
@@ -54,7 +56,8 @@ def create_app(
             state.load()
         if settings.watch_index:
             state.start_watching()
-        yield
+        async with mcp_sessions.run():
+            yield
         await app.state.ask.aclose()
         await anyio.to_thread.run_sync(state.close)
 
@@ -87,6 +90,10 @@ def create_app(
         admin_router,
     ):
         app.include_router(router)
+    # /mcp: the same services as MCP tools, behind the same middleware as /v1 (service/mcp).
+    mcp_sessions = mount_mcp(
+        app, build_mcp_server(app.state.search, app.state.ask, app.state.papers), settings
+    )
     # Last, so that its middleware is the outermost: request ids and metrics for every response.
     install_observability(app, metrics)
     return app
