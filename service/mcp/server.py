@@ -105,9 +105,9 @@ def build_mcp_server(
             fields: dict[str, Any] = {"question": question, "paper_ids": paper_ids}
             fields |= {"top_k": k} if k is not None else {}
             request = _validated(AskRequest, **fields, filters=filters)
-            for paper_id in paper_ids or []:
+            if paper_ids:
                 # Unknown ids are named, rather than silently narrowing retrieval to nothing.
-                await anyio.to_thread.run_sync(papers.get, paper_id)
+                await anyio.to_thread.run_sync(_check_papers, papers, paper_ids)
             return await ask.complete(await ask.prepare(request))
 
     @server.tool()
@@ -135,6 +135,12 @@ def build_mcp_server(
             raise ResourceError(exc.message) from exc
 
     return server
+
+
+def _check_papers(papers: PapersService, paper_ids: list[str]) -> None:
+    """NotFoundError naming the first id that is not in the index."""
+    for paper_id in paper_ids:
+        papers.get(paper_id)
 
 
 @contextmanager

@@ -66,7 +66,7 @@ def test_stdout_carries_only_protocol_messages_and_logs_go_to_stderr(stdio_index
         "ask",
         "get_paper",
     }
-    assert "index v000001 loaded: 54 papers" in errors
+    assert errors.count("index v000001 loaded: 54 papers") == 1  # loaded once, logged on stderr
     assert process.returncode == 0
 
 
