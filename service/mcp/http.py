@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
 
 from service.settings import Settings
 
@@ -32,8 +33,18 @@ def mount_mcp(
         # Our body limit answers first; the SDK's own is set to the same bound.
         max_request_body_size=settings.max_body_bytes,
         # Bound to a loopback address, the SDK refuses other Host and Origin headers (DNS
-        # rebinding: a web page making a local browser call the local server).
+        # rebinding: a web page making a local browser call the local server)...
         host=settings.host,
+        transport_security=_behind_proxies(settings),
     )
     app.router.routes.extend(sdk_app.routes)
     return server.session_manager
+
+
+def _behind_proxies(settings: Settings) -> TransportSecuritySettings | None:
+    """...unless trusted proxies are configured: then requests arrive through a reverse proxy
+    that names the public host (nginx's ``proxy_set_header Host $host``), which a check for
+    loopback names would refuse. None leaves the choice to the SDK."""
+    if settings.trusted_proxies:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return None

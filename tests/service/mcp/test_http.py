@@ -116,3 +116,13 @@ def test_the_mcp_endpoint_refuses_a_foreign_host_when_bound_to_loopback(
     # DNS rebinding: a page of evil.example resolving its name to 127.0.0.1.
     response = post(mcp_server.url, INITIALIZE, key=KEY, headers={"Host": "evil.example"})
     assert response.status_code in (400, 421)
+
+
+def test_behind_trusted_proxies_the_public_host_name_is_accepted(
+    corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    settings = Settings(index_dir=corpus_index_dir, trusted_proxies=["127.0.0.1"])
+    with ready_server(create_app(settings, embedder=embedder), "abstractqa-mcp-proxied") as url:
+        response = post(url, INITIALIZE, headers={"Host": "qa.example.org"})
+    assert response.status_code == 200
+    assert response.json()["result"]["serverInfo"]["name"] == "abstractqa"
