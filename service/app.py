@@ -20,6 +20,8 @@ from service.chat.service import ChatService
 from service.citations.router import router as citations_router
 from service.citations.service import CitationsService
 from service.health.router import router as health_router
+from service.mcp.http import mount_mcp
+from service.mcp.server import build_mcp_server
 from service.observability.install import install_observability
 from service.observability.metrics import Metrics
 from service.papers.router import router as papers_router
@@ -57,7 +59,8 @@ def create_app(
             state.load()
         if settings.runtime.watch_index:
             state.start_watching()
-        yield
+        async with mcp_sessions.run():
+            yield
         await app.state.ask.aclose()
         await anyio.to_thread.run_sync(state.close)
 
@@ -94,6 +97,10 @@ def create_app(
         admin_router,
     ):
         app.include_router(router)
+    # /mcp: the same services as MCP tools, behind the same middleware as /v1 (service/mcp).
+    mcp_sessions = mount_mcp(
+        app, build_mcp_server(app.state.search, app.state.ask, app.state.papers), settings
+    )
     # Last, so that its middleware is the outermost: request ids and metrics for every response.
     install_observability(app, metrics)
     return app

@@ -1,4 +1,4 @@
-"""The ``abstractqa`` command: the indexer's commands plus ``serve``."""
+"""The ``abstractqa`` command: the indexer's commands plus ``serve`` and ``mcp``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,34 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from indexer import embedder_name
+    from service.index_check import check_current
+    from service.settings import Settings, invalid_settings
+    from service.startup import set_torch_threads
+
+    overrides = {"index_dir": args.index_dir} if getattr(args, "index_dir", None) else {}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        print(invalid_settings(exc), file=sys.stderr)
+        return 2
+    # As `serve` does: a missing or damaged index is an error naming the file (exit code 1)
+    # before any client is told the server is there.
+    check_current(settings.index.index_dir, embedder_name(settings))
+    set_torch_threads(settings)
+
+    from service.mcp.stdio import serve_stdio
+    from service.observability.logs import configure_logging
+
+    # Logs go to stderr: stdout carries the protocol only.
+    configure_logging(settings.observability.format, settings.observability.level)
+    serve_stdio(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parent = indexer_cli.common_options()
     parser = argparse.ArgumentParser(
@@ -90,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         "is $ABSTRACTQA_LOG_FORMAT: json, text, or auto (text on a terminal, else json)",
     )
     serve.set_defaults(handler=_serve)
+    mcp = commands.add_parser(
+        "mcp",
+        parents=[parent],
+        help="serve the MCP tools over stdio (for Claude Desktop and other MCP clients)",
+        description="Speak the Model Context Protocol on stdin/stdout over the local index: "
+        "tools search_papers, ask and get_paper, resources paper://{paper_id}. Logs go to "
+        "stderr.",
+    )
+    mcp.set_defaults(handler=_mcp)
     return parser
 
 

@@ -91,8 +91,9 @@ class SecuritySettings(SettingsGroup):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated bearer tokens; when set, every /v1/* endpoint (except "
-        "/v1/admin/*) needs 'Authorization: Bearer <one of them>' (401 without, 403 with "
-        "another). Unset: the API is open (local use). Compared in constant time, never logged.",
+        "/v1/admin/*) and /mcp need 'Authorization: Bearer <one of them>' (401 without, 403 "
+        "with another). Unset: the API is open (local use). Compared in constant time, never "
+        "logged.",
     )
     admin_key: SecretStr | None = Field(
         None,
