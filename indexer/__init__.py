@@ -25,11 +25,11 @@ from indexer.errors import (
 from indexer.evaluation import cli as eval_cli
 from indexer.evaluation.beir import EvaluationInputError, json_objects
 from indexer.feedback import Feedback
-from indexer.http_errors import excerpt, retry_after
 from indexer.identity import normalise_title
 from indexer.index import IndexVersion, check_version, current_version_name, open_index
 from indexer.lexical import tokenize
 from indexer.models import Chunk, Paper, PaperRecord, RecordError
+from indexer.openai_api import Failure, OpenAIEndpoint, excerpt
 from indexer.readers import ReadOptions, read_file
 from indexer.readers.jsonl import read_jsonl
 from indexer.retrieval import Filters, PaperHit, Retriever
@@ -43,6 +43,7 @@ __all__ = [
     "EmbedderError",
     "EmbedderMismatchError",
     "EvaluationInputError",
+    "Failure",
     "Feedback",
     "Filters",
     "IndexCorruptError",
@@ -56,6 +57,7 @@ __all__ = [
     "InputError",
     "LegacyFormatError",
     "NothingToIndexError",
+    "OpenAIEndpoint",
     "Paper",
     "PaperHit",
     "PaperNotFoundError",
@@ -79,7 +81,6 @@ __all__ = [
     "open_index",
     "read_file",
     "read_jsonl",
-    "retry_after",
     "split_sentences",
     "tokenize",
 ]
