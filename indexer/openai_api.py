@@ -47,7 +47,7 @@ _TRANSIENT_ERRORS = (
     TimeoutError,
 )
 # Sent instead of a key when there is none, so that the SDK neither reads $OPENAI_API_KEY nor
-# refuses to start; the request then omits the Authorization header (see request_options).
+# refuses to start; the request then omits the Authorization header (see extra_headers).
 _NO_KEY = "no-key"
 
 
