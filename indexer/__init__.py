@@ -26,11 +26,11 @@ from indexer.evaluation import cli as eval_cli
 from indexer.evaluation.beir import EvaluationInputError, json_objects, read_json_objects
 from indexer.evaluation.metrics import mrr_at_k, recall_at_k
 from indexer.feedback import Feedback
-from indexer.http_errors import excerpt, retry_after
 from indexer.identity import find_arxiv_id, normalise_title
 from indexer.index import IndexVersion, check_version, current_version_name, open_index
 from indexer.lexical import tokenize
 from indexer.models import Chunk, Paper, PaperRecord, RecordError
+from indexer.openai_api import Failure, OpenAIEndpoint, excerpt
 from indexer.readers import ReadOptions, read_file
 from indexer.readers.jsonl import read_json_papers
 from indexer.retrieval import Filters, PaperHit, Retriever
@@ -51,6 +51,7 @@ __all__ = [
     "EmbedderError",
     "EmbedderMismatchError",
     "EvaluationInputError",
+    "Failure",
     "Feedback",
     "Filters",
     "GroupedSettings",
@@ -65,6 +66,7 @@ __all__ = [
     "InputError",
     "LegacyFormatError",
     "NothingToIndexError",
+    "OpenAIEndpoint",
     "Paper",
     "PaperHit",
     "PaperNotFoundError",
@@ -96,7 +98,6 @@ __all__ = [
     "read_json_objects",
     "read_json_papers",
     "recall_at_k",
-    "retry_after",
     "split_sentences",
     "tokenize",
 ]

@@ -1,5 +1,6 @@
 """A client of any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, vLLM, llama.cpp,
-Ollama, LM Studio, LiteLLM, text-embeddings-inference) over httpx."""
+Ollama, LM Studio, LiteLLM, text-embeddings-inference) on the official ``openai`` SDK; retries,
+failure descriptions and key scrubbing are the shared ``indexer.openai_api.OpenAIEndpoint``'s."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 
 import httpx
 import numpy as np
+import openai
+from openai.resources.embeddings import EmbeddingsWithRawResponse
 from pydantic import PrivateAttr
 
 from indexer.embedders.base import Embedder, TextKind, normalise
 from indexer.errors import EmbedderError
-from indexer.http_errors import excerpt, retry_after
+from indexer.openai_api import Failure, OpenAIEndpoint, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -23,27 +26,22 @@ _LLAMA_INDEX_MAX_BATCH = 2048
 _MAX_RETRY_AFTER_S = 30.0
 _PROBE_TEXT = "dimension probe"
 
-# Failures worth another attempt: the request is idempotent, so a lost connection is harmless.
-_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
 
 class OpenAIEmbedder(Embedder):
-    """Embeds by POSTing batches to ``{base_url}/embeddings``; retries 429, 5xx and network errors.
+    """Embeds by POSTing batches to ``{base_url}/embeddings``; retries 429, 5xx and network errors
+    (the request is idempotent, so a lost connection is harmless).
 
     The OpenAI API has no query/document distinction, so both kinds are embedded alike.
     """
 
-    _url: str = PrivateAttr()
+    _endpoint: OpenAIEndpoint = PrivateAttr()
     _model: str = PrivateAttr()
-    _api_key: str | None = PrivateAttr()
     _batch_size: int = PrivateAttr()
-    _timeout_s: float = PrivateAttr()
-    _max_retries: int = PrivateAttr()
-    _backoff_s: float = PrivateAttr()
     _dimensions: int | None = PrivateAttr()
     _dimension: int | None = PrivateAttr(default=None)
     _client: httpx.Client = PrivateAttr()
     _owns_client: bool = PrivateAttr()
+    _embeddings: EmbeddingsWithRawResponse = PrivateAttr()
 
     def __init__(
         self,
@@ -64,17 +62,25 @@ class OpenAIEmbedder(Embedder):
         if dimensions is not None and dimensions < 1:
             raise EmbedderError(f"dimensions must be at least 1, got {dimensions}")
         super().__init__(model_name=model, embed_batch_size=min(batch_size, _LLAMA_INDEX_MAX_BATCH))
-        self._url = base_url.rstrip("/") + "/embeddings"
+        self._endpoint = OpenAIEndpoint(
+            base_url=base_url,
+            path="embeddings",
+            api_key=api_key,
+            timeout=httpx.Timeout(timeout_s),
+            deadline_s=None,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            max_delay_s=_MAX_RETRY_AFTER_S,
+            log=log,
+        )
         self._model = model
-        self._api_key = api_key or None
         self._batch_size = batch_size
-        self._timeout_s = timeout_s
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
         self._dimensions = dimensions
         self._dimension = dimensions
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(timeout=timeout_s)
+        # Resolved now: the SDK imports a resource's modules on first use (seconds when busy).
+        self._embeddings = self._endpoint.sync_client(self._client).embeddings.with_raw_response
 
     @property
     def name(self) -> str:
@@ -101,70 +107,48 @@ class OpenAIEmbedder(Embedder):
     # -- one request, with retries -----------------------------------------------------------
 
     def _request(self, texts: list[str]) -> np.ndarray:
-        # base64 little-endian float32, as the official SDK asks: a quarter of the bytes of a
-        # JSON float list and no float parsing (servers that ignore it still send lists).
-        payload: dict[str, Any] = {
-            "model": self._model,
-            "input": texts,
-            "encoding_format": "base64",
-        }
-        if self._dimensions is not None:
-            payload["dimensions"] = self._dimensions
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        attempts = self._max_retries + 1
-        failure = ""
-        for attempt in range(attempts):
-            wait_s: float | None = None
+        endpoint = self._endpoint
+        attempt = 0
+        while True:
             try:
-                response = self._client.post(
-                    self._url, json=payload, headers=headers, timeout=self._timeout_s
+                # base64 little-endian float32, as the SDK asks by default: a quarter of the
+                # bytes of a JSON float list (servers that ignore it still send lists). The raw
+                # response: validating it is ours, with messages that say what was wrong.
+                raw = self._embeddings.create(
+                    model=self._model,
+                    input=texts,
+                    encoding_format="base64",
+                    dimensions=openai.omit if self._dimensions is None else self._dimensions,
+                    extra_headers=endpoint.extra_headers,
                 )
-            except _TRANSIENT_ERRORS as exc:
-                failure = self._describe(exc)
-                if attempt == attempts - 1:
-                    raise self._error(f"failed after {attempts} attempts: {failure}") from exc
-            except httpx.HTTPError as exc:
-                raise self._error(f"failed: {self._describe(exc)}") from exc
+            except openai.APIError as exc:
+                failure = endpoint.failure(exc)
+                delay = endpoint.retry_delay(attempt, failure)
+                if delay is None:
+                    raise self._error(self._gave_up(failure, attempt + 1)) from failure.cause
+                time.sleep(delay)
+                attempt += 1
             else:
-                if response.is_success:
-                    return self._parse(response, len(texts))
-                failure = f"HTTP {response.status_code}: {excerpt(response.text)}"
-                if response.status_code != 429 and response.status_code < 500:
-                    raise self._error(f"failed with {failure}")
-                wait_s = retry_after(response, _MAX_RETRY_AFTER_S)
-            if attempt == attempts - 1:
-                break
-            delay = wait_s if wait_s is not None else self._backoff_s * 2**attempt
-            log.warning(
-                "embeddings request to %s: %s; retrying in %.2f s",
-                self._url,
-                self._scrub(failure),
-                delay,
-            )
-            time.sleep(min(delay, _MAX_RETRY_AFTER_S))
-        raise self._error(f"failed after {attempts} attempts: {failure}")
+                return self._parse(raw.http_response, len(texts))
 
-    def _describe(self, exc: Exception) -> str:
-        if isinstance(exc, httpx.TimeoutException):
-            kind = type(exc).__name__.removesuffix("Timeout").lower() or "request"
-            return f"{kind} timeout after {self._timeout_s:g} s"
-        text = str(exc) or type(exc).__name__
-        if isinstance(exc, httpx.ConnectError) and "refused" in text.lower():
-            return "connection refused"
-        return f"{type(exc).__name__}: {text}"
+    def _gave_up(self, failure: Failure, attempts: int) -> str:
+        if failure.transient:
+            return f"failed after {attempts} attempts: {failure.description}"
+        if failure.status is not None:
+            return f"failed with {failure.description}"
+        return f"failed: {failure.description}"
 
     def _error(self, what: str) -> EmbedderError:
-        return EmbedderError(self._scrub(f"embeddings request to {self._url} {what}"))
-
-    def _scrub(self, message: str) -> str:
-        # A proxy may echo the Authorization header in its error body; never pass the key on.
-        return message.replace(self._api_key, "***") if self._api_key else message
+        return EmbedderError(
+            self._endpoint.scrub(f"embeddings request to {self._endpoint.url} {what}")
+        )
 
     # -- response validation -----------------------------------------------------------------
 
     def _parse(self, response: httpx.Response, expected: int) -> np.ndarray:
         def bad(what: str) -> EmbedderError:
-            return EmbedderError(self._scrub(f"embeddings response from {self._url} {what}"))
+            url = self._endpoint.url
+            return EmbedderError(self._endpoint.scrub(f"embeddings response from {url} {what}"))
 
         try:
             body = response.json()

@@ -70,6 +70,9 @@ class AskService:
         self._extractive = ExtractiveBackend.for_coverage_weight(
             state.settings.answering.abstain_coverage_weight
         )
+        # Built now rather than on the first request: the openai backend imports the SDK, which
+        # takes seconds and would block the event loop while that request waits.
+        self.backend(None)
 
     def backend(self, name: str | None) -> AnswerBackend:
         name = name or self._state.settings.answering.answer_backend

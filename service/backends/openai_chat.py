@@ -1,40 +1,38 @@
 """An answer backend for any OpenAI-compatible ``/chat/completions`` endpoint (OpenAI, vLLM,
-llama.cpp server, Ollama, LM Studio, LiteLLM), streamed as server-sent events over httpx."""
+llama.cpp server, Ollama, LM Studio, LiteLLM), streamed as server-sent events through the official
+``openai`` SDK; retries, failure descriptions and key scrubbing are the shared
+``indexer.OpenAIEndpoint``'s. The SSE lines are parsed here, so that a malformed stream gets a
+message that says what was wrong and a JSON reply (a server ignoring ``stream``) still works."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import openai
+from openai.types.chat import ChatCompletionMessageParam
 
-from indexer import excerpt, retry_after
+from indexer import Failure, OpenAIEndpoint, excerpt
 from service.backends.base import AnswerBackend, AnswerPrompt, TokenUsage
 from service.errors import BackendError, BackendProtocolError, BackendUnavailableError
 
 log = logging.getLogger(__name__)
 
 _MAX_RETRY_AFTER_S = 10.0
-# Failures another attempt may cure; TimeoutError is our own per-attempt deadline.
-_TRANSIENT_ERRORS = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    TimeoutError,
-)
 
 
-@dataclass
-class _Transient(Exception):
-    """A failure worth retrying, as long as no piece of the answer has been yielded yet."""
+class _AttemptFailed(Exception):
+    """An attempt failed in transport or status; the retry loop decides what follows."""
 
-    description: str
-    retry_after: float | None = None
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.description)
+        self.failure = failure
 
 
 @dataclass
@@ -70,19 +68,31 @@ class OpenAIChatBackend(AnswerBackend):
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._endpoint = OpenAIEndpoint(
+            base_url=base_url,
+            path="chat/completions",
+            api_key=api_key,
+            # The attempt's deadline (timeout_s) bounds every read, so httpx has only the
+            # connect limit: a read timeout of the same length could only race the deadline.
+            timeout=httpx.Timeout(None, connect=connect_timeout_s),
+            deadline_s=timeout_s,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            max_delay_s=_MAX_RETRY_AFTER_S,
+            log=log,
+        )
         self._model = model
-        self._api_key = api_key or None
         self._timeout_s = timeout_s
-        self._connect_timeout_s = connect_timeout_s
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
         self._temperature = temperature
         self._max_tokens = max_tokens
-        # Passed with every request too, so an injected client gets the same limits.
-        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
+        self._client = (
+            client if client is not None else httpx.AsyncClient(timeout=self._endpoint.timeout)
+        )
+        # Resolved now: the SDK imports a resource's modules on first use, which takes seconds
+        # on a busy machine and must not eat into the first attempt's deadline.
+        sdk = self._endpoint.async_client(self._client)
+        self._completions = sdk.chat.completions.with_streaming_response
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -91,52 +101,58 @@ class OpenAIChatBackend(AnswerBackend):
     async def stream(
         self, prompt: AnswerPrompt, usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
-        payload: dict[str, Any] = {
-            "model": self._model,
-            "messages": prompt.messages,
-            "stream": True,
-            "temperature": self._temperature,
-            "max_tokens": self._max_tokens,
-        }
-        attempts = self._max_retries + 1
-        for attempt in range(attempts):
+        messages = cast(Iterable[ChatCompletionMessageParam], prompt.messages)
+        attempt = 0
+        while True:
             yielded = False
             try:
                 # aclosing: if our consumer stops, the attempt's HTTP response closes right away.
-                async with aclosing(self._attempt(payload, usage)) as pieces:
+                async with aclosing(self._attempt(messages, usage)) as pieces:
                     async for piece in pieces:
                         yielded = True
                         yield piece
                 return
-            except _Transient as exc:
-                if yielded:
-                    what = f"failed mid-answer: {exc.description}"
-                    raise self._error(BackendUnavailableError, what) from exc.__cause__
-                if attempt == attempts - 1:
-                    plural = "s" if attempts > 1 else ""
-                    what = f"unavailable after {attempts} attempt{plural}: {exc.description}"
-                    raise self._error(BackendUnavailableError, what) from exc.__cause__
-                delay = self._backoff_s * 2**attempt if exc.retry_after is None else exc.retry_after
-                log.warning("LLM at %s: %s; retrying in %.2f s", self._url, exc.description, delay)
+            except _AttemptFailed as exc:
+                failure = exc.failure
+                if yielded and failure.transient:
+                    what = f"failed mid-answer: {failure.description}"
+                    raise self._error(BackendUnavailableError, what) from failure.cause
+                delay = None if yielded else self._endpoint.retry_delay(attempt, failure)
+                if delay is None:
+                    raise self._gave_up(failure, attempt + 1) from failure.cause
                 await asyncio.sleep(delay)
+                attempt += 1
+
+    def _gave_up(self, failure: Failure, attempts: int) -> BackendError:
+        if failure.transient:
+            plural = "s" if attempts > 1 else ""
+            what = f"unavailable after {attempts} attempt{plural}: {failure.description}"
+            return self._error(BackendUnavailableError, what)
+        if failure.status is not None:
+            return self._error(BackendError, f"rejected the request with {failure.description}")
+        return self._error(BackendError, f"request failed: {failure.description}")
 
     # -- one attempt -------------------------------------------------------------------------
 
     async def _attempt(
-        self, payload: dict[str, Any], usage: TokenUsage | None
+        self, messages: Iterable[ChatCompletionMessageParam], usage: TokenUsage | None
     ) -> AsyncGenerator[str, None]:
         deadline = asyncio.get_running_loop().time() + self._timeout_s
         progress = _Progress()
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
             async with AsyncExitStack() as stack:
                 async with asyncio.timeout_at(deadline):
-                    response = await stack.enter_async_context(
-                        self._client.stream(
-                            "POST", self._url, json=payload, headers=headers, timeout=self._timeout
+                    raw = await stack.enter_async_context(
+                        self._completions.create(
+                            model=self._model,
+                            messages=messages,
+                            stream=True,
+                            temperature=self._temperature,
+                            max_tokens=self._max_tokens,
+                            extra_headers=self._endpoint.extra_headers,
                         )
                     )
-                    await self._check_status(response)
+                response = raw.http_response
                 media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if media_type == "application/json":
                     # A server that ignores "stream": the whole answer as one piece.
@@ -160,23 +176,11 @@ class OpenAIChatBackend(AnswerBackend):
                 if not (progress.done or progress.finished):
                     what = "ended the stream before a finish_reason or [DONE]"
                     raise self._error(BackendProtocolError, what)
-        except _TRANSIENT_ERRORS as exc:
-            if progress.finished:
+        except (openai.APIError, httpx.HTTPError, TimeoutError) as exc:
+            failure = self._endpoint.failure(exc)
+            if failure.transient and progress.finished:
                 return  # the answer is complete; only the closing [DONE] was lost
-            raise _Transient(self._describe(exc)) from exc
-        except httpx.HTTPError as exc:
-            what = f"request failed: {type(exc).__name__}: {exc}"
-            raise self._error(BackendError, what) from exc
-
-    async def _check_status(self, response: httpx.Response) -> None:
-        if response.is_success:
-            return
-        await response.aread()
-        # Scrubbed here because the retry log line shows it too.
-        failure = self._scrub(f"HTTP {response.status_code}: {excerpt(response.text)}")
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Transient(failure, retry_after(response, _MAX_RETRY_AFTER_S))
-        raise self._error(BackendError, f"rejected the request with {failure}")
+            raise _AttemptFailed(failure) from failure.cause
 
     def _sse_piece(self, line: str, progress: _Progress, usage: TokenUsage | None) -> str | None:
         # Anything but a data field is framing: blank separators, ": keep-alive", event:, id:.
@@ -235,26 +239,8 @@ class OpenAIChatBackend(AnswerBackend):
 
     # -- messages ----------------------------------------------------------------------------
 
-    def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, httpx.ConnectTimeout):
-            return f"connect timed out after {self._connect_timeout_s} s"
-        if isinstance(exc, httpx.TimeoutException | TimeoutError):
-            return f"timed out after {self._timeout_s} s"
-        cause: BaseException | None = exc
-        while cause is not None:
-            if isinstance(cause, ConnectionRefusedError):
-                return "connection refused"
-            cause = cause.__cause__ or cause.__context__
-        if isinstance(exc, httpx.RemoteProtocolError):
-            return f"connection lost: {exc}"
-        return f"{type(exc).__name__}: {exc}"
-
     def _error(self, kind: type[BackendError], what: str) -> BackendError:
-        return kind(self._scrub(f"LLM at {self._url} {what}"))
-
-    def _scrub(self, message: str) -> str:
-        # A proxy may echo the Authorization header in its error body; never pass the key on.
-        return message.replace(self._api_key, "***") if self._api_key else message
+        return kind(self._endpoint.scrub(f"LLM at {self._endpoint.url} {what}"))
 
 
 def _record_usage(body: dict[str, Any], usage: TokenUsage | None) -> None:
