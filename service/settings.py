@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from indexer import IndexerSettings
 from service.security.ratelimit import Rate, parse_rate
 
-BackendName = Literal["extractive", "openai"]
+BackendName = Literal["extractive", "openai", "llama-index"]
 LogFormat = Literal["auto", "json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -36,7 +37,9 @@ class Settings(IndexerSettings):
     log_level: LogLevel = Field("info", description="Least severe level `abstractqa serve` logs.")
 
     answer_backend: BackendName = Field(
-        "extractive", description="Default answer backend: extractive (no LLM) or openai."
+        "extractive",
+        description="Default answer backend: extractive (no LLM), openai (any OpenAI-compatible "
+        "chat API) or llama-index (any llama-index LLM: llama_index_llm_class).",
     )
     llm_base_url: str = Field(
         "http://127.0.0.1:11434/v1",
@@ -55,6 +58,20 @@ class Settings(IndexerSettings):
     llm_max_tokens: int = Field(400, ge=16, le=8192, description="Answer length limit in tokens.")
     llm_context_tokens: int = Field(
         3000, ge=256, le=200_000, description="Token budget of the sources packed into a prompt."
+    )
+    # The kwargs come before the class so that the class's check can build the LLM with them.
+    llama_index_llm_kwargs: Annotated[dict[str, Any], NoDecode] = Field(
+        default_factory=dict,
+        repr=False,  # may hold an api_key
+        description="llama-index backend: a JSON object of the LLM class's arguments; the ones "
+        "it leaves out and the class has are taken from the llm_* settings (api_base, model, "
+        "api_key, timeout, max_retries, temperature, max_tokens; is_chat_model=true).",
+    )
+    llama_index_llm_class: str = Field(
+        "llama_index.llms.openai_like.OpenAILike",
+        validate_default=True,
+        description="llama-index backend: the dotted path of a llama-index LLM class "
+        "(llama_index.core.llms.LLM); checked at start-up when it is the default backend.",
     )
 
     search_top_k: int = Field(10, ge=1, le=50, description="Default number of search results.")
@@ -259,6 +276,30 @@ class Settings(IndexerSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("llama_index_llm_kwargs", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not JSON: {exc}") from None
+            if not isinstance(value, dict):
+                raise ValueError("must be a JSON object of the LLM class's arguments")
+        return value
+
+    @field_validator("llama_index_llm_class")
+    @classmethod
+    def _llm_class(cls, value: str, info: ValidationInfo) -> str:
+        # Only when it is the default backend: importing llama-index costs seconds at start-up.
+        # A request naming the backend otherwise gets the same message as a backend error.
+        if info.data.get("answer_backend") == "llama-index":
+            from service.backends.llama_index import LLMArguments, load_llm_class
+
+            llm_class = load_llm_class(value)
+            LLMArguments.from_values(info.data).build(llm_class)
+        return value
+
     @field_validator("rate_limit")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
@@ -299,6 +340,10 @@ class Settings(IndexerSettings):
                 "(e.g. https://example.org), or '*'"
             )
         return [origin.rstrip("/") for origin in value]
+
+    def abstain_threshold(self, scoped: bool) -> float:
+        """The answerability an answer needs: lower when the request names its papers."""
+        return self.abstain_min_score_scoped if scoped else self.abstain_min_score
 
     @property
     def effective_rate_limit(self) -> Rate | None:
