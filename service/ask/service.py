@@ -14,7 +14,6 @@ import anyio
 import httpx
 
 import prompts
-from service.answering.abstain import answerability, coverage
 from service.answering.citations import Verified, verify
 from service.answering.context import chat_messages, pack_sources
 from service.ask.models import AnswerSentence, AskRequest, AskResponse, CitationOut, SourceRef
@@ -98,19 +97,14 @@ class AskService:
         with self._metrics.time_retrieval("ask"):
             vector = await self._state.queries.encode(question)
             retrieved = await retrieve_async(loaded, question, vector, top_k, "hybrid", request)
-        weights = loaded.index.bm25.term_weights(question)
+        relevances = retrieved.answerabilities(loaded, question, settings.abstain_coverage_weight)
         sources = []
-        for hit in retrieved.hits:
+        for hit, relevance in zip(retrieved.hits, relevances, strict=True):
             scores = retrieved.sentence_scores[hit.paper.paper_id]
             sentences = [
                 SourceSentence(i, text, float(scores[i]))
                 for i, text in enumerate(hit.paper.sentences)
             ]
-            relevance = answerability(
-                retrieved.relevance(hit, loaded),
-                coverage(weights, hit.paper),
-                settings.abstain_coverage_weight,
-            )
             sources.append(
                 Source(0, hit.paper.paper_id, hit.paper.title, sentences, relevance, hit.paper.url)
             )
@@ -118,12 +112,8 @@ class AskService:
             SourceRef(n=i + 1, paper_id=s.paper_id, title=s.title, url=s.url, score=s.relevance)
             for i, s in enumerate(sources)
         ]
-        score = max((s.relevance for s in sources), default=0.0)
-        threshold = (
-            settings.abstain_min_score
-            if request.paper_ids is None
-            else settings.abstain_min_score_scoped
-        )
+        score = max(relevances, default=0.0)
+        threshold = settings.abstain_threshold(request.paper_ids is not None)
         abstained = score < threshold
         packed = [] if abstained else pack_sources(sources, settings.llm_context_tokens)
         prompt = AnswerPrompt(
