@@ -138,16 +138,27 @@ async def test_the_kwargs_setting_overrides_the_arguments_taken_from_the_llm_set
 
 
 async def test_the_token_usage_the_llm_reports_is_recorded(fake: FakeOpenAIServer) -> None:
-    fake.send_usage = True
     usage = TokenUsage()
+    asks_for_usage = '{"additional_kwargs": {"stream_options": {"include_usage": true}}}'
 
-    pieces = await answer(llama_settings(fake.base_url), usage)
+    pieces = await answer(
+        llama_settings(fake.base_url, llama_index_llm_kwargs=asks_for_usage), usage
+    )
 
     assert usage.completion_tokens == len(pieces)
     words = sum(
         len(re.findall(r"\w+", m["content"])) for m in PROMPT.messages
     )  # as the fake counts
     assert usage.prompt_tokens == words
+    assert fake.requests_to(CHAT)[0].json["stream_options"] == {"include_usage": True}
+
+
+async def test_an_llm_that_reports_no_usage_leaves_it_unknown(fake: FakeOpenAIServer) -> None:
+    usage = TokenUsage()
+
+    assert "".join(await answer(llama_settings(fake.base_url), usage)) == DEFAULT_REPLY
+
+    assert usage == TokenUsage()
 
 
 async def test_a_consumer_that_stops_early_closes_the_llms_stream(
