@@ -31,7 +31,7 @@ from typing import Literal
 from indexer import count_tokens
 from service.ask.models import AskRequest, AskResponse, SourceRef
 from service.ask.service import AskService, Prepared
-from service.backends.openai_chat import OpenAIChatBackend
+from service.backends.extractive import ExtractiveBackend
 from service.chat.condense import CondenseError, Turn, condense, rewrite
 from service.chat.models import (
     AssistantMessage,
@@ -208,7 +208,7 @@ class ChatService:
         ruled = rewrite(conversation.history, question, limit)
         by_rule = Standalone(ruled, "none" if ruled == question else "rule")
         llm = self._ask.backend(backend)
-        if not isinstance(llm, OpenAIChatBackend):
+        if isinstance(llm, ExtractiveBackend):  # no LLM to ask (openai, llama-index have one)
             return by_rule
         try:
             condensed = await condense(llm, conversation.history, question, limit)

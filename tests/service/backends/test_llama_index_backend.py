@@ -26,6 +26,7 @@ from service.backends.llama_index import LlamaIndexBackend
 from service.errors import BackendError
 from service.settings import Settings, invalid_settings
 from tests.fakes.openai_server import DEFAULT_REPLY, FakeOpenAIServer
+from tests.service.chat.test_openai_sdk import CONDENSED, first_turn, is_condensation, llm_reply
 from tests.service.conftest import ready_server
 from tests.service.sse import stream_ask
 from tests.service.test_ask_llm import Scripted, bare, sentence_of
@@ -361,3 +362,25 @@ def test_a_client_that_leaves_mid_stream_cancels_the_stalled_llm_request(
     assert fake.wait_for_disconnect(timeout_s=DISCONNECT_WAIT_S)
     assert fake.disconnects == 1
     assert len(fake.requests_to(CHAT)) == 1
+
+
+def test_a_chat_follow_up_is_condensed_by_the_llama_index_llm_and_answered_by_it(
+    service: httpx.Client, fake: FakeOpenAIServer
+) -> None:
+    fake.reply_with(llm_reply(f"Standalone question: {CONDENSED}\n"))
+    messages = [
+        *first_turn(),
+        {"role": "user", "content": "What dataset did they use?"},
+    ]
+
+    response = service.post(
+        "/v1/chat/completions", json={"model": "abstractqa", "messages": messages}
+    )
+
+    assert response.status_code == 200, response.text
+    condensation, answering = (r.json for r in fake.requests_to(CHAT))
+    assert is_condensation(condensation) and not is_condensation(answering)
+    data = response.json()["abstractqa"]
+    assert data["standalone_question"] == CONDENSED and data["rewrite"] == "llm"
+    assert data["backend"] == "llama-index" and data["degraded"] is False
+    assert data["citations"][0]["supported"] is True
