@@ -26,6 +26,9 @@ Hierarchy::
     │                             max_streams_per_client answers streaming
     ├── TooManyConnectionsError   429 too_many_connections: the client address already holds
     │                             max_connections_per_client connections
+    ├── RemoteServiceError        502 remote_error, or the status and code the remote server
+    │                             sent: an abstractqa server that service/integrations called
+    │                             over HTTP failed or could not be reached
     └── BackendError              502 backend_error: an answer backend failed
         ├── BackendUnavailableError  the LLM could not be reached, timed out, or kept
         │                             answering 429/5xx
@@ -164,3 +167,18 @@ class IndexWriteError(ServiceError):
 
     status = 409
     code = "index_write_failed"
+
+
+class RemoteServiceError(ServiceError):
+    """Another abstractqa server, called over HTTP (service/integrations), answered an error
+    (``status`` and ``code`` are then its own) or could not be reached (502 remote_error)."""
+
+    status = 502
+    code = "remote_error"
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code

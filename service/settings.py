@@ -8,9 +8,11 @@ security). Every variable keeps its flat name (``ABSTRACTQA_LLM_MODEL`` is ``llm
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import json
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import NoDecode
 
 from indexer import IndexerSettings, SettingsGroup, all_groups, flat_env_name, group_config
 from service.security.ratelimit import Rate, parse_rate
@@ -21,7 +23,7 @@ from service.security.settings import (
     SecuritySettings,
 )
 
-BackendName = Literal["extractive", "openai"]
+BackendName = Literal["extractive", "openai", "llama-index"]
 LogFormat = Literal["auto", "json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -135,7 +137,9 @@ class AnsweringSettings(SettingsGroup):
     model_config = group_config(flat_prefix)
 
     answer_backend: BackendName = Field(
-        "extractive", description="Default answer backend: extractive (no LLM) or openai."
+        "extractive",
+        description="Default answer backend: extractive (no LLM), openai (any OpenAI-compatible "
+        "chat API) or llama-index (any llama-index LLM: llama_index_llm_class).",
     )
     answer_max_sentences: int = Field(4, ge=1, le=20, description="Longest answer in sentences.")
     abstain_min_score: float = Field(
@@ -192,6 +196,39 @@ class LLMSettings(SettingsGroup):
     )
 
 
+class LlamaIndexSettings(SettingsGroup):
+    """The llama-index answer backend's LLM (``ABSTRACTQA_LLAMA_INDEX_*``); the arguments its
+    kwargs leave out come from the llm group."""
+
+    flat_prefix: ClassVar[str] = "llama_index_"
+    model_config = group_config(flat_prefix)
+
+    llm_class: str = Field(
+        "llama_index.llms.openai_like.OpenAILike",
+        description="llama-index backend: the dotted path of a llama-index LLM class "
+        "(llama_index.core.llms.LLM); checked at start-up when it is the default backend.",
+    )
+    llm_kwargs: Annotated[dict[str, Any], NoDecode] = Field(
+        default_factory=dict,
+        repr=False,  # may hold an api_key
+        description="llama-index backend: a JSON object of the LLM class's arguments; the ones "
+        "it leaves out and the class has are taken from the llm_* settings (api_base, model, "
+        "api_key, timeout, max_retries, temperature, max_tokens; is_chat_model=true).",
+    )
+
+    @field_validator("llm_kwargs", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not JSON: {exc}") from None
+            if not isinstance(value, dict):
+                raise ValueError("must be a JSON object of the LLM class's arguments")
+        return value
+
+
 class ChatSettings(SettingsGroup):
     """/v1/chat/completions: how much of a conversation is used (``ABSTRACTQA_CHAT_*``)."""
 
@@ -230,9 +267,40 @@ class Settings(IndexerSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answering: AnsweringSettings = Field(default_factory=AnsweringSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    llama_index: LlamaIndexSettings = Field(default_factory=LlamaIndexSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        if self.answering.answer_backend == "llama-index":
+            self._check_llama_index_llm()
+
+    def _check_llama_index_llm(self) -> None:
+        # Only when it is the default backend: importing llama-index costs seconds at start-up.
+        # A request naming the backend otherwise gets the same message as a backend error.
+        from service.backends.llama_index import LLMArguments, load_llm_class
+
+        try:
+            LLMArguments.from_settings(self).build(load_llm_class(self.llama_index.llm_class))
+        except ValueError as exc:
+            raise ValidationError.from_exception_data(
+                LlamaIndexSettings.__name__,
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("llm_class",),
+                        "input": self.llama_index.llm_class,
+                        "ctx": {"error": exc},
+                    }
+                ],
+            ) from None
+
+    def abstain_threshold(self, scoped: bool) -> float:
+        """The answerability an answer needs: lower when the request names its papers."""
+        answering = self.answering
+        return answering.abstain_min_score_scoped if scoped else answering.abstain_min_score
 
     @property
     def effective_rate_limit(self) -> Rate | None:

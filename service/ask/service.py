@@ -14,7 +14,6 @@ import anyio
 import httpx
 
 import prompts
-from service.answering.abstain import answerability, coverage
 from service.answering.citations import Verified, verify
 from service.answering.context import chat_messages, pack_sources
 from service.ask.models import AnswerSentence, AskRequest, AskResponse, CitationOut, SourceRef
@@ -104,19 +103,16 @@ class AskService:
         with self._metrics.time_retrieval("ask"):
             vector = await self._state.query_encoder.encode(question)
             retrieved = await retrieve_async(loaded, question, vector, top_k, "hybrid", request)
-        weights = loaded.index.bm25.term_weights(question)
+        answerabilities = retrieved.answerabilities(
+            loaded, question, settings.answering.abstain_coverage_weight
+        )
         sources = []
-        for hit in retrieved.hits:
+        for hit, paper_score in zip(retrieved.hits, answerabilities, strict=True):
             scores = retrieved.sentence_scores[hit.paper.paper_id]
             sentences = [
                 SourceSentence(i, text, float(scores[i]))
                 for i, text in enumerate(hit.paper.sentences)
             ]
-            paper_score = answerability(
-                retrieved.dense_similarity(hit, loaded),
-                coverage(weights, hit.paper),
-                settings.answering.abstain_coverage_weight,
-            )
             sources.append(
                 Source(
                     0, hit.paper.paper_id, hit.paper.title, sentences, paper_score, hit.paper.url
@@ -126,12 +122,8 @@ class AskService:
             SourceRef(n=i + 1, paper_id=s.paper_id, title=s.title, url=s.url, score=s.answerability)
             for i, s in enumerate(sources)
         ]
-        score = max((s.answerability for s in sources), default=0.0)
-        threshold = (
-            settings.answering.abstain_min_score
-            if request.paper_ids is None
-            else settings.answering.abstain_min_score_scoped
-        )
+        score = max(answerabilities, default=0.0)
+        threshold = settings.abstain_threshold(request.paper_ids is not None)
         abstained = score < threshold
         packed = [] if abstained else pack_sources(sources, settings.llm.context_tokens)
         prompt = AnswerPrompt(

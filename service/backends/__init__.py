@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 
 from service.backends.base import AnswerBackend, AnswerPrompt, Source, SourceSentence
+from service.errors import BackendError
 from service.settings import Settings
 
 
@@ -33,9 +34,28 @@ def _openai(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBacke
     )
 
 
+def _llama_index(settings: Settings, client: httpx.AsyncClient | None) -> AnswerBackend:
+    from service.backends.llama_index import (
+        CLASS_SETTING,
+        LlamaIndexBackend,
+        LLMArguments,
+        load_llm_class,
+    )
+
+    # Checked at start-up when it is the default backend (settings.py); a request that names
+    # it otherwise learns of a bad class here.
+    try:
+        llm_class = load_llm_class(settings.llama_index.llm_class)
+        llm = LLMArguments.from_settings(settings).build(llm_class, client)
+    except ValueError as exc:
+        raise BackendError(f"{CLASS_SETTING}: {exc}") from exc
+    return LlamaIndexBackend(llm, timeout_s=settings.llm.timeout_s)
+
+
 BACKENDS: dict[str, Callable[[Settings, httpx.AsyncClient | None], AnswerBackend]] = {
     "extractive": _extractive,
     "openai": _openai,
+    "llama-index": _llama_index,
 }
 
 

@@ -104,4 +104,16 @@ class SearchResponse(BaseModel):
     query: str = Field(..., description="The query as received.")
     mode: str = Field(..., description="The retrieval mode used.")
     results: list[PaperResult] = Field(..., description="Ranked papers, best first.")
+    answerable: bool = Field(
+        ...,
+        description="Whether the papers returned answer the query, by the test /v1/ask "
+        "abstains with: false where /v1/ask would say the indexed papers do not cover it "
+        "(the best answerability is under ABSTRACTQA_ABSTAIN_MIN_SCORE, or _SCOPED with "
+        "paper_ids).",
+    )
+    answerability: float = Field(
+        ...,
+        description="The best returned paper's answerability: dense cosine plus the weighted "
+        "share of the query's distinctive terms it contains (0 without results).",
+    )
     took_ms: float = Field(..., description="Server time spent on the request.")

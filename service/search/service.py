@@ -10,8 +10,10 @@ import numpy as np
 
 from indexer import Filters, PaperHit
 from indexer import SearchMode as Mode
+from service.answering.abstain import answerability, coverage
 from service.observability.metrics import Metrics
 from service.search.models import PaperResult, Scope, SearchRequest, SearchResponse
+from service.settings import Settings
 from service.state import Loaded, ServiceState
 
 
@@ -29,6 +31,18 @@ class Retrieved:
             return hit.dense_score
         chunk_ids = [c.chunk_id for c in loaded.index.chunks_of(hit.paper.paper_id)]
         return float((loaded.index.vectors.vectors_of(chunk_ids) @ self.query_vector).max())
+
+    def answerabilities(self, loaded: Loaded, query: str, coverage_weight: float) -> list[float]:
+        """Each hit's answerability (answering/abstain.py): its dense similarity plus the weighted
+        coverage of the query's terms. Answering abstains when the best is under the threshold
+        (``Settings.abstain_threshold``)."""
+        weights = loaded.index.bm25.term_weights(query)
+        return [
+            answerability(
+                self.dense_similarity(hit, loaded), coverage(weights, hit.paper), coverage_weight
+            )
+            for hit in self.hits
+        ]
 
     def best_sentences(self, hit: PaperHit, n: int = 2) -> list[int]:
         """Indices of the ``n`` sentences most similar to the query, in abstract order."""
@@ -97,7 +111,7 @@ class SearchService:
             retrieved = retrieve(
                 loaded, request.query, vector, request.top_k, request.mode, request
             )
-        return _response(request, retrieved, started)
+        return _response(request, retrieved, loaded, self._state.settings, started)
 
     async def asearch(self, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
@@ -107,10 +121,16 @@ class SearchService:
             retrieved = await retrieve_async(
                 loaded, request.query, vector, request.top_k, request.mode, request
             )
-        return _response(request, retrieved, started)
+        return _response(request, retrieved, loaded, self._state.settings, started)
 
 
-def _response(request: SearchRequest, retrieved: Retrieved, started: float) -> SearchResponse:
+def _response(
+    request: SearchRequest,
+    retrieved: Retrieved,
+    loaded: Loaded,
+    settings: Settings,
+    started: float,
+) -> SearchResponse:
     results = [
         PaperResult(
             paper_id=hit.paper.paper_id,
@@ -124,5 +144,18 @@ def _response(request: SearchRequest, retrieved: Retrieved, started: float) -> S
         )
         for hit in retrieved.hits
     ]
+    # The abstention test of /v1/ask, on the papers returned: whether they answer the query.
+    scores = retrieved.answerabilities(
+        loaded, request.query, settings.answering.abstain_coverage_weight
+    )
+    best = max(scores, default=0.0)
+    answerable = bool(scores) and best >= settings.abstain_threshold(request.paper_ids is not None)
     took = (time.perf_counter() - started) * 1000
-    return SearchResponse(query=request.query, mode=request.mode, results=results, took_ms=took)
+    return SearchResponse(
+        query=request.query,
+        mode=request.mode,
+        results=results,
+        answerable=answerable,
+        answerability=best,
+        took_ms=took,
+    )

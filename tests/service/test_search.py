@@ -83,3 +83,38 @@ def test_search_filters_on_metadata_equality_and_published_range(client: httpx.C
         "/v1/search", json={"query": "language", "filters": {"published": {"from": "2024-01-01"}}}
     ).json()
     assert body["results"] == []
+
+
+ANSWERED = "How do the authors make sparse fine-tuning composable across languages and tasks?"
+NOT_ANSWERED = [
+    "How long should I roast a whole chicken?",
+    "How does AlphaFold predict protein structures?",
+]
+
+
+@pytest.mark.parametrize("question", [ANSWERED, *NOT_ANSWERED])
+def test_answerable_says_whether_ask_would_answer_rather_than_abstain(
+    client: httpx.Client, question: str
+) -> None:
+    searched = client.post("/v1/search", json={"query": question, "top_k": 5}).json()
+    asked = client.post("/v1/ask", json={"question": question}).json()
+
+    assert searched["answerable"] is (question == ANSWERED)
+    assert searched["answerable"] is not asked["abstained"]
+    # The same papers, scored by the same answerability test.
+    assert [r["paper_id"] for r in searched["results"]] == [
+        r["paper_id"] for r in asked["sources" if not asked["abstained"] else "related"]
+    ]
+    assert searched["answerability"] == pytest.approx(asked["answerability"])
+
+
+@pytest.mark.parametrize("question", ["What does it propose?", ANSWERED])
+def test_a_search_scoped_to_a_paper_is_answerable_exactly_when_ask_scoped_to_it_answers(
+    client: httpx.Client, question: str
+) -> None:
+    scope = {"paper_ids": ["composable-sparse-fine-tuning-for-cross-lingual-transfer-27123fb7"]}
+    searched = client.post("/v1/search", json={"query": question, **scope}).json()
+    asked = client.post("/v1/ask", json={"question": question, **scope}).json()
+
+    assert searched["answerable"] is not asked["abstained"]
+    assert searched["answerability"] == pytest.approx(asked["answerability"])
