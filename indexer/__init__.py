@@ -4,36 +4,42 @@ The public surface: what ``service`` (and any other caller) may use. Everything 
 package is private and may change with the on-disk format.
 """
 
-from indexer import cli as indexer_cli
-from indexer.builder import BuildReport, Indexer
-from indexer.config import SEARCH_MODES, IndexerSettings, SearchMode
-from indexer.embedders import Embedder, build_embedder
-from indexer.embedders.factory import embedder_name
-from indexer.errors import (
-    EmbedderError,
-    EmbedderMismatchError,
-    IndexCorruptError,
-    IndexerError,
-    IndexLockedError,
-    IndexNotFoundError,
-    IndexStoreError,
-    InputError,
-    LegacyFormatError,
-    NothingToIndexError,
-    PaperNotFoundError,
-)
-from indexer.evaluation import cli as eval_cli
-from indexer.evaluation.beir import EvaluationInputError, json_objects
-from indexer.feedback import Feedback
-from indexer.http_errors import excerpt, retry_after
-from indexer.identity import normalise_title
-from indexer.index import IndexVersion, check_version, current_version_name, open_index
-from indexer.lexical import tokenize
-from indexer.models import Chunk, Paper, PaperRecord, RecordError
-from indexer.readers import ReadOptions, read_file
-from indexer.readers.jsonl import read_jsonl
-from indexer.retrieval import Filters, PaperHit, Retriever
-from indexer.text import clean, count_tokens, count_tokens_many, split_sentences
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from indexer import cli as indexer_cli
+    from indexer.builder import BuildReport, Indexer
+    from indexer.config import SEARCH_MODES, IndexerSettings, SearchMode
+    from indexer.embedders import Embedder, build_embedder
+    from indexer.embedders.factory import embedder_name
+    from indexer.errors import (
+        EmbedderError,
+        EmbedderMismatchError,
+        IndexCorruptError,
+        IndexerError,
+        IndexLockedError,
+        IndexNotFoundError,
+        IndexStoreError,
+        InputError,
+        LegacyFormatError,
+        NothingToIndexError,
+        PaperNotFoundError,
+    )
+    from indexer.evaluation import cli as eval_cli
+    from indexer.evaluation.beir import EvaluationInputError, json_objects
+    from indexer.feedback import Feedback
+    from indexer.http_errors import excerpt, retry_after
+    from indexer.identity import normalise_title
+    from indexer.index import IndexVersion, check_version, current_version_name, open_index
+    from indexer.lexical import tokenize
+    from indexer.models import Chunk, Paper, PaperRecord, RecordError
+    from indexer.readers import ReadOptions, read_file
+    from indexer.readers.jsonl import read_jsonl
+    from indexer.retrieval import Filters, PaperHit, Retriever
+    from indexer.text import clean, count_tokens, count_tokens_many, split_sentences
 
 __all__ = [
     "SEARCH_MODES",
@@ -83,3 +89,69 @@ __all__ = [
     "split_sentences",
     "tokenize",
 ]
+
+# Each public name resolves on first use (PEP 562), so that importing one part (the torch
+# embedder, for benchmarks/bench_gpu_embed.py on a machine with torch alone) does not import
+# FAISS, bm25s, llama-index and the settings. name -> (module, attribute; None: the module).
+_WHERE: dict[str, tuple[str, str | None]] = {
+    "indexer_cli": ("indexer.cli", None),
+    "BuildReport": ("indexer.builder", "BuildReport"),
+    "Indexer": ("indexer.builder", "Indexer"),
+    "SEARCH_MODES": ("indexer.config", "SEARCH_MODES"),
+    "IndexerSettings": ("indexer.config", "IndexerSettings"),
+    "SearchMode": ("indexer.config", "SearchMode"),
+    "Embedder": ("indexer.embedders", "Embedder"),
+    "build_embedder": ("indexer.embedders", "build_embedder"),
+    "embedder_name": ("indexer.embedders.factory", "embedder_name"),
+    "EmbedderError": ("indexer.errors", "EmbedderError"),
+    "EmbedderMismatchError": ("indexer.errors", "EmbedderMismatchError"),
+    "IndexCorruptError": ("indexer.errors", "IndexCorruptError"),
+    "IndexerError": ("indexer.errors", "IndexerError"),
+    "IndexLockedError": ("indexer.errors", "IndexLockedError"),
+    "IndexNotFoundError": ("indexer.errors", "IndexNotFoundError"),
+    "IndexStoreError": ("indexer.errors", "IndexStoreError"),
+    "InputError": ("indexer.errors", "InputError"),
+    "LegacyFormatError": ("indexer.errors", "LegacyFormatError"),
+    "NothingToIndexError": ("indexer.errors", "NothingToIndexError"),
+    "PaperNotFoundError": ("indexer.errors", "PaperNotFoundError"),
+    "eval_cli": ("indexer.evaluation.cli", None),
+    "EvaluationInputError": ("indexer.evaluation.beir", "EvaluationInputError"),
+    "json_objects": ("indexer.evaluation.beir", "json_objects"),
+    "Feedback": ("indexer.feedback", "Feedback"),
+    "excerpt": ("indexer.http_errors", "excerpt"),
+    "retry_after": ("indexer.http_errors", "retry_after"),
+    "normalise_title": ("indexer.identity", "normalise_title"),
+    "IndexVersion": ("indexer.index", "IndexVersion"),
+    "check_version": ("indexer.index", "check_version"),
+    "current_version_name": ("indexer.index", "current_version_name"),
+    "open_index": ("indexer.index", "open_index"),
+    "tokenize": ("indexer.lexical", "tokenize"),
+    "Chunk": ("indexer.models", "Chunk"),
+    "Paper": ("indexer.models", "Paper"),
+    "PaperRecord": ("indexer.models", "PaperRecord"),
+    "RecordError": ("indexer.models", "RecordError"),
+    "ReadOptions": ("indexer.readers", "ReadOptions"),
+    "read_file": ("indexer.readers", "read_file"),
+    "read_jsonl": ("indexer.readers.jsonl", "read_jsonl"),
+    "Filters": ("indexer.retrieval", "Filters"),
+    "PaperHit": ("indexer.retrieval", "PaperHit"),
+    "Retriever": ("indexer.retrieval", "Retriever"),
+    "clean": ("indexer.text", "clean"),
+    "count_tokens": ("indexer.text", "count_tokens"),
+    "count_tokens_many": ("indexer.text", "count_tokens_many"),
+    "split_sentences": ("indexer.text", "split_sentences"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(where[0])
+    value = module if where[1] is None else getattr(module, where[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,6 +10,7 @@ merged; its extra fields are not carried over (the first copy wins).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -136,8 +137,6 @@ class Ingest:
         self.sink.add(papers, specs, vectors)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import time
-
         out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
         keys = [text_key(t) for t in texts]
         known = self.checkpoint.lookup(keys)
@@ -147,18 +146,24 @@ class Ingest:
         todo = [i for i in range(len(texts)) if i not in known]
         # Similar lengths side by side keep the encoder's batches free of padding.
         todo.sort(key=lambda i: len(texts[i]))
-        if todo:
-            self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
-        step = max(1, self.settings.embed_batch_size)
-        for begin in range(0, len(todo), step):
-            part = todo[begin : begin + step]
+        if not todo:
+            return out
+        self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
+        batches = self.embedder.embed_document_batches([texts[i] for i in todo])
+        rows = np.asarray(todo)
+        while True:
+            # Only the wait for the next batch counts as the embedder's time; writing the
+            # checkpoint is ours (the embedder may work ahead meanwhile).
             started = time.perf_counter()
-            vectors = np.asarray(self.embedder.embed_documents([texts[i] for i in part]))
+            batch = next(batches, None)
             self.counts.embed_seconds += time.perf_counter() - started
+            if batch is None:
+                return out
+            positions, vectors = batch
+            part = rows[positions]
             out[part] = vectors
-            self.checkpoint.append([keys[i] for i in part], vectors)
+            self.checkpoint.append([keys[i] for i in part], np.asarray(vectors))
             self.counts.chunks_embedded += len(part)
-        return out
 
     def feed_all(self, records: Iterable[PaperRecord]) -> None:
         for record in records:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from indexer.config import IndexerSettings
 from indexer.embedders.base import Embedder
+from indexer.embedders.naming import embedder_identity
 
 
 def build_embedder(settings: IndexerSettings) -> Embedder:
@@ -17,6 +18,9 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
                 batch_size=settings.embed_batch_size,
                 runtime=settings.embed_runtime,
                 query_dtype=settings.embed_query_dtype,
+                document_dtype=settings.embed_document_dtype,
+                cuda_batch_size=settings.embed_cuda_batch_size,
+                tokenizer_threads=settings.embed_tokenizer_threads,
             )
         case "openai":
             from indexer.embedders.openai_http import OpenAIEmbedder
@@ -35,5 +39,4 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
 
 def embedder_name(settings: IndexerSettings) -> str:
     """The name ``build_embedder(settings)`` would report, without loading the model."""
-    prefix = "sentence-transformers" if settings.embed_mode == "sentence-transformers" else "openai"
-    return f"{prefix}:{settings.embed_model}"
+    return embedder_identity(settings.embed_mode, settings.embed_model)
