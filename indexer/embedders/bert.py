@@ -140,7 +140,7 @@ class BertEncoder:
         self._cast: dict[Any, dict[str, Any]] = {}
         self._cast_lock = threading.Lock()
         self._lowercase = layout.lowercase
-        self._pad_id = int(config.get("pad_token_id") or 0)
+        self.pad_id = int(config.get("pad_token_id") or 0)
         self._tokenizer_file = str(layout.path / "tokenizer.json")
         # Two tokenizers: chunking counts whole texts, encoding truncates and pads them.
         self._counter = Tokenizer.from_file(self._tokenizer_file)
@@ -158,7 +158,7 @@ class BertEncoder:
 
         tokenizer = Tokenizer.from_file(self._tokenizer_file)
         tokenizer.enable_truncation(max_length=self.max_seq_length)
-        tokenizer.enable_padding(pad_id=self._pad_id)
+        tokenizer.enable_padding(pad_id=self.pad_id)
         return tokenizer
 
     def count_tokens(self, texts: list[str]) -> list[int]:

@@ -65,7 +65,9 @@ def test_the_bench_writes_a_results_file_naming_the_device_without_our_other_dep
         "--repeat",
         "1",
         "--batch-size",
-        "16",
+        "8",
+        "--block-texts",
+        "24",  # two calls of three and two batches, as index add calls once per block
         "--reference-texts",
         "16",
         "--skip-sentence-transformers",
