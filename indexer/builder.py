@@ -60,27 +60,23 @@ class BuildReport:
         return (self.added + self.updated) / self.seconds if self.seconds > 0 else 0.0
 
     @property
-    def chunks_per_embed_second(self) -> float:
-        """Embed rate: chunks embedded per second the build waited on the embedder (on a
-        cluster, which embeds while the head writes, the rate the build saw)."""
+    def embed_rate(self) -> float:
+        """Chunks embedded per second of waiting on the embedder (0.0 when none were)."""
         return self.chunks_embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
     def summary(self) -> str:
         waiting = 100 * self.embed_seconds / self.seconds if self.seconds > 0 else 0.0
+        waiting = min(waiting, 100.0)
         parts = [
             f"papers: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {self.rejected} rejected, {self.merged} merged duplicates",
             f"records: {self.filtered} filtered out, {self.title_only} title-only, "
             f"{self.empty} empty",
             f"chunks embedded: {self.chunks_embedded}"
-            + (f" (+{self.chunks_resumed} resumed)" if self.chunks_resumed else ""),
+            + (f" (+{self.chunks_resumed} resumed)" if self.chunks_resumed else "")
+            + (f" at {self.embed_rate:.0f} texts/s" if self.chunks_embedded else ""),
             f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s, "
-            + (
-                f"embed rate {self.chunks_per_embed_second:.0f} chunks/s, "
-                if self.chunks_embedded
-                else ""
-            )
-            + f"{waiting:.0f}% waiting on the embedder)",
+            f"{waiting:.0f}% waiting on the embedder, {100 - waiting:.0f}% in our own stages)",
             f"version: {self.version} (current)"
             if self.version
             else "no new version: nothing changed",

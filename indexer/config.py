@@ -8,9 +8,10 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+# Re-exported: the settings' default, defined with the naming rule (no dependencies).
+from indexer.embedders.naming import BUNDLED_MODEL as BUNDLED_MODEL
 from indexer.settings_groups import GroupedSettings, SettingsGroup, group_config
 
-BUNDLED_MODEL = "all-MiniLM-L6-v2"
 SearchMode = Literal["hybrid", "dense", "bm25"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "bm25")
 HNSW_MIN_VECTORS = 50_000
@@ -89,7 +90,11 @@ class EmbeddingSettings(SettingsGroup):
     batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
     timeout_s: float = Field(60.0, gt=0, description="Timeout of one embeddings request.")
     max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/connect errors.")
-    device: str = Field("cpu", description="torch device for local models.")
+    device: str = Field(
+        "cpu",
+        description="torch device for local models: cpu, cuda, cuda:N, or auto (CUDA when "
+        "present, else cpu).",
+    )
     runtime: Literal["auto", "sentence-transformers"] = Field(
         "auto",
         description="Local models: auto runs a plain BERT model with mean pooling (the bundled "
@@ -103,6 +108,28 @@ class EmbeddingSettings(SettingsGroup):
         "where it is ~1.8x faster for the same ranking; float32 elsewhere.",
     )
 
+    document_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Local plain BERT models: the precision documents are embedded in. auto: "
+        "float32 on CPU (indexes hold the model's exact vectors); on CUDA bfloat16 once a "
+        "self-check on fixed probe texts finds every vector within cosine 0.9999 of float32, "
+        "else float32 (logged).",
+    )
+    cuda_batch_size: int = Field(
+        512,
+        ge=1,
+        le=8192,
+        description="Local plain BERT models on CUDA: documents per forward pass (length-sorted, "
+        "so padding stays short); on CPU embed_batch_size applies.",
+    )
+    tokenizer_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Local plain BERT models: threads tokenizing documents ahead of the forward "
+        "pass, each with its own tokenizer. 0: one on CPU (torch uses the cores), all CPUs but "
+        "one on CUDA.",
+    )
     executor: Literal["local", "ray"] = Field(
         "local",
         description="Where index builds embed documents (queries are always embedded in "

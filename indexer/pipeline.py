@@ -10,6 +10,7 @@ merged; its extra fields are not carried over (the first copy wins).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,7 +22,6 @@ from indexer.checkpoint import EmbedCheckpoint, text_key
 from indexer.chunking import ChunkLimits, ChunkSpec, chunk_paper
 from indexer.config import IndexerSettings
 from indexer.embedders import Embedder
-from indexer.embedders.streaming import document_batches
 from indexer.errors import EmbedderError
 from indexer.identity import Deduplicator, content_hash, fill_empty_fields
 from indexer.index import IndexVersion
@@ -138,8 +138,6 @@ class Ingest:
         self.sink.add(papers, specs, vectors)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import time
-
         out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
         keys = [text_key(t) for t in texts]
         known = self.checkpoint.lookup(keys)
@@ -149,29 +147,34 @@ class Ingest:
         todo = [i for i in range(len(texts)) if i not in known]
         # Similar lengths side by side keep the encoder's batches free of padding.
         todo.sort(key=lambda i: len(texts[i]))
-        if todo:
-            self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
-        step = max(1, self.settings.embedding.batch_size)
-        batches = document_batches(self.embedder, [texts[i] for i in todo], step)
-        begin = 0
+        if not todo:
+            return out
+        self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
+        batches = self.embedder.embed_document_batches([texts[i] for i in todo])
+        rows = np.asarray(todo)
+        done = 0
         while True:
-            # Time blocked on the next batch: the whole call in process, the wait for the
-            # workers' next result on a cluster (which embeds on while a batch is written).
+            # Only the wait for the next batch counts as the embedder's time; writing the
+            # checkpoint is ours (the embedder may work ahead meanwhile).
             started = time.perf_counter()
-            vectors = next(batches, None)
+            batch = next(batches, None)
             self.counts.embed_seconds += time.perf_counter() - started
-            if vectors is None:
+            if batch is None:
                 break
-            part = todo[begin : begin + len(vectors)]
-            begin += len(vectors)
-            if len(part) < len(vectors):
-                break
+            positions, vectors = batch
+            if len(positions) != len(vectors):
+                raise EmbedderError(
+                    f"embedder {self.embedder.name!r} returned {len(vectors)} vectors for "
+                    f"{len(positions)} texts"
+                )
+            part = rows[positions]
             out[part] = vectors
-            self.checkpoint.append([keys[i] for i in part], vectors)
+            self.checkpoint.append([keys[i] for i in part], np.asarray(vectors))
             self.counts.chunks_embedded += len(part)
-        if begin != len(todo):
+            done += len(part)
+        if done != len(todo):
             raise EmbedderError(
-                f"embedder {self.embedder.name!r} returned {begin} vectors for {len(todo)} texts"
+                f"embedder {self.embedder.name!r} returned {done} vectors for {len(todo)} texts"
             )
         return out
 

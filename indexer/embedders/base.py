@@ -1,16 +1,18 @@
-"""The embedder interface: llama-index's ``BaseEmbedding`` plus numpy batch methods.
+"""The embedder interface: numpy batch methods over one method a backend implements.
 
-Subclasses implement one method, ``_embed(texts, kind)``, returning an L2-normalised float32
-matrix; cosine similarity is then the inner product FAISS computes.
+Subclasses implement ``_embed(texts, kind)``, returning an L2-normalised float32 matrix;
+cosine similarity is then the inner product FAISS computes. A plain ABC (no llama-index base
+class): nothing calls llama-index's embedding methods, and the torch path must import without
+llama-index or pydantic (``benchmarks/bench_gpu_embed.py`` runs on a machine that has neither).
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 
 TextKind = Literal["query", "document"]
 
@@ -25,12 +27,17 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
-class Embedder(BaseEmbedding):
+class Embedder(ABC):
     """An embedding model the index is built with.
 
     ``name`` identifies the model in the index manifest (opening an index built with another
-    name fails); ``dimension`` is the vector size.
+    name fails); ``dimension`` is the vector size. ``model_name`` is the model as configured
+    and ``embed_batch_size`` the texts it embeds at once.
     """
+
+    def __init__(self, *, model_name: str, embed_batch_size: int = 64) -> None:
+        self.model_name = model_name
+        self.embed_batch_size = embed_batch_size
 
     @property
     @abstractmethod
@@ -66,15 +73,12 @@ class Embedder(BaseEmbedding):
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._embed(texts, "query")
 
-    # llama-index's interface, on top of the numpy methods.
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self.embed_queries([query])[0].tolist()
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> Embedding:
-        return self.embed_documents([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.embed_documents(list(texts)).tolist()
+    def embed_document_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Embed ``texts`` batch by batch, as each batch is done: ``(positions, vectors)`` with
+        ``vectors[j]`` the vector of ``texts[positions[j]]``. Every position comes once; a
+        caller checkpoints each batch as it arrives. Here: ``embed_batch_size`` texts at a time,
+        in the order given; a backend that overlaps its stages yields them in its own order."""
+        step = max(1, self.embed_batch_size)
+        for start in range(0, len(texts), step):
+            positions = np.arange(start, min(start + step, len(texts)))
+            yield positions, self.embed_documents(texts[start : start + step])

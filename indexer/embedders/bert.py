@@ -116,7 +116,11 @@ def bfloat16_is_fast(device: str) -> bool:
 
 
 class BertEncoder:
-    """Tokenizer + BERT forward pass + mean pooling, fp32, safe to call from several threads."""
+    """Tokenizer + BERT forward pass + mean pooling, safe to call from several threads.
+
+    Weights are held in float32 (a half-precision checkpoint is up-cast on loading); a
+    ``float16``/``bfloat16`` copy is made on first use of that precision (``pooled(dtype=)``).
+    """
 
     def __init__(self, layout: BertLayout, device: str = "cpu") -> None:
         import torch
@@ -124,27 +128,38 @@ class BertEncoder:
         from tokenizers import Tokenizer
 
         self._torch = torch
-        self._device = torch.device(device)
+        self.device = torch.device(device)
         config = layout.config
         self.max_seq_length = layout.max_seq_length
         self.dimension = int(config["hidden_size"])
         self._heads = int(config["num_attention_heads"])
         self._layers = int(config["num_hidden_layers"])
         self._eps = float(config.get("layer_norm_eps", 1e-12))
-        weights = load_file(str(layout.path / "model.safetensors"), device=str(self._device))
+        weights = load_file(str(layout.path / "model.safetensors"), device=str(self.device))
         self._w = {name.removeprefix("bert."): tensor.float() for name, tensor in weights.items()}
+        self._cast: dict[Any, dict[str, Any]] = {}
+        self._cast_lock = threading.Lock()
         self._lowercase = layout.lowercase
-        tokenizer_file = str(layout.path / "tokenizer.json")
+        self.pad_id = int(config.get("pad_token_id") or 0)
+        self._tokenizer_file = str(layout.path / "tokenizer.json")
         # Two tokenizers: chunking counts whole texts, encoding truncates and pads them.
-        self._counter = Tokenizer.from_file(tokenizer_file)
+        self._counter = Tokenizer.from_file(self._tokenizer_file)
         self._counter.no_padding()
         self._counter.no_truncation()
-        self._tokenizer = Tokenizer.from_file(tokenizer_file)
-        self._tokenizer.enable_truncation(max_length=self.max_seq_length)
-        self._tokenizer.enable_padding(pad_id=int(config.get("pad_token_id") or 0))
+        self._tokenizer = self.new_tokenizer()
         # tokenizers' Tokenizer is not documented as thread-safe; batches are tokenized under
-        # this lock and only the forward pass runs concurrently.
+        # this lock and only the forward pass runs concurrently. The document pipeline gives
+        # each of its threads a tokenizer of its own instead (new_tokenizer).
         self._lock = threading.Lock()
+
+    def new_tokenizer(self) -> Any:
+        """A tokenizer that truncates to the model's limit and pads to a batch's longest."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(self._tokenizer_file)
+        tokenizer.enable_truncation(max_length=self.max_seq_length)
+        tokenizer.enable_padding(pad_id=self.pad_id)
+        return tokenizer
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         with self._lock:
@@ -155,47 +170,63 @@ class BertEncoder:
         """(len(texts), dimension) mean-pooled vectors, not normalised; longest texts batched
         together, as sentence-transformers does, so padding stays short. ``bfloat16`` runs the
         matrix products in bfloat16 (torch autocast; layer norms, softmax and pooling stay
-        float32)."""
+        float32). The query path; documents go through ``DocumentPipeline``."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            out[batch] = self._encode_batch([texts[i] for i in batch], bfloat16)
+            with self._lock:
+                ids, mask = self.tokenize(self._tokenizer, [texts[i] for i in batch])
+            torch = self._torch
+            pooled = self.pooled(
+                torch.from_numpy(ids).to(self.device),
+                torch.from_numpy(mask).to(self.device),
+                bfloat16=bfloat16,
+            )
+            out[batch] = pooled.cpu().numpy()
         return out
 
     def _cased(self, texts: list[str]) -> list[str]:
         return [text.lower() for text in texts] if self._lowercase else texts
 
-    def _tokenize(self, texts: list[str]) -> tuple[Any, Any]:
-        with self._lock:
-            encodings = self._tokenizer.encode_batch(self._cased(texts))
+    def tokenize(self, tokenizer: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids (int64) and attention mask (bool) of ``texts``, padded to the longest;
+        ``tokenizer`` from ``new_tokenizer`` (the caller makes sure no other thread uses it)."""
+        encodings = tokenizer.encode_batch(self._cased(texts))
         ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.bool_)
-        torch = self._torch
-        return torch.from_numpy(ids).to(self._device), torch.from_numpy(mask).to(self._device)
+        return ids, mask
 
-    def _encode_batch(self, texts: list[str], bfloat16: bool) -> np.ndarray:
+    def pooled(self, ids: Any, mask: Any, bfloat16: bool = False, dtype: Any = None) -> Any:
+        """Mean-pooled float32 vectors (a tensor on the device) of a tokenized batch.
+        ``bfloat16``: matrix products under bfloat16 autocast; ``dtype``: the whole forward
+        pass in that precision (weights cast once), pooling in float32."""
         torch = self._torch
-        ids, mask = self._tokenize(texts)
-        autocast = torch.autocast(self._device.type, dtype=torch.bfloat16, enabled=bfloat16)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bfloat16)
         with torch.inference_mode(), autocast:
-            hidden = self._forward(ids, mask).float()
+            hidden = self._forward(ids, mask, self._weights(dtype)).float()
             weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-        return pooled.cpu().numpy().astype(np.float32, copy=False)
+            return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
-    def _forward(self, ids: Any, mask: Any) -> Any:
-        torch, w = self._torch, self._w
-        functional = torch.nn.functional
+    def _weights(self, dtype: Any) -> dict[str, Any]:
+        if dtype is None or dtype == self._torch.float32:
+            return self._w
+        with self._cast_lock:
+            if dtype not in self._cast:
+                self._cast[dtype] = {name: t.to(dtype) for name, t in self._w.items()}
+            return self._cast[dtype]
+
+    def _forward(self, ids: Any, mask: Any, w: dict[str, Any]) -> Any:
+        functional = self._torch.nn.functional
         batch, width = ids.shape
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][:width].unsqueeze(0)
             + w["embeddings.token_type_embeddings.weight"][0]
         )
-        x = self._norm(x, "embeddings.LayerNorm")
+        x = self._norm(x, w, "embeddings.LayerNorm")
         head_dim = self.dimension // self._heads
         attend = mask[:, None, None, :]
 
@@ -204,27 +235,28 @@ class BertEncoder:
 
         for n in range(self._layers):
             p = f"encoder.layer.{n}."
-            q = heads(self._linear(x, p + "attention.self.query"))
-            k = heads(self._linear(x, p + "attention.self.key"))
-            v = heads(self._linear(x, p + "attention.self.value"))
+            q = heads(self._linear(x, w, p + "attention.self.query"))
+            k = heads(self._linear(x, w, p + "attention.self.key"))
+            v = heads(self._linear(x, w, p + "attention.self.value"))
             context = functional.scaled_dot_product_attention(
                 q, k, v, attn_mask=attend, scale=1.0 / math.sqrt(head_dim)
             )
             context = context.transpose(1, 2).reshape(batch, width, self.dimension)
             x = self._norm(
-                self._linear(context, p + "attention.output.dense") + x,
+                self._linear(context, w, p + "attention.output.dense") + x,
+                w,
                 p + "attention.output.LayerNorm",
             )
-            inner = functional.gelu(self._linear(x, p + "intermediate.dense"))
-            x = self._norm(self._linear(inner, p + "output.dense") + x, p + "output.LayerNorm")
+            inner = functional.gelu(self._linear(x, w, p + "intermediate.dense"))
+            x = self._norm(
+                self._linear(inner, w, p + "output.dense") + x, w, p + "output.LayerNorm"
+            )
         return x
 
-    def _linear(self, x: Any, name: str) -> Any:
-        return self._torch.nn.functional.linear(
-            x, self._w[name + ".weight"], self._w[name + ".bias"]
-        )
+    def _linear(self, x: Any, w: dict[str, Any], name: str) -> Any:
+        return self._torch.nn.functional.linear(x, w[name + ".weight"], w[name + ".bias"])
 
-    def _norm(self, x: Any, name: str) -> Any:
+    def _norm(self, x: Any, w: dict[str, Any], name: str) -> Any:
         return self._torch.nn.functional.layer_norm(
-            x, (self.dimension,), self._w[name + ".weight"], self._w[name + ".bias"], self._eps
+            x, (self.dimension,), w[name + ".weight"], w[name + ".bias"], self._eps
         )

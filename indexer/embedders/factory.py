@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from indexer.config import IndexerSettings
 from indexer.embedders.base import Embedder
+from indexer.embedders.naming import embedder_identity
 
 
 def build_embedder(settings: IndexerSettings) -> Embedder:
@@ -17,6 +18,9 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
                 batch_size=settings.embedding.batch_size,
                 runtime=settings.embedding.runtime,
                 query_dtype=settings.embedding.query_dtype,
+                document_dtype=settings.embedding.document_dtype,
+                cuda_batch_size=settings.embedding.cuda_batch_size,
+                tokenizer_threads=settings.embedding.tokenizer_threads,
             )
         case "openai":
             from indexer.embedders.openai_http import OpenAIEmbedder
@@ -39,9 +43,7 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
 
 def embedder_name(settings: IndexerSettings) -> str:
     """The name ``build_embedder(settings)`` would report, without loading the model."""
-    # Local models keep the name indexes have always recorded for them.
-    prefix = "sentence-transformers" if settings.embedding.mode == "local" else "openai"
-    return f"{prefix}:{settings.embedding.model}"
+    return embedder_identity(settings.embedding.mode, settings.embedding.model)
 
 
 def build_document_embedder(settings: IndexerSettings) -> Embedder:

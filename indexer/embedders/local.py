@@ -3,21 +3,29 @@
 ``load_local_embedder`` runs a plain BERT model (the bundled one among them) on torch directly
 (``indexer/embedders/bert.py``: the same vectors without importing sentence-transformers) and
 any other model through sentence-transformers. Both report the name
-``sentence-transformers:<model>``: an index built by either opens with the other.
+``sentence-transformers:<model>`` (``naming.embedder_identity``), whatever the device or
+precision: an index built by either, on any device, opens with the other.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-from pydantic import PrivateAttr
 
-from indexer.config import BUNDLED_MODEL
 from indexer.embedders.base import Embedder, TextKind, normalise
 from indexer.embedders.bert import BertEncoder, BertLayout, bert_layout, bfloat16_is_fast
+from indexer.embedders.bert_pipeline import DocumentPipeline
+from indexer.embedders.naming import BUNDLED_MODEL, embedder_identity
+from indexer.embedders.precision import (
+    DocumentDtype,
+    ResolvedDtype,
+    resolve_document_dtype,
+    torch_dtype,
+)
 from indexer.errors import EmbedderError
 from indexer.quiet import silence_library_output
 
@@ -34,15 +42,31 @@ def _resolve(model: str) -> tuple[str, bool]:
     return model, False
 
 
+def resolve_device(device: str) -> str:
+    """``auto``: ``cuda`` when torch sees a CUDA device, else ``cpu``; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_local_embedder(
     model: str = BUNDLED_MODEL,
     device: str = "cpu",
     batch_size: int = 64,
     runtime: LocalRuntime = "auto",
     query_dtype: QueryDtype = "auto",
+    document_dtype: DocumentDtype = "auto",
+    cuda_batch_size: int = 512,
+    tokenizer_threads: int = 0,
 ) -> Embedder:
     """``runtime="auto"``: torch directly when the model is a plain BERT encoder with mean
-    pooling, sentence-transformers otherwise; ``"sentence-transformers"``: always the latter."""
+    pooling, sentence-transformers otherwise; ``"sentence-transformers"``: always the latter.
+    ``document_dtype``, ``cuda_batch_size`` and ``tokenizer_threads`` concern the torch path's
+    documents (``bert_pipeline``, ``precision``); ``cuda_batch_size`` replaces ``batch_size``
+    for them on CUDA."""
+    device = resolve_device(device)
     if runtime == "auto":
         path, _ = _resolve(model)
         layout = bert_layout(path) if Path(path).is_dir() else None
@@ -50,8 +74,16 @@ def load_local_embedder(
             bfloat16 = query_dtype == "bfloat16" or (
                 query_dtype == "auto" and bfloat16_is_fast(device)
             )
+            on_cuda = device.startswith("cuda")
             return TorchBertEmbedder(
-                model, layout, device=device, batch_size=batch_size, bfloat16_queries=bfloat16
+                model,
+                layout,
+                device=device,
+                batch_size=batch_size,
+                bfloat16_queries=bfloat16,
+                document_dtype=document_dtype,
+                document_batch_size=cuda_batch_size if on_cuda else batch_size,
+                tokenizer_threads=tokenizer_threads,
             )
     return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
 
@@ -59,13 +91,12 @@ def load_local_embedder(
 class TorchBertEmbedder(Embedder):
     """A plain BERT sentence-transformers model without sentence-transformers.
 
-    Documents are always embedded in float32, so an index holds the model's exact vectors;
-    with ``bfloat16_queries`` queries are embedded in bfloat16 (faster where the CPU has it,
+    Documents go through ``DocumentPipeline`` (tokenization overlapped with the forward pass)
+    in ``document_dtype``: on CPU ``auto`` is float32, so an index holds the model's exact
+    vectors; on CUDA bfloat16 where a self-check allows it (``precision``). With
+    ``bfloat16_queries`` queries are embedded in bfloat16 (faster where the CPU has it,
     cosine to the float32 vector >= 0.9999, see bert.bfloat16_is_fast).
     """
-
-    _encoder: BertEncoder = PrivateAttr()
-    _bfloat16_queries: bool = PrivateAttr()
 
     def __init__(
         self,
@@ -74,18 +105,32 @@ class TorchBertEmbedder(Embedder):
         device: str = "cpu",
         batch_size: int = 64,
         bfloat16_queries: bool = False,
+        document_dtype: DocumentDtype = "auto",
+        document_batch_size: int | None = None,
+        tokenizer_threads: int = 0,
     ):
         super().__init__(model_name=model, embed_batch_size=batch_size)
         silence_library_output()
         self._bfloat16_queries = bfloat16_queries
         try:
             self._encoder = BertEncoder(layout, device=device)
+            self._document_dtype: ResolvedDtype = resolve_document_dtype(
+                self._encoder, document_dtype
+            )
+        except EmbedderError:
+            raise
         except Exception as exc:
             raise EmbedderError(f"cannot load model {model!r} from {layout.path}: {exc}") from exc
+        self._pipeline = DocumentPipeline(
+            self._encoder,
+            document_batch_size or batch_size,
+            threads=tokenizer_threads,
+            dtype=torch_dtype(self._document_dtype),
+        )
 
     @property
     def name(self) -> str:
-        return f"sentence-transformers:{self.model_name}"
+        return embedder_identity("local", self.model_name)
 
     @property
     def dimension(self) -> int:
@@ -99,19 +144,40 @@ class TorchBertEmbedder(Embedder):
         return self._encoder.count_tokens(texts)
 
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
-        bfloat16 = kind == "query" and self._bfloat16_queries
-        return normalise(self._encoder.encode(texts, self.embed_batch_size, bfloat16))
+        if kind == "query":
+            return normalise(
+                self._encoder.encode(texts, self.embed_batch_size, self._bfloat16_queries)
+            )
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for positions, vectors in self.embed_document_batches(texts):
+            out[positions] = vectors
+        return out
+
+    def embed_document_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for positions, pooled in self._pipeline.batches(texts):
+            yield positions, normalise(pooled)
 
     @property
     def query_dtype(self) -> str:
         return "bfloat16" if self._bfloat16_queries else "float32"
 
+    @property
+    def document_dtype(self) -> ResolvedDtype:
+        """The precision documents are embedded in (``precision.document_dtype``)."""
+        return self._document_dtype
+
+    @property
+    def device(self) -> str:
+        return str(self._encoder.device)
+
+    @property
+    def tokenizer_threads(self) -> int:
+        """Threads tokenizing documents ahead of the forward pass."""
+        return self._pipeline.threads
+
 
 class SentenceTransformerEmbedder(Embedder):
     """Embeds with ``encode_query`` / ``encode_document``, so a model's own prompts apply."""
-
-    _model: Any = PrivateAttr()
-    _name: str = PrivateAttr()
 
     def __init__(self, model: str = BUNDLED_MODEL, device: str = "cpu", batch_size: int = 64):
         super().__init__(model_name=model, embed_batch_size=batch_size)
@@ -130,7 +196,7 @@ class SentenceTransformerEmbedder(Embedder):
             raise EmbedderError(
                 f"cannot load sentence-transformers model {model!r} ({where}): {exc}"
             ) from exc
-        self._name = f"sentence-transformers:{model}"
+        self._name = embedder_identity("local", model)
 
     @property
     def name(self) -> str:

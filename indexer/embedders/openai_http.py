@@ -12,17 +12,14 @@ from typing import Any
 import httpx
 import numpy as np
 import openai
-from openai.resources.embeddings import EmbeddingsWithRawResponse
-from pydantic import PrivateAttr
 
 from indexer.embedders.base import Embedder, TextKind, normalise
+from indexer.embedders.naming import embedder_identity
 from indexer.errors import EmbedderError
 from indexer.openai_api import Failure, OpenAIEndpoint, excerpt
 
 log = logging.getLogger(__name__)
 
-# llama-index's BaseEmbedding rejects a larger embed_batch_size; our own batching has no limit.
-_LLAMA_INDEX_MAX_BATCH = 2048
 _MAX_RETRY_AFTER_S = 30.0
 _PROBE_TEXT = "dimension probe"
 
@@ -33,15 +30,6 @@ class OpenAIEmbedder(Embedder):
 
     The OpenAI API has no query/document distinction, so both kinds are embedded alike.
     """
-
-    _endpoint: OpenAIEndpoint = PrivateAttr()
-    _model: str = PrivateAttr()
-    _batch_size: int = PrivateAttr()
-    _dimensions: int | None = PrivateAttr()
-    _dimension: int | None = PrivateAttr(default=None)
-    _client: httpx.Client = PrivateAttr()
-    _owns_client: bool = PrivateAttr()
-    _embeddings: EmbeddingsWithRawResponse = PrivateAttr()
 
     def __init__(
         self,
@@ -61,7 +49,7 @@ class OpenAIEmbedder(Embedder):
             raise EmbedderError(f"max_retries must be 0 or more, got {max_retries}")
         if dimensions is not None and dimensions < 1:
             raise EmbedderError(f"dimensions must be at least 1, got {dimensions}")
-        super().__init__(model_name=model, embed_batch_size=min(batch_size, _LLAMA_INDEX_MAX_BATCH))
+        super().__init__(model_name=model, embed_batch_size=batch_size)
         self._endpoint = OpenAIEndpoint(
             base_url=base_url,
             path="embeddings",
@@ -84,7 +72,7 @@ class OpenAIEmbedder(Embedder):
 
     @property
     def name(self) -> str:
-        return f"openai:{self._model}"
+        return embedder_identity("openai", self._model)
 
     @property
     def dimension(self) -> int:

