@@ -12,7 +12,7 @@ given, so a keyword never hides the environment variables of its group's other s
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +41,23 @@ class GroupedSettings(BaseModel):
         # Built here rather than only in the validator so that a group's ValidationError
         # reaches the caller as it is (invalid_settings names its variable from it).
         super().__init__(**_grouped(type(self), values))
+
+    def updated(self, **values: Any) -> Self:
+        """A copy with settings changed by their flat names (``updated(index_dir=...)``)."""
+        changes: dict[str, Any] = {}
+        unknown = set(values)
+        for name, group in _groups(type(self)).items():
+            own = {
+                field: values[group.flat_prefix + field]
+                for field in group.model_fields
+                if group.flat_prefix + field in values
+            }
+            unknown -= {group.flat_prefix + field for field in own}
+            if own:
+                changes[name] = getattr(self, name).model_copy(update=own)
+        if unknown:
+            raise TypeError(f"no such settings: {', '.join(sorted(unknown))}")
+        return self.model_copy(update=changes)
 
     @model_validator(mode="before")
     @classmethod

@@ -277,9 +277,7 @@ def index_corpus(
     from indexer.builder import Indexer
 
     indexer = Indexer(
-        settings.model_copy(
-            update={"index": settings.index.model_copy(update={"index_dir": index_dir})}
-        ),
+        settings.updated(index_dir=index_dir),
         embedder=embedder,
         progress=progress or SilentProgress(),
     )

@@ -118,6 +118,7 @@ class LlamaIndexBackend(AnswerBackend):
     """
 
     name = "llama-index"
+    calls_llm = True
 
     def __init__(self, llm: LLM, *, timeout_s: float) -> None:
         self._llm = llm

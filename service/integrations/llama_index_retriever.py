@@ -105,7 +105,7 @@ class AbstractQARetriever(BaseRetriever):
         """Search the index at ``index_dir`` in this process. ``settings`` default to the
         environment's (``ABSTRACTQA_*``, as ``abstractqa serve`` reads them); ``embedder``
         reuses a loaded model. Loads the index before returning."""
-        settings = (settings or Settings()).model_copy(update={"index_dir": Path(index_dir)})
+        settings = (settings or Settings()).updated(index_dir=Path(index_dir))
         return cls(_IndexSource(settings, embedder), **options)
 
     # -- llama-index -------------------------------------------------------------------------

@@ -113,3 +113,14 @@ def test_an_invalid_value_is_reported_by_its_flat_variable_name(
         Settings()
 
     assert invalid_settings(raised.value).startswith(f"error: invalid setting {variable}: ")
+
+
+def test_updated_changes_settings_by_their_flat_names_and_refuses_unknown_ones() -> None:
+    settings = Settings(llm_model="before")
+
+    changed = settings.updated(index_dir="/tmp/elsewhere", llm_model="after")
+
+    assert (str(changed.index.index_dir), changed.llm.model) == ("/tmp/elsewhere", "after")
+    assert settings.llm.model == "before" and changed.chunking == settings.chunking
+    with pytest.raises(TypeError, match="no such settings: llm_modle"):
+        settings.updated(llm_modle="typo")
