@@ -97,6 +97,22 @@ class IndexerSettings(BaseSettings):
     hnsw_ef_construction: int = Field(200, ge=16, le=2048)
     hnsw_ef_search: int = Field(128, ge=16, le=4096)
 
+    ingest_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that sentence-split, count and BM25-tokenise papers during an "
+        "add, while this one embeds and writes (0: one per core; 1: none, all in this "
+        "process). Started only for inputs of more than one block.",
+    )
+    ingest_block_papers: int = Field(
+        4096,
+        ge=1,
+        le=1_000_000,
+        description="Papers per block of an add: the unit handed to a worker and embedded "
+        "at once (memory grows with it times the workers).",
+    )
+
     keep_versions: int = Field(3, ge=1, le=100, description="Index versions kept on disk.")
 
     # Pseudo-relevance feedback (indexer/feedback.py). Off: on held-out folds of CISI and CACM

@@ -38,7 +38,7 @@ from indexer.ann import (
 from indexer.chunking import ChunkSpec
 from indexer.errors import IndexCorruptError
 from indexer.identity import normalise_title
-from indexer.lexical import PostingsWriter, SegmentPostings, paper_text, tokenize
+from indexer.lexical import PostingsWriter, SegmentPostings, TermCounts, paper_text, tokenize
 from indexer.models import Chunk, Paper
 
 SEGMENT_FILE = "segment.json"
@@ -64,6 +64,11 @@ def _npy_header(rows: int, dimension: int) -> bytes:
     return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
 
 
+def record_json(paper: Paper) -> str:
+    """A paper as its segment stores it (``papers.data``)."""
+    return json.dumps(paper.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
 class SegmentWriter:
     """Writes one segment; papers are appended in blocks, then ``seal`` makes it final."""
 
@@ -85,17 +90,27 @@ class SegmentWriter:
     def n_chunks(self) -> int:
         return len(self._chunk_paper)
 
-    def add(self, papers: Sequence[Paper], chunks: Sequence[list[ChunkSpec]], vectors: Any) -> None:
-        """Append ``papers``, each with its chunk specs, and the chunks' vectors in order."""
+    def add(
+        self,
+        papers: Sequence[Paper],
+        chunks: Sequence[list[ChunkSpec]],
+        vectors: Any,
+        records: Sequence[str] | None = None,
+        terms: Sequence[TermCounts] | None = None,
+    ) -> None:
+        """Append ``papers``, each with its chunk specs, and the chunks' vectors in order.
+        ``records`` (``record_json`` of each paper) and ``terms`` (their counted BM25 tokens):
+        when a worker process made them already, else made here."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (sum(len(c) for c in chunks), self.dimension):
             raise ValueError(f"vectors of shape {vectors.shape} do not match the chunks")
         paper_rows, chunk_rows = [], []
-        for paper, specs in zip(papers, chunks, strict=True):
+        if records is None:
+            records = [record_json(p) for p in papers]
+        for paper, specs, data in zip(papers, chunks, records, strict=True):
             row = self.n_papers
             self.n_papers += 1
             self.n_sentences += len(paper.sentences)
-            data = json.dumps(paper.to_json(), ensure_ascii=False, separators=(",", ":"))
             paper_rows.append(
                 (
                     row,
@@ -113,7 +128,10 @@ class SegmentWriter:
         self._db.executemany("INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?)", paper_rows)
         self._db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", chunk_rows)
         self._vectors.write(vectors.tobytes())
-        self._postings.add(tokenize([paper_text(p.title, p.abstract) for p in papers]))
+        if terms is None:
+            tokens = tokenize([paper_text(p.title, p.abstract) for p in papers])
+            terms = [TermCounts.of(t) for t in tokens]
+        self._postings.add(terms)
 
     def seal(self, kind: VectorIndexKind, params: AnnParams) -> dict[str, Any]:
         """Finish every file, build the vector structure, fsync; returns the segment's meta."""
