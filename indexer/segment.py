@@ -276,6 +276,27 @@ class Segment:
             for r, first, end, text in self.query(sql, (row,))
         ]
 
+    def chunks_at(self, local_rows: Sequence[int]) -> dict[int, tuple[int, Chunk]]:
+        """local row -> (its paper row, the chunk with its paper id left empty), one query."""
+        sql = "SELECT row, paper_row, first, end, text FROM chunks WHERE row IN ({})"
+        return {
+            int(r): (int(paper_row), Chunk(self.base + int(r), "", int(first), int(end), text))
+            for r, paper_row, first, end, text in self.in_query(sql, [int(r) for r in local_rows])
+        }
+
+    def first_chunks(self, paper_rows: Sequence[int]) -> dict[int, Chunk]:
+        """paper row -> its first chunk (paper id left empty), one query."""
+        sql = (
+            "SELECT paper_row, row, first, end, text FROM chunks WHERE paper_row IN ({}) "
+            "ORDER BY row DESC"
+        )
+        found = self.in_query(sql, [int(r) for r in paper_rows])
+        # Descending rows: the last one written per paper row is its first chunk.
+        return {
+            int(paper_row): Chunk(self.base + int(r), "", int(first), int(end), text)
+            for paper_row, r, first, end, text in found
+        }
+
     def chunk(self, local: int) -> tuple[int, Chunk] | None:
         """The chunk at ``local`` row and its paper row (the chunk's paper id left empty)."""
         rows = self.query("SELECT paper_row, first, end, text FROM chunks WHERE row = ?", (local,))
