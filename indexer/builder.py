@@ -22,7 +22,8 @@ from indexer.embedders.factory import build_document_embedder, embedder_name
 from indexer.errors import IndexerError, LegacyFormatError, NothingToIndexError, PaperNotFoundError
 from indexer.index import IndexVersion, check_version, open_version
 from indexer.models import PaperRecord, RecordError
-from indexer.pipeline import Ingest, IngestCounts, make_paper, paper_record
+from indexer.pipeline import Ingest, IngestCounts, paper_record
+from indexer.prepare import Draft
 from indexer.progress import Progress, SilentProgress
 from indexer.readers import ReadOptions, open_records
 from indexer.storage import IndexDir, now_iso
@@ -297,15 +298,19 @@ class Indexer:
                 self.root, self.settings, self.embedder, None, checkpoint,
                 plan.next_chunk_id, self.progress, counts,
             )  # fmt: skip
-            batch = []
+            batch: list[Draft] = []
             for paper in old.papers.values():
-                record = paper_record(paper)
-                batch.append(make_paper(paper.paper_id, record, paper.content_hash, paper))
-                if len(batch) >= 1024:
-                    ingest.write_papers(batch)
+                batch.append(Draft(paper.paper_id, paper_record(paper), paper.content_hash, paper))
+                if len(batch) >= self.settings.ingest.block_papers:
+                    ingest.submit(batch)
                     batch = []
-            ingest.write_papers(batch)
-            ingest.finish()
+            ingest.submit(batch)
+            try:
+                ingest.finish()
+            except BaseException:
+                ingest.abandon()
+                checkpoint.close()
+                raise
             report.updated = len(old.papers)
             report.take(counts)
             plan.add_segments(ingest.sealed, ingest.next_chunk_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from indexer.text import count_tokens_many
 
@@ -45,21 +46,31 @@ def chunk_paper(
     sentences: Sequence[str],
     limits: ChunkLimits,
     model_counter: ModelCounter = None,
+    tiktoken_counts: Sequence[int] | None = None,
 ) -> list[ChunkSpec]:
-    """Pack whole sentences greedily into chunks within both token budgets."""
+    """Pack whole sentences greedily into chunks within both token budgets.
+
+    ``tiktoken_counts``: ``count_tokens_many([title, *sentences])`` when already counted (an
+    add counts them in its worker processes)."""
     if not sentences:
         return [ChunkSpec(0, 0, title)]
-    tik = count_tokens_many([title, *sentences])
-    budgets = [(tik, limits.chunk_tokens)]
+    tik = tiktoken_counts if tiktoken_counts is not None else count_tokens_many([title, *sentences])
+    # Per budget: the title's count, running totals of the sentences' counts (a candidate
+    # chunk's size is two look-ups, not a sum over its sentences for each sentence tried) and
+    # the cap.
+    budgets = [(tik[0], list(accumulate(tik[1:], initial=0)), limits.chunk_tokens)]
     model_counts = model_counter([title, *sentences]) if model_counter else None
     if model_counts is not None and limits.model_max_tokens:
-        budgets.append((model_counts, limits.model_max_tokens))
+        totals = list(accumulate(model_counts[1:], initial=0))
+        budgets.append((model_counts[0], totals, limits.model_max_tokens))
 
     def fits(first: int, end: int) -> bool:
-        # counts[0] is the title; sentence i is counts[i + 1]
-        return all(
-            counts[0] + sum(counts[first + 1 : end + 1]) + _MARGIN <= cap for counts, cap in budgets
-        )
+        # sentences first..end-1 together with the title (a loop: all() over a generator
+        # cost more than the arithmetic)
+        for head, totals, cap in budgets:
+            if head + totals[end] - totals[first] + _MARGIN > cap:
+                return False
+        return True
 
     chunks: list[ChunkSpec] = []
     first = 0

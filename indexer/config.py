@@ -170,6 +170,31 @@ class RaySettings(SettingsGroup):
     )
 
 
+class IngestSettings(SettingsGroup):
+    """How an add is spread over processes and blocks (``ABSTRACTQA_INGEST_*``)."""
+
+    flat_prefix: ClassVar[str] = "ingest_"
+    model_config = group_config(flat_prefix)
+
+    # 1 by default: on the 2-core development machine two workers were not yet faster than one
+    # process (docs/benchmarks.md, "Corpus scale"); the segments are the same either way.
+    workers: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Processes that sentence-split, count and BM25-tokenise papers during an "
+        "add, while this one embeds and writes (0: one per core; 1: none, all in this "
+        "process). Started only for inputs of more than one block.",
+    )
+    block_papers: int = Field(
+        4096,
+        ge=1,
+        le=1_000_000,
+        description="Papers per block of an add: the unit handed to a worker and embedded "
+        "at once (memory grows with it times the workers).",
+    )
+
+
 class ChunkingSettings(SettingsGroup):
     """How abstracts are cut into chunks (``ABSTRACTQA_CHUNK_*``)."""
 
@@ -218,5 +243,6 @@ class IndexerSettings(GroupedSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)

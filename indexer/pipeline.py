@@ -1,11 +1,13 @@
 """The streaming write path: records in, new segments out, in blocks of bounded size.
 
 Records are deduplicated as they arrive (against each other and against the index), collected
-into blocks of ``BLOCK_PAPERS`` papers; a block is sentence-split, chunked, embedded (through
+into blocks of ``ingest_block_papers`` papers; a block is sentence-split, counted and BM25
+tokenised (indexer/prepare.py: in worker processes, in order), then chunked, embedded (through
 the resume checkpoint) and appended to the open segment, which is sealed once it holds
-``segment_max_papers`` papers. Memory is bounded by a block plus the dedup keys, whatever the
-input size. A duplicate that arrives after its first copy's block was written is reported as
-merged; its extra fields are not carried over (the first copy wins).
+``segment_max_papers`` papers. While one block is embedded and written the workers prepare the
+next ones. Memory is bounded by a few blocks plus the dedup keys, whatever the input size. A
+duplicate that arrives after its first copy's block was written is reported as merged; its
+extra fields are not carried over (the first copy wins).
 """
 
 from __future__ import annotations
@@ -25,13 +27,12 @@ from indexer.embedders import Embedder
 from indexer.errors import EmbedderError
 from indexer.identity import Deduplicator, content_hash, fill_empty_fields
 from indexer.index import IndexVersion
+from indexer.lexical import TermCounts
 from indexer.models import Paper, PaperRecord, RecordError
+from indexer.prepare import Draft, Prepared, Preparer, worker_count
 from indexer.progress import Progress
 from indexer.segment import SegmentWriter
 from indexer.storage import IndexDir
-from indexer.text import clean, split_sentences
-
-BLOCK_PAPERS = 4096
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Ingest:
         self._limits = ChunkLimits(
             settings.chunking.tokens, settings.chunking.overlap_sentences, embedder.max_input_tokens
         )
+        self._preparer = Preparer(worker_count(settings.ingest.workers), progress.log)
 
     # -- dedup -------------------------------------------------------------------------
     def feed(self, record: PaperRecord) -> None:
@@ -87,7 +89,7 @@ class Ingest:
             self.counts.warnings.append(merged)
         if kept is not None:
             self._block.append(_Pending(paper_id, kept))
-            if len(self._block) >= BLOCK_PAPERS:
+            if len(self._block) >= self.settings.ingest.block_papers:
                 self._flush()
 
     def _known_title(self, title_key: str) -> str | None:
@@ -108,7 +110,7 @@ class Ingest:
         if not block:
             return
         old = self.current.papers.many([p.paper_id for p in block]) if self.current else {}
-        fresh: list[Paper] = []
+        fresh: list[Draft] = []
         for pending in block:
             previous = old.get(pending.paper_id)
             record = _keep_old_fields(pending.record, previous)
@@ -120,22 +122,29 @@ class Ingest:
             outcome = "added" if previous is None else "updated"
             setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
             self.counts.outcomes[pending.paper_id] = outcome
-            fresh.append(make_paper(pending.paper_id, record, digest, previous))
-        if fresh:
-            self.write_papers(fresh)
+            fresh.append(Draft(pending.paper_id, record, digest, previous))
+        self.submit(fresh)
 
-    def write_papers(self, papers: list[Paper]) -> None:
-        """Chunk and embed ``papers`` (already deduplicated) and append them to segments."""
-        if not papers:
-            return
+    def submit(self, drafts: list[Draft]) -> None:
+        """Queue papers (already deduplicated) to be prepared, chunked, embedded and appended
+        to segments; blocks are written in the order they were submitted."""
+        if drafts:
+            for prepared in self._preparer.submit(drafts):
+                self._write(prepared)
+
+    def _write(self, block: list[Prepared]) -> None:
         counter = self.embedder.count_tokens_many if self.embedder.max_input_tokens else None
-        specs = [chunk_paper(p.title, p.sentences, self._limits, counter) for p in papers]
+        papers = [p.paper for p in block]
+        specs = [
+            chunk_paper(p.title, p.sentences, self._limits, counter, prepared.token_counts)
+            for p, prepared in zip(papers, block, strict=True)
+        ]
         vectors = self.embed([s.text for chunks in specs for s in chunks])
         if self.current is not None:
             located = self.current.papers.locate([p.paper_id for p in papers])
             for position, row in located.values():
                 self.replaced.append((self.current.segments[position].name, row))
-        self.sink.add(papers, specs, vectors)
+        self.sink.add(papers, specs, vectors, [p.data for p in block], [p.terms for p in block])
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
@@ -192,9 +201,15 @@ class Ingest:
 
     def finish(self) -> None:
         self._flush()
+        try:
+            for prepared in self._preparer.drain():
+                self._write(prepared)
+        finally:
+            self._preparer.close()
         self.sink.seal()
 
     def abandon(self) -> None:
+        self._preparer.close()
         self.sink.abandon()
 
 
@@ -215,9 +230,17 @@ class SegmentSink:
         self.sealed: list[dict[str, Any]] = []
         self._writer: SegmentWriter | None = None
 
-    def add(self, papers: list[Paper], specs: list[list[ChunkSpec]], vectors: Any) -> None:
+    def add(
+        self,
+        papers: list[Paper],
+        specs: list[list[ChunkSpec]],
+        vectors: Any,
+        records: list[str] | None = None,
+        terms: list[TermCounts] | None = None,
+    ) -> None:
         """Append papers (with their chunks' vectors, in order), in runs that fill the open
-        segment: one SQLite batch and one tokenizer call per run."""
+        segment: one SQLite batch and (without ``terms``) one tokenizer call per run;
+        ``records`` and ``terms`` as ``SegmentWriter.add`` takes them."""
         paper_at = chunk_at = 0
         while paper_at < len(papers):
             if self._writer is None:
@@ -227,7 +250,13 @@ class SegmentSink:
             room = self.settings.index.segment_max_papers - self._writer.n_papers
             run = slice(paper_at, paper_at + room)
             n_chunks = sum(len(c) for c in specs[run])
-            self._writer.add(papers[run], specs[run], vectors[chunk_at : chunk_at + n_chunks])
+            self._writer.add(
+                papers[run],
+                specs[run],
+                vectors[chunk_at : chunk_at + n_chunks],
+                records[run] if records is not None else None,
+                terms[run] if terms is not None else None,
+            )
             paper_at, chunk_at = paper_at + len(papers[run]), chunk_at + n_chunks
             if self._writer.n_papers >= self.settings.index.segment_max_papers:
                 self.seal()
@@ -256,24 +285,6 @@ class SegmentSink:
         if self._writer is not None:
             self._writer.abandon()
             self._writer = None
-
-
-def make_paper(paper_id: str, record: PaperRecord, digest: str, old: Paper | None) -> Paper:
-    sources = list(old.sources) if old else []
-    if record.source and record.source not in sources:
-        sources.append(record.source)
-    return Paper(
-        paper_id=paper_id,
-        title=record.title,
-        abstract=clean(record.abstract),
-        sentences=split_sentences(record.abstract),
-        content_hash=digest,
-        authors=list(record.authors),
-        url=record.url,
-        published=record.published,
-        metadata=dict(record.metadata),
-        sources=sources,
-    )
 
 
 def paper_record(paper: Paper) -> PaperRecord:

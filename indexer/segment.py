@@ -38,7 +38,7 @@ from indexer.ann import (
 from indexer.chunking import ChunkSpec
 from indexer.errors import IndexCorruptError
 from indexer.identity import normalise_title
-from indexer.lexical import PostingsWriter, SegmentPostings, paper_text, tokenize
+from indexer.lexical import PostingsWriter, SegmentPostings, TermCounts, paper_text, tokenize
 from indexer.models import Chunk, Paper
 
 SEGMENT_FILE = "segment.json"
@@ -64,6 +64,11 @@ def _npy_header(rows: int, dimension: int) -> bytes:
     return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
 
 
+def record_json(paper: Paper) -> str:
+    """A paper as its segment stores it (``papers.data``)."""
+    return json.dumps(paper.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
 class SegmentWriter:
     """Writes one segment; papers are appended in blocks, then ``seal`` makes it final."""
 
@@ -85,17 +90,27 @@ class SegmentWriter:
     def n_chunks(self) -> int:
         return len(self._chunk_paper)
 
-    def add(self, papers: Sequence[Paper], chunks: Sequence[list[ChunkSpec]], vectors: Any) -> None:
-        """Append ``papers``, each with its chunk specs, and the chunks' vectors in order."""
+    def add(
+        self,
+        papers: Sequence[Paper],
+        chunks: Sequence[list[ChunkSpec]],
+        vectors: Any,
+        records: Sequence[str] | None = None,
+        terms: Sequence[TermCounts] | None = None,
+    ) -> None:
+        """Append ``papers``, each with its chunk specs, and the chunks' vectors in order.
+        ``records`` (``record_json`` of each paper) and ``terms`` (their counted BM25 tokens):
+        when a worker process made them already, else made here."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (sum(len(c) for c in chunks), self.dimension):
             raise ValueError(f"vectors of shape {vectors.shape} do not match the chunks")
         paper_rows, chunk_rows = [], []
-        for paper, specs in zip(papers, chunks, strict=True):
+        if records is None:
+            records = [record_json(p) for p in papers]
+        for paper, specs, data in zip(papers, chunks, records, strict=True):
             row = self.n_papers
             self.n_papers += 1
             self.n_sentences += len(paper.sentences)
-            data = json.dumps(paper.to_json(), ensure_ascii=False, separators=(",", ":"))
             paper_rows.append(
                 (
                     row,
@@ -113,7 +128,10 @@ class SegmentWriter:
         self._db.executemany("INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?)", paper_rows)
         self._db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", chunk_rows)
         self._vectors.write(vectors.tobytes())
-        self._postings.add(tokenize([paper_text(p.title, p.abstract) for p in papers]))
+        if terms is None:
+            tokens = tokenize([paper_text(p.title, p.abstract) for p in papers])
+            terms = [TermCounts.of(t) for t in tokens]
+        self._postings.add(terms)
 
     def seal(self, kind: VectorIndexKind, params: AnnParams) -> dict[str, Any]:
         """Finish every file, build the vector structure, fsync; returns the segment's meta."""
@@ -257,6 +275,27 @@ class Segment:
             Chunk(self.base + int(r), paper_id, int(first), int(end), text)
             for r, first, end, text in self.query(sql, (row,))
         ]
+
+    def chunks_at(self, local_rows: Sequence[int]) -> dict[int, tuple[int, Chunk]]:
+        """local row -> (its paper row, the chunk with its paper id left empty), one query."""
+        sql = "SELECT row, paper_row, first, end, text FROM chunks WHERE row IN ({})"
+        return {
+            int(r): (int(paper_row), Chunk(self.base + int(r), "", int(first), int(end), text))
+            for r, paper_row, first, end, text in self.in_query(sql, [int(r) for r in local_rows])
+        }
+
+    def first_chunks(self, paper_rows: Sequence[int]) -> dict[int, Chunk]:
+        """paper row -> its first chunk (paper id left empty), one query."""
+        sql = (
+            "SELECT paper_row, row, first, end, text FROM chunks WHERE paper_row IN ({}) "
+            "ORDER BY row DESC"
+        )
+        found = self.in_query(sql, [int(r) for r in paper_rows])
+        # Descending rows: the last one written per paper row is its first chunk.
+        return {
+            int(paper_row): Chunk(self.base + int(r), "", int(first), int(end), text)
+            for paper_row, r, first, end, text in found
+        }
 
     def chunk(self, local: int) -> tuple[int, Chunk] | None:
         """The chunk at ``local`` row and its paper row (the chunk's paper id left empty)."""

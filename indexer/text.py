@@ -72,7 +72,12 @@ def _punkt() -> Any:
 
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences that are verbatim substrings of ``clean(text)``, in order."""
-    text = clean(text)
+    return split_cleaned(clean(text))
+
+
+def split_cleaned(text: str) -> list[str]:
+    """``split_sentences`` of a text already in ``clean`` form (cleaning twice costs ~10% of
+    an add's sentence splitting)."""
     if not text:
         return []
     return [text[start:end].strip() for start, end in _punkt().span_tokenize(text)]

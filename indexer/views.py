@@ -131,6 +131,31 @@ class ChunksView(Mapping[int, Chunk]):
         chunk.paper_id = segment.paper_ids_at([row])[row]
         return chunk
 
+    def many(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
+        """The live ones of ``chunk_ids`` (ids of this version's segments) with their paper
+        ids: two queries per segment involved, however many ids."""
+        out: dict[int, Chunk] = {}
+        for segment, _, local in self._version.locate_chunks(chunk_ids):
+            found = segment.chunks_at(local.tolist())
+            live = [pc for pc in found.values() if segment.is_live(pc[0])]
+            names = segment.paper_ids_at(sorted({paper_row for paper_row, _ in live}))
+            for paper_row, chunk in live:
+                chunk.paper_id = names[paper_row]
+                out[chunk.chunk_id] = chunk
+        return out
+
+    def first_of(self, paper_ids: Sequence[str]) -> dict[str, Chunk]:
+        """The first chunk of each live paper of ``paper_ids``, one query per segment."""
+        by_segment: dict[int, dict[int, str]] = {}
+        for paper_id, (position, row) in self._version.papers.locate(paper_ids).items():
+            by_segment.setdefault(position, {})[row] = paper_id
+        out: dict[str, Chunk] = {}
+        for position, rows in by_segment.items():
+            for row, chunk in self._version.segments[position].first_chunks(list(rows)).items():
+                chunk.paper_id = rows[row]
+                out[rows[row]] = chunk
+        return out
+
     def __len__(self) -> int:
         return self._version.n_live_chunks
 
