@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from service.state import ServiceState
+    from service.runtime.state import ServiceState
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "daily-papers.txt"
@@ -33,8 +33,8 @@ def bundled_index(index_dir: Path | None) -> Path:
 @contextmanager
 def bundled_state(index_dir: Path | None) -> Iterator[ServiceState]:
     """The service's state over ``bundled_index(index_dir)`` with the default settings, loaded."""
+    from service.runtime.state import ServiceState
     from service.settings import Settings
-    from service.state import ServiceState
 
     state = ServiceState(Settings(index_dir=bundled_index(index_dir)))
     state.load()

@@ -41,7 +41,7 @@ def main() -> int:
 
     from indexer import read_json_objects
     from service.answering.abstain import IDF_POWER, PREFIX
-    from service.evaluate import (
+    from service.evaluation.answers import (
         accuracy,
         best_threshold,
         claim_similarities,

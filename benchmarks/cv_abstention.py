@@ -63,7 +63,7 @@ def main() -> int:
         score,
         score_grid,
     )
-    from service.evaluate import abstention_cases, evaluate_answers, read_questions
+    from service.evaluation.answers import abstention_cases, evaluate_answers, read_questions
 
     questions = read_questions(args.questions)
     with bundled_state(args.index_dir) as state:

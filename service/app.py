@@ -26,11 +26,11 @@ from service.observability.install import install_observability
 from service.observability.metrics import Metrics
 from service.papers.router import router as papers_router
 from service.papers.service import PapersService
+from service.runtime.state import ServiceState
 from service.search.router import router as search_router
 from service.search.service import SearchService
 from service.security.install import install as install_security
 from service.settings import Settings
-from service.state import ServiceState
 from service.web.docs import router as docs_router
 from service.web.router import router as web_router
 

@@ -9,16 +9,16 @@ from typing import Any
 
 from indexer import cli as indexer_cli
 from indexer import eval_cli
-from service import eval_cli as answers_cli
+from service.evaluation import cli as answers_cli
 
 
 def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from indexer import embedder_name
-    from service.index_check import check_current
+    from service.runtime.index_check import check_current
+    from service.runtime.startup import set_torch_threads
     from service.settings import Settings, invalid_settings
-    from service.startup import set_torch_threads
 
     overrides: dict[str, Any] = {
         "host": args.host,
@@ -69,9 +69,9 @@ def _mcp(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from indexer import embedder_name
-    from service.index_check import check_current
+    from service.runtime.index_check import check_current
+    from service.runtime.startup import set_torch_threads
     from service.settings import Settings, invalid_settings
-    from service.startup import set_torch_threads
 
     overrides = {"index_dir": args.index_dir} if getattr(args, "index_dir", None) else {}
     try:

@@ -13,9 +13,9 @@ from service.chat.service import ChatService
 from service.citations.service import CitationsService
 from service.observability.metrics import Metrics
 from service.papers.service import PapersService
+from service.runtime.state import ServiceState
 from service.search.service import SearchService
 from service.settings import Settings
-from service.state import ServiceState
 
 
 def _state(request: Request) -> ServiceState:

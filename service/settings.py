@@ -56,7 +56,7 @@ class RuntimeSettings(SettingsGroup):
         True,
         description="Once an index version is loaded and warm, collect garbage once and exempt "
         "what survived from later full collections (gc.freeze): removes ~0.2 s GIL stalls "
-        "from the tail latency (service/heap.py).",
+        "from the tail latency (service/runtime/heap.py).",
     )
     watch_index: bool = Field(
         False,

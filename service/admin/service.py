@@ -38,8 +38,8 @@ from service.errors import (
     NotFoundError,
     ReloadFailedError,
 )
-from service.index_check import client_message
-from service.state import ReloadOutcome, ServiceState
+from service.runtime.index_check import client_message
+from service.runtime.state import ReloadOutcome, ServiceState
 
 log = logging.getLogger("abstractqa.service")
 

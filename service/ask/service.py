@@ -29,8 +29,8 @@ from service.backends.extractive import ExtractiveBackend
 from service.citations.service import CitationsService
 from service.errors import BackendError, InvalidRequestError
 from service.observability.metrics import Metrics
+from service.runtime.state import Loaded, ServiceState
 from service.search.service import retrieve_async
-from service.state import Loaded, ServiceState
 
 Event = tuple[str, dict[str, Any]]
 

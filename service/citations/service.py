@@ -6,7 +6,7 @@ from indexer import Paper
 from service.citations.formats import CitationFile, CitationFormat, citation_file
 from service.citations.models import CitationExport
 from service.errors import NotFoundError
-from service.state import Loaded, ServiceState
+from service.runtime.state import Loaded, ServiceState
 
 
 def papers_of(loaded: Loaded, paper_ids: list[str]) -> list[Paper]:

@@ -25,10 +25,10 @@ from pydantic import ValidationError
 
 from indexer import Embedder, excerpt
 from service.errors import InvalidRequestError, RemoteServiceError
+from service.runtime.state import ServiceState
 from service.search.models import PaperResult, SearchFilters, SearchRequest, SearchResponse
 from service.search.service import SearchService
 from service.settings import Settings
-from service.state import ServiceState
 
 Mode = Literal["hybrid", "dense", "bm25"]
 # Shown to the LLM with the text (llama-index prepends metadata); ids and scores mean nothing

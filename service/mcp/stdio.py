@@ -16,9 +16,9 @@ from mcp.server.mcpserver import MCPServer
 from service.ask.service import AskService
 from service.mcp.server import build_mcp_server
 from service.papers.service import PapersService
+from service.runtime.state import ServiceState
 from service.search.service import SearchService
 from service.settings import Settings
-from service.state import ServiceState
 
 
 def serve_stdio(settings: Settings) -> None:

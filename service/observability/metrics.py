@@ -49,7 +49,7 @@ _LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120)
 
 CurrentIndex = Callable[[], IndexVersion | None]
 EncoderStats = Callable[[], Mapping[str, int] | None]
-# The query encoder's counters (service/query_encoder.py EncoderStats) as exported.
+# The query encoder's counters (service/runtime/query_encoder.py EncoderStats) as exported.
 _ENCODER_COUNTERS = {
     "batches": "Batches of queries the embedder encoded.",
     "encoded": "Distinct queries sent to the embedder.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from indexer import Paper
 from service.errors import NotFoundError
 from service.papers.models import PaperDetail, PaperList, PaperSummary
-from service.state import ServiceState
+from service.runtime.state import ServiceState
 
 
 def _summary(paper: Paper) -> PaperSummary:

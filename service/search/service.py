@@ -12,9 +12,9 @@ from indexer import Filters, PaperHit
 from indexer import SearchMode as Mode
 from service.answering.abstain import answerability, coverage
 from service.observability.metrics import Metrics
+from service.runtime.state import Loaded, ServiceState
 from service.search.models import PaperResult, Scope, SearchRequest, SearchResponse
 from service.settings import Settings
-from service.state import Loaded, ServiceState
 
 
 @dataclass

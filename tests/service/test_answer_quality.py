@@ -23,9 +23,9 @@ import pytest
 
 from indexer.embedders.base import Embedder
 from service.answering.abstain import IDF_POWER, PREFIX
-from service.evaluate import AnswerReport, evaluate_answers, read_questions
+from service.evaluation.answers import AnswerReport, evaluate_answers, read_questions
+from service.runtime.state import ServiceState
 from service.settings import Settings
-from service.state import ServiceState
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "data" / "dev" / "questions.jsonl"

@@ -16,8 +16,8 @@ from indexer.builder import Indexer
 from indexer.config import IndexerSettings
 from indexer.embedders.base import Embedder
 from service.app import create_app
+from service.runtime.state import ServiceState
 from service.settings import Settings
-from service.state import ServiceState
 from tests.service.conftest import ready_server
 
 ADMIN_KEY = "admin-key-for-tests-5b1e0c"

@@ -29,11 +29,11 @@ from indexer import (
     embedder_name,
     open_index,
 )
-from service import heap
 from service.errors import IndexNotReadyError, ReloadFailedError, ServiceError
-from service.index_check import check_current, client_message, open_current
-from service.query_encoder import QueryEncoder
-from service.sentence_vectors import SentenceVectors
+from service.runtime import heap
+from service.runtime.index_check import check_current, client_message, open_current
+from service.runtime.query_encoder import QueryEncoder
+from service.runtime.sentence_vectors import SentenceVectors
 from service.settings import Settings
 
 log = logging.getLogger("abstractqa.service")

@@ -47,9 +47,9 @@ def add_commands(eval_commands: Any, parent: argparse.ArgumentParser) -> None:
 
 def _answers(args: argparse.Namespace) -> int:
     from indexer import EvaluationInputError
-    from service.evaluate import evaluate_answers, read_questions, unknown_gold
+    from service.evaluation.answers import evaluate_answers, read_questions, unknown_gold
+    from service.runtime.state import ServiceState
     from service.settings import Settings
-    from service.state import ServiceState
 
     try:
         questions = read_questions(args.qa)

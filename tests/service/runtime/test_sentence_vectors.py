@@ -9,7 +9,7 @@ import numpy as np
 
 from indexer.embedders import Embedder
 from indexer.index import IndexVersion
-from service.sentence_vectors import SentenceVectors
+from service.runtime.sentence_vectors import SentenceVectors
 from tests.fakes.embedders import CountingEmbedder
 
 

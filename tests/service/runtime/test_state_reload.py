@@ -8,8 +8,8 @@ import pytest
 
 from indexer.embedders.base import Embedder
 from service.errors import IndexNotReadyError, ReloadFailedError
+from service.runtime.state import ServiceState
 from service.settings import Settings
-from service.state import ServiceState
 from tests.service.admin.conftest import KELP, KELP_QUESTION, index_papers
 
 

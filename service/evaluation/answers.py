@@ -23,9 +23,9 @@ from indexer import EvaluationInputError, json_objects, mrr_at_k, normalise_titl
 from service.answering.tuning import Case
 from service.ask.models import AskRequest
 from service.ask.service import AskService
+from service.runtime.state import ServiceState
 from service.search.models import SearchRequest
 from service.search.service import SearchService, retrieve
-from service.state import ServiceState
 
 
 @dataclass

@@ -8,9 +8,9 @@ import weakref
 from pathlib import Path
 
 from indexer.embedders.base import Embedder
-from service import heap
+from service.runtime import heap
+from service.runtime.state import ServiceState
 from service.settings import Settings
-from service.state import ServiceState
 
 
 class _Node:

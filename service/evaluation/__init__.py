@@ -1,0 +1,1 @@
+"""Answer-quality evaluation over a question set (``abstractqa eval answers``)."""
