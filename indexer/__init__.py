@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         PaperNotFoundError,
     )
     from indexer.evaluation import cli as eval_cli
-    from indexer.evaluation.beir import EvaluationInputError, json_objects, read_json_objects
+    from indexer.evaluation.files import EvaluationInputError, json_objects, read_json_objects
     from indexer.evaluation.metrics import mrr_at_k, recall_at_k
     from indexer.feedback import Feedback
     from indexer.identity import find_arxiv_id, normalise_title
@@ -133,9 +133,9 @@ _WHERE: dict[str, tuple[str, str | None]] = {
     "NothingToIndexError": ("indexer.errors", "NothingToIndexError"),
     "PaperNotFoundError": ("indexer.errors", "PaperNotFoundError"),
     "eval_cli": ("indexer.evaluation.cli", None),
-    "EvaluationInputError": ("indexer.evaluation.beir", "EvaluationInputError"),
-    "json_objects": ("indexer.evaluation.beir", "json_objects"),
-    "read_json_objects": ("indexer.evaluation.beir", "read_json_objects"),
+    "EvaluationInputError": ("indexer.evaluation.files", "EvaluationInputError"),
+    "json_objects": ("indexer.evaluation.files", "json_objects"),
+    "read_json_objects": ("indexer.evaluation.files", "read_json_objects"),
     "mrr_at_k": ("indexer.evaluation.metrics", "mrr_at_k"),
     "recall_at_k": ("indexer.evaluation.metrics", "recall_at_k"),
     "Feedback": ("indexer.feedback", "Feedback"),

@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from service.settings import LogFormat, LogLevel
+from service.runtime.settings import LogFormat, LogLevel
 
 request_id_var: ContextVar[str | None] = ContextVar("abstractqa_request_id", default=None)
 
