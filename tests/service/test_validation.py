@@ -36,7 +36,7 @@ CASES = [
         "/v1/ask",
         {"question": "what?", "backend": "oracle"},
         400,
-        "unknown backend 'oracle'; use one of: extractive, openai",
+        "unknown backend 'oracle'; use one of: extractive, llama-index, openai",
     ),
     ("/v1/ask", {"question": "what?", "top_k": 21}, 422, "top_k"),
     ("/v1/ask", {}, 422, "question: Field required"),

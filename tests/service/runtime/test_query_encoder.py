@@ -272,11 +272,11 @@ async def test_sixteen_concurrent_searches_get_the_sequential_results_in_fewer_e
                 response = await client.post("/v1/search", json={"query": query})
                 assert response.status_code == 200
                 sequential.append(_search_results(response.json()))
-            before = app.state.service.runtime.query_encoder.stats
+            before = app.state.service.query_encoder.stats
             responses = await asyncio.gather(
                 *(client.post("/v1/search", json={"query": q}) for q in queries)
             )
-            after = app.state.service.runtime.query_encoder.stats
+            after = app.state.service.query_encoder.stats
 
     assert [r.status_code for r in responses] == [200] * 16
     for response, expected in zip(responses, sequential, strict=True):
@@ -302,7 +302,7 @@ def test_a_repeated_search_is_answered_from_the_cache(
         asked = client.post(
             "/v1/ask", json={"question": "Japanese acceptability", "backend": "extractive"}
         )
-        stats = app.state.service.runtime.query_encoder.stats
+        stats = app.state.service.query_encoder.stats
     assert first["results"] == again["results"]
     assert asked.status_code == 200
     assert counting.query_batches == [["Japanese acceptability"]]
