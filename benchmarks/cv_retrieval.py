@@ -48,11 +48,10 @@ from indexer.embedders.base import Embedder  # noqa: E402
 from indexer.evaluation.beir import (  # noqa: E402
     CORPUS_FILE,
     CUTOFF,
-    EvaluationInputError,
     evaluate_retrieval,
-    json_objects,
     load_beir,
 )
+from indexer.evaluation.files import EvaluationInputError, json_objects  # noqa: E402
 from indexer.evaluation.metrics import ndcg_at_k  # noqa: E402
 from indexer.feedback import Feedback  # noqa: E402
 from indexer.index import IndexVersion, open_index  # noqa: E402
