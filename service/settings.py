@@ -29,6 +29,7 @@ from service.security.settings import (
 )
 
 BackendName = Literal["extractive", "openai", "llama-index"]
+SnippetScoring = Literal["auto", "dense", "lexical"]
 
 
 class RetrievalSettings(SettingsGroup):
@@ -39,6 +40,14 @@ class RetrievalSettings(SettingsGroup):
 
     search_top_k: int = Field(10, ge=1, le=50, description="Default number of search results.")
     ask_top_k: int = Field(5, ge=1, le=20, description="Default number of papers an answer uses.")
+    search_snippets: SnippetScoring = Field(
+        "auto",
+        description="How /v1/search picks each result's snippet sentences: dense (cosine to the "
+        "query: embeds the sentences of papers not yet in the sentence cache), lexical (the "
+        "IDF of the query terms each sentence holds, as Lucene's highlighter does: no model "
+        "call) or auto (dense when the index fits the sentence cache, which is then warmed at "
+        "start, else lexical).",
+    )
 
 
 class AnsweringSettings(SettingsGroup):

@@ -29,7 +29,8 @@ IDF_POWER = 1.0  # a term's share of the question is its IDF to this power
 
 
 @lru_cache(maxsize=65536)
-def _terms(text: str) -> frozenset[str]:
+def text_terms(text: str) -> frozenset[str]:
+    """The distinct stemmed terms (stop words removed) of ``text``, as BM25 indexes them."""
     return frozenset(tokenize([text])[0])
 
 
@@ -39,7 +40,11 @@ def _prefixes(terms: frozenset[str], prefix: int) -> frozenset[str]:
 
 
 def paper_terms(paper: Paper) -> frozenset[str]:
-    return _terms(f"{paper.title} {paper.abstract}")
+    """The terms of the paper's title and abstract, as the union of its title's and sentences'
+    terms: the same set (the sentences are verbatim and cover the abstract, and no term spans
+    the space between two), and search snippets score those sentences, so each is tokenized
+    once per request."""
+    return text_terms(paper.title).union(*(text_terms(s) for s in paper.sentences))
 
 
 def occurs(term: str, terms: frozenset[str], prefix: int = PREFIX) -> bool:

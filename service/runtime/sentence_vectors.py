@@ -85,10 +85,14 @@ class SentenceVectors:
         while len(self._vectors) > self._max_papers:
             self._vectors.popitem(last=False)
 
+    def __len__(self) -> int:
+        """Papers whose sentence vectors are held now."""
+        return len(self._vectors)
+
     @property
     def complete(self) -> bool:
         """Every paper's sentences are embedded, so ``get`` will not call the model."""
-        return len(self._vectors) >= len(self._index.papers)
+        return len(self) >= len(self._index.papers)
 
     def warm(self, stop: threading.Event, batch_papers: int = 8) -> None:
         """Embed every paper's sentences, a batch at a time, until done or ``stop`` is set;

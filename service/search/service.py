@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import anyio
 import numpy as np
 
 from indexer import Filters, PaperHit
 from indexer import SearchMode as Mode
-from service.answering.abstain import answerability, coverage
+from service.answering.abstain import answerability, coverage, text_terms
 from service.observability.metrics import Metrics
 from service.runtime.state import Loaded, ServiceState
 from service.search.models import PaperResult, Scope, SearchRequest, SearchResponse
 from service.settings import Settings
+
+SentenceScoring = Literal["dense", "lexical"]
 
 
 @dataclass
@@ -57,9 +60,12 @@ def retrieve(
     top_k: int,
     mode: Mode = "hybrid",
     scope: Scope | None = None,
+    sentences: SentenceScoring = "dense",
 ) -> Retrieved:
     """``query_vector`` comes from ``ServiceState.query_encoder``, which batches concurrent
-    requests' queries; nothing here embeds a query."""
+    requests' queries; nothing here embeds a query. ``sentences``: how each hit's sentences
+    are scored against the query, dense (cosine of their vectors; answers check citations
+    with them) or lexical (``lexical_scores``: no sentence vectors needed)."""
     filters: Filters | None = None
     paper_ids = None
     if scope is not None:
@@ -68,11 +74,23 @@ def retrieve(
     hits = loaded.retriever.search(
         query, top_k, mode, paper_ids, filters, query_vector=query_vector
     )
-    vectors = loaded.sentences.get([h.paper.paper_id for h in hits])
-    scores = {
-        paper_id: v @ query_vector if len(v) else np.zeros(0) for paper_id, v in vectors.items()
-    }
+    if sentences == "lexical":
+        weights = loaded.index.bm25.term_weights(query)
+        scores = {h.paper.paper_id: lexical_scores(weights, h.paper.sentences) for h in hits}
+    else:
+        vectors = loaded.sentences.get([h.paper.paper_id for h in hits])
+        scores = {p: v @ query_vector if len(v) else np.zeros(0) for p, v in vectors.items()}
     return Retrieved(hits, query_vector, scores)
+
+
+def lexical_scores(weights: dict[str, float], sentences: list[str]) -> np.ndarray:
+    """Each sentence's sum of the IDF weights of the query terms it holds: a snippet picked
+    without the model, as Lucene's highlighters pick fragments. Ties (no term at all) go to
+    the earlier sentences, an abstract's lead."""
+    return np.array(
+        [sum(w for t, w in weights.items() if t in text_terms(s)) for s in sentences],
+        dtype=np.float64,
+    )
 
 
 # Retrieval runs on the event loop when it is sure to be quick: a small index (hybrid search
@@ -90,11 +108,24 @@ async def retrieve_async(
     top_k: int,
     mode: Mode = "hybrid",
     scope: Scope | None = None,
+    sentences: SentenceScoring = "dense",
 ) -> Retrieved:
     """``retrieve`` for coroutines: inline when quick, else in a worker thread."""
-    if len(loaded.index.chunks) <= INLINE_MAX_CHUNKS and loaded.sentences.complete:
-        return retrieve(loaded, query, query_vector, top_k, mode, scope)
-    return await anyio.to_thread.run_sync(retrieve, loaded, query, query_vector, top_k, mode, scope)
+    args = (loaded, query, query_vector, top_k, mode, scope, sentences)
+    no_model = sentences == "lexical" or loaded.sentences.complete
+    if len(loaded.index.chunks) <= INLINE_MAX_CHUNKS and no_model:
+        return retrieve(*args)
+    return await anyio.to_thread.run_sync(retrieve, *args)
+
+
+def snippet_scoring(settings: Settings, papers: int) -> SentenceScoring:
+    """``search_snippets`` for an index of ``papers``, auto resolved: dense only when the index
+    fits the sentence cache (and so is warmed at start); else embedding each hit's sentences
+    would be most of a search's time (a model call per request on a large index)."""
+    chosen = settings.retrieval.search_snippets
+    if chosen != "auto":
+        return chosen
+    return "dense" if papers <= settings.runtime.sentence_cache_papers else "lexical"
 
 
 class SearchService:
@@ -109,7 +140,8 @@ class SearchService:
         with self._metrics.time_retrieval("search"):
             vector = self._state.query_encoder.encode_sync(request.query)
             retrieved = retrieve(
-                loaded, request.query, vector, request.top_k, request.mode, request
+                *(loaded, request.query, vector, request.top_k, request.mode, request),
+                snippet_scoring(self._state.settings, len(loaded.index.papers)),
             )
         return _response(request, retrieved, loaded, self._state.settings, started)
 
@@ -119,7 +151,8 @@ class SearchService:
         with self._metrics.time_retrieval("search"):
             vector = await self._state.query_encoder.encode(request.query)
             retrieved = await retrieve_async(
-                loaded, request.query, vector, request.top_k, request.mode, request
+                *(loaded, request.query, vector, request.top_k, request.mode, request),
+                snippet_scoring(self._state.settings, len(loaded.index.papers)),
             )
         return _response(request, retrieved, loaded, self._state.settings, started)
 

@@ -3,8 +3,8 @@ length) a word sharing its first letters."""
 
 from __future__ import annotations
 
-from indexer import tokenize
-from service.answering.abstain import occurs
+from indexer import IndexVersion, tokenize
+from service.answering.abstain import occurs, paper_terms
 
 
 def _stems(text: str) -> frozenset[str]:
@@ -36,3 +36,12 @@ def test_short_terms_must_match_exactly_and_other_roots_do_not_count() -> None:
     assert not occurs(gpu, _stems("Models run on CPUs."))
     (speculative,) = _stems("speculative")
     assert not occurs(speculative, abstract)
+
+
+def test_a_papers_terms_from_its_sentences_are_those_of_its_whole_title_and_abstract(
+    corpus_index: IndexVersion,
+) -> None:
+    papers = corpus_index.papers.many(list(corpus_index.papers))
+    assert len(papers) == 54
+    for paper in papers.values():
+        assert paper_terms(paper) == _stems(f"{paper.title} {paper.abstract}"), paper.paper_id
