@@ -329,6 +329,34 @@ def _scale(doc: Document) -> dict[str, Any]:
     return {"settings": doc["params"], "sizes": doc["metrics"]["sizes"]}
 
 
+def _hours(hours: float) -> str:
+    return f"{hours * 60:,.0f} min" if hours < 1 else f"{hours:,.1f} h"
+
+
+def build_rate(doc: Document) -> str:
+    labels = {
+        "local": f"in process ({doc['params']['device']})",
+        "ray": f"Ray, {doc['params']['ray_cpus']} CPU actors on this machine",
+    }
+    rows = []
+    for name, run in doc["metrics"].items():
+        estimates = run["estimates_hours"]
+        rows.append(
+            [
+                labels[name],
+                f"{run['papers']:,} in {f1(run['seconds'])} s",
+                f1(run["papers_per_s"]),
+                f1(run["chunks_per_s"]),
+                f"{100 * run['waiting_on_embedder']:.0f}%",
+                *(_hours(estimates[str(n)]) for n in (100_000, 1_000_000, 10_000_000)),
+            ]
+        )
+    header = ["embedding", "measured: papers, wall", "papers/s", "chunks/s"]
+    header += ["waiting on the embedder", "100 k (extrapolated)", "1 M (extrapolated)"]
+    header += ["10 M (extrapolated)"]
+    return table(header, rows)
+
+
 TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("cv_retrieval", "collections"): cv_collections,
     ("cv_retrieval", "default_modes"): cv_default_modes,
@@ -346,4 +374,5 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("scale_ivf", "sweep"): scale_ivf,
     ("cv_abstention", "rates"): cv_abstention,
     ("corpus_scale_100000", "summary"): corpus_scale,
+    ("build_rate", "estimates"): build_rate,
 }
