@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_results
@@ -53,18 +53,24 @@ def build(corpus: Path, index_dir: Path, env: dict[str, str], *extra: str) -> di
 class LocalRay:
     """``ray start --head`` on loopback in its own temporary folder, stopped on exit."""
 
+    # For the head and for every process that joins it: no token file, loopback addresses.
+    ENV: ClassVar[dict[str, str]] = {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_AUTH_MODE": "disabled",
+    }
+    RAY = str(Path(sys.executable).with_name("ray"))
+
     def __init__(self, cpus: int) -> None:
         self.port = free_port()
         # Short: Ray's unix sockets live under it (a path limit of 107 bytes).
         self.temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-        self.env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="disabled")
+        self.env = dict(os.environ, **self.ENV)
         self.cpus = cpus
 
     def __enter__(self) -> str:
-        ray = [str(Path(sys.executable).with_name("ray"))]
         subprocess.run(
             [
-                *ray,
+                self.RAY,
                 "start",
                 "--head",
                 f"--port={self.port}",
@@ -82,8 +88,7 @@ class LocalRay:
         return f"127.0.0.1:{self.port}"
 
     def __exit__(self, *_: object) -> None:
-        ray = str(Path(sys.executable).with_name("ray"))
-        subprocess.run([ray, "stop", "--force"], env=self.env, capture_output=True)
+        subprocess.run([self.RAY, "stop", "--force"], env=self.env, capture_output=True)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
@@ -102,7 +107,7 @@ def main() -> None:
         metrics: dict[str, Any] = {"local": build(corpus, work / "local", env)}
         if not args.no_ray:
             with LocalRay(args.ray_cpus) as address:
-                ray_env = dict(env, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="disabled")
+                ray_env = dict(env, **LocalRay.ENV)
                 metrics["ray"] = build(corpus, work / "ray", ray_env, f"--ray={address}")
                 metrics["ray"]["ray_cpus"] = args.ray_cpus
     finally:

@@ -338,23 +338,26 @@ def build_rate(doc: Document) -> str:
         "local": f"in process ({doc['params']['device']})",
         "ray": f"Ray, {doc['params']['ray_cpus']} CPU actors on this machine",
     }
-    rows = []
-    for name, run in doc["metrics"].items():
-        estimates = run["estimates_hours"]
-        rows.append(
-            [
-                labels[name],
-                f"{run['papers']:,} in {f1(run['seconds'])} s",
-                f1(run["papers_per_s"]),
-                f1(run["chunks_per_s"]),
-                f"{100 * run['waiting_on_embedder']:.0f}%",
-                *(_hours(estimates[str(n)]) for n in (100_000, 1_000_000, 10_000_000)),
-            ]
-        )
+    rows = [
+        [
+            labels[name],
+            f"{run['papers']:,} in {f1(run['seconds'])} s",
+            f1(run["papers_per_s"]),
+            f1(run["chunks_per_s"]),
+            f"{100 * run['waiting_on_embedder']:.0f}%",
+            *(_hours(hours) for hours in run["estimates_hours"].values()),
+        ]
+        for name, run in doc["metrics"].items()
+    ]
+    sizes = next(iter(doc["metrics"].values()))["estimates_hours"]
     header = ["embedding", "measured: papers, wall", "papers/s", "chunks/s"]
-    header += ["waiting on the embedder", "100 k (extrapolated)", "1 M (extrapolated)"]
-    header += ["10 M (extrapolated)"]
+    header += ["waiting on the embedder"]
+    header += [f"{_size(int(n))} (extrapolated)" for n in sizes]
     return table(header, rows)
+
+
+def _size(n: int) -> str:
+    return f"{n // 1_000_000} M" if n >= 1_000_000 else f"{n // 1000} k"
 
 
 TABLES: dict[tuple[str, str], Callable[[Document], str]] = {

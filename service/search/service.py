@@ -139,9 +139,9 @@ class SearchService:
         loaded = self._state.loaded
         with self._metrics.time_retrieval("search"):
             vector = self._state.query_encoder.encode_sync(request.query)
+            snippets = snippet_scoring(self._state.settings, len(loaded.index.papers))
             retrieved = retrieve(
-                *(loaded, request.query, vector, request.top_k, request.mode, request),
-                snippet_scoring(self._state.settings, len(loaded.index.papers)),
+                loaded, request.query, vector, request.top_k, request.mode, request, snippets
             )
         return _response(request, retrieved, loaded, self._state.settings, started)
 
@@ -150,9 +150,9 @@ class SearchService:
         loaded = self._state.loaded
         with self._metrics.time_retrieval("search"):
             vector = await self._state.query_encoder.encode(request.query)
+            snippets = snippet_scoring(self._state.settings, len(loaded.index.papers))
             retrieved = await retrieve_async(
-                *(loaded, request.query, vector, request.top_k, request.mode, request),
-                snippet_scoring(self._state.settings, len(loaded.index.papers)),
+                loaded, request.query, vector, request.top_k, request.mode, request, snippets
             )
         return _response(request, retrieved, loaded, self._state.settings, started)
 
