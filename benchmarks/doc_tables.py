@@ -325,6 +325,27 @@ def scale_ivf(doc: Document) -> str:
     return table(header, rows)
 
 
+def scale_auto(doc: Document) -> str:
+    """HNSW against IVF-SQ8 at the served efSearch / nprobe (the auto rule's measurement)."""
+    settings = {"hnsw": ("ef_search", doc["params"]["hnsw_ef_search"]), "ivf_sq8": ("nprobe", 64)}
+    rows = []
+    for n, size in sorted(doc["metrics"]["sizes"].items(), key=lambda kv: int(kv[0])):
+        for kind, (knob, value) in settings.items():
+            point = next(p for p in size[kind]["sweep_k10"] if p[knob] == value)
+            rows.append(
+                [
+                    f"{int(n):,}",
+                    f"{kind} ({knob} {value})",
+                    f"{size[kind]['build_s']:.1f} s",
+                    f"{point['recall']:.4f}",
+                    f"{point['latency_ms']['cpu']['p50']:.2f} ms",
+                    f"{size[kind]['index_bytes'] / 1e6:,.0f} MB",
+                ]
+            )
+    header = ["vectors", "structure", "build (2 threads)", "recall@10", "CPU p50", "RAM"]
+    return table(header, rows)
+
+
 def _scale(doc: Document) -> dict[str, Any]:
     return {"settings": doc["params"], "sizes": doc["metrics"]["sizes"]}
 
@@ -375,6 +396,7 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("scale_calibration", "comparison"): scale_calibration,
     ("answers", "metrics"): answers,
     ("scale_ivf", "sweep"): scale_ivf,
+    ("scale_auto", "kinds"): scale_auto,
     ("cv_abstention", "rates"): cv_abstention,
     ("corpus_scale_100000", "summary"): corpus_scale,
     ("build_rate", "estimates"): build_rate,

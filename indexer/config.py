@@ -15,8 +15,11 @@ from indexer.settings_groups import GroupedSettings, SettingsGroup, group_config
 SearchMode = Literal["hybrid", "dense", "bm25"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "bm25")
 HNSW_MIN_VECTORS = 50_000
-# From benchmarks/bench_scale.py --kinds flat,ivf_sq8 (docs/benchmarks.md, "Compressed segments").
-IVF_MIN_VECTORS = 300_000
+# From benchmarks/bench_scale.py (docs/benchmarks.md, "Compressed segments"): at 177k vectors HNSW
+# built in 128 s, IVF-SQ8 in 12 s, for recall@10 0.998 against 0.990.
+IVF_MIN_VECTORS = 100_000
+# One writing process keeps up with about this many preparing ones (indexer/prepare.py).
+AUTO_WORKERS_MAX = 4
 VectorIndexKind = Literal["flat", "hnsw", "ivf_sq8"]
 
 
@@ -176,15 +179,17 @@ class IngestSettings(SettingsGroup):
     flat_prefix: ClassVar[str] = "ingest_"
     model_config = group_config(flat_prefix)
 
-    # 1 by default: on the 2-core development machine two workers were not yet faster than one
-    # process (docs/benchmarks.md, "Corpus scale"); the segments are the same either way.
+    # 0 (auto) by default: on the quiet 2-core development machine two workers took a 30k add
+    # from 668 to 1,202 papers/s (docs/benchmarks.md, "Corpus scale"); the segments are the same
+    # either way.
     workers: int = Field(
-        1,
+        0,
         ge=0,
         le=64,
         description="Processes that sentence-split, count and BM25-tokenise papers during an "
-        "add, while this one embeds and writes (0: one per core; 1: none, all in this "
-        "process). Started only for inputs of more than one block.",
+        "add, while this one embeds and writes (0: one per core, at most "
+        f"{AUTO_WORKERS_MAX}; 1: none, all in this process). Started only for inputs of more "
+        "than one block.",
     )
     block_papers: int = Field(
         4096,

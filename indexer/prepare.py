@@ -19,6 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from indexer.config import AUTO_WORKERS_MAX
 from indexer.errors import IndexerError
 from indexer.lexical import TermCounts, paper_text, tokenize
 from indexer.models import Paper, PaperRecord
@@ -97,8 +98,12 @@ def _start_worker() -> None:
 
 
 def worker_count(setting: int) -> int:
-    """``ingest_workers``: 0 means one per core this process may run on."""
-    return setting if setting > 0 else max(1, len(os.sched_getaffinity(0)))
+    """``ingest_workers``: 0 means one per core this process may run on, at most
+    ``AUTO_WORKERS_MAX``: the main process chunks, embeds and writes every block itself, and
+    in a profile its share was about a quarter of a worker's per paper."""
+    if setting > 0:
+        return setting
+    return max(1, min(AUTO_WORKERS_MAX, len(os.sched_getaffinity(0))))
 
 
 class Preparer:
