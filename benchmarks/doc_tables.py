@@ -256,6 +256,11 @@ def corpus_scale(doc: Document) -> str:
         ["papers per s excluding the embedder", f1(large["papers_per_s_excluding_embedder"])],
         ["`index add`: peak RSS", _mb(large["add"]["peak_rss_mb"])],
         ["index on disk", _mb(large["index_bytes"] / 1e6)],
+        *(
+            [["of which vectors and ANN structures", _mb(large["vector_bytes"] / 1e6)]]
+            if "vector_bytes" in large
+            else []
+        ),
         [
             "add 20 papers: wall / bytes written (share of the index)",
             f"{f1(large['add_20']['seconds'])} s / {large['add_20_bytes_written']:,} "
@@ -399,5 +404,6 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("scale_auto", "kinds"): scale_auto,
     ("cv_abstention", "rates"): cv_abstention,
     ("corpus_scale_100000", "summary"): corpus_scale,
+    ("corpus_scale_1000000", "summary"): corpus_scale,
     ("build_rate", "estimates"): build_rate,
 }
