@@ -69,7 +69,9 @@ def app(dimension: int) -> Starlette:
         data = []
         for i, v in enumerate(vectors(inputs, dimension)):
             value = (
-                base64.b64encode(v.tobytes()).decode("ascii") if encoding == "base64" else v.tolist()
+                base64.b64encode(v.tobytes()).decode("ascii")
+                if encoding == "base64"
+                else v.tolist()
             )
             data.append({"object": "embedding", "index": i, "embedding": value})
         usage = {"prompt_tokens": 0, "total_tokens": 0}

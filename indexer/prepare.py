@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import threading
 import time
 from collections import deque
@@ -81,18 +82,36 @@ def prepare_block(drafts: list[Draft]) -> list[Prepared]:
     ]
 
 
-def _start_worker() -> None:
-    """A worker's start: exit once its parent (the forkserver, which exits with the process
-    that started it) is gone, so a SIGKILLed add leaves no workers behind; then load punkt,
-    tiktoken and the stemmer before the first block."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
+def _watch_main(main_pid: int) -> None:
+    """Exit once the process that started the pool is gone. Its parent, the forkserver, is no
+    guide: every forkserver child holds the write end of the forkserver's own liveness pipe, so
+    after a SIGKILL of the add the forkserver waits for the workers and they would wait for it
+    (seen after a killed 100k build: two workers and a forkserver left running)."""
+    try:
+        handle = os.pidfd_open(main_pid)
+    except (AttributeError, OSError):  # no pidfd (not Linux, or already gone): poll instead
+        while _alive(main_pid):
             time.sleep(0.5)
-        os._exit(1)
+    else:
+        select.select([handle], [], [])  # readable once the process has exited
+    os._exit(1)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _start_worker(main_pid: int) -> None:
+    """A worker's start: exit when the add that started it ends, however it ends (so a
+    SIGKILLed add leaves no workers behind); then load punkt, tiktoken and the stemmer before
+    the first block."""
+    threading.Thread(target=_watch_main, args=(main_pid,), name="main-watch", daemon=True).start()
     record = PaperRecord("Warm up", "A sentence. Another one.", "", "")
     prepare_block([Draft("warm-up", record, "", None)])
 
@@ -133,7 +152,10 @@ class Preparer:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["indexer.prepare"])
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_start_worker
+                self.workers,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
             self._log(f"preparing papers in {self.workers} worker processes")
             held, self._held = self._held, None

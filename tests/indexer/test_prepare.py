@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from indexer.builder import Indexer
 from indexer.embedders.base import Embedder
+from indexer.index import IndexVersion
 from indexer.progress import Progress
 
 
@@ -55,3 +61,62 @@ def test_an_add_of_one_block_starts_no_worker_process(
     )
     assert report.added == 54
     assert "worker processes" not in log.getvalue()
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except FileNotFoundError:
+                continue
+            pending += list(children - found)
+            found |= children
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_an_add_killed_with_sigkill_leaves_no_worker_process_behind(
+    tmp_path: Path, corpus_index: IndexVersion
+) -> None:
+    source = tmp_path / "papers.jsonl"
+    with source.open("w") as out:
+        for n in range(12):
+            for p in corpus_index.papers.values():
+                out.write(json.dumps({"title": f"{p.title} ({n})", "abstract": p.abstract}) + "\n")
+    env = dict(os.environ, ABSTRACTQA_INGEST_WORKERS="2", ABSTRACTQA_INGEST_BLOCK_PAPERS="8")
+    command = [sys.executable, "-m", "service.cli", "index", "add", str(source)]
+    add = subprocess.Popen(
+        [*command, "--index-dir", str(tmp_path / "index")],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert add.stderr is not None
+    for line in add.stderr:
+        if "preparing papers in 2 worker processes" in line:
+            break
+    workers = _descendants(add.pid)
+    started = time.monotonic()
+    while len(workers) < 3 and time.monotonic() < started + 60:  # the pool forks as it goes
+        time.sleep(0.05)
+        workers = _descendants(add.pid)
+    os.kill(add.pid, signal.SIGKILL)
+    add.wait()
+
+    assert len(workers) >= 3  # the forkserver and its two workers
+    deadline = time.monotonic() + 30  # how long to look, not a speed being checked
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in workers if _running(pid)] == []
