@@ -310,15 +310,20 @@ def corpus_scale(doc: Document) -> str:
     return table(["measure", "value"], rows)
 
 
+def _by_size(doc: Document) -> list[tuple[int, dict[str, Any]]]:
+    """A bench_scale results file's sizes (JSON keys are strings), smallest first."""
+    return sorted((int(n), size) for n, size in doc["metrics"]["sizes"].items())
+
+
 def scale_ivf(doc: Document) -> str:
     rows = []
-    for n, size in sorted(doc["metrics"]["sizes"].items(), key=lambda kv: int(kv[0])):
+    for n, size in _by_size(doc):
         ivf, flat = size["ivf_sq8"], size["flat"]
         exact = flat["latency_ms"]["10"]["cpu"]["p50"]
         for point in ivf["sweep_k10"]:
             rows.append(
                 [
-                    f"{int(n):,}",
+                    f"{n:,}",
                     str(point["nprobe"]),
                     f"{point['recall']:.4f}",
                     f"{point['latency_ms']['cpu']['p50']:.2f} ms ({exact:.2f} ms)",
@@ -334,12 +339,12 @@ def scale_auto(doc: Document) -> str:
     """HNSW against IVF-SQ8 at the served efSearch / nprobe (the auto rule's measurement)."""
     settings = {"hnsw": ("ef_search", doc["params"]["hnsw_ef_search"]), "ivf_sq8": ("nprobe", 64)}
     rows = []
-    for n, size in sorted(doc["metrics"]["sizes"].items(), key=lambda kv: int(kv[0])):
+    for n, size in _by_size(doc):
         for kind, (knob, value) in settings.items():
             point = next(p for p in size[kind]["sweep_k10"] if p[knob] == value)
             rows.append(
                 [
-                    f"{int(n):,}",
+                    f"{n:,}",
                     f"{kind} ({knob} {value})",
                     f"{size[kind]['build_s']:.1f} s",
                     f"{point['recall']:.4f}",
