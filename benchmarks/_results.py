@@ -23,6 +23,7 @@ Use from a benchmark script (its directory is on ``sys.path``)::
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -57,7 +58,10 @@ def git_state() -> tuple[str | None, bool | None]:
     Results files themselves do not count: a run rewrites them before it is committed."""
     commit = _git("rev-parse", "HEAD")
     if commit is None:
-        return None, None
+        # A copy without .git (the GPU machine gets the working tree alone): the commit the
+        # copy was made from, when the command that ran it says so; whether it was clean is
+        # then unknown.
+        return os.environ.get("ABSTRACTQA_BENCH_COMMIT") or None, None
     status = _git(
         "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
     )

@@ -30,7 +30,10 @@ import random
 import shutil
 import statistics
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +44,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 from _results import record, write_document  # noqa: E402
 
-from indexer.embedders.bert import bert_layout  # noqa: E402
+from indexer.embedders.bert import BertEncoder, bert_layout  # noqa: E402
 from indexer.embedders.local import TorchBertEmbedder, resolve_device  # noqa: E402
 from indexer.embedders.precision import MIN_COSINE  # noqa: E402
 
 CORPUS = ROOT / "data" / "daily-papers.txt"
 TARGET_TEXTS_PER_S = 30_000
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-# Long enough to fill the model's 256 word pieces (~4 characters each, with margin).
-TEXT_CHARS = 1_800
+# The model reads 256 word pieces, [CLS] and [SEP] among them.
+LIMIT_TOKENS = 254
 
 
 def export_model(target: Path) -> Path:
@@ -77,17 +80,25 @@ def export_model(target: Path) -> Path:
     return target
 
 
-def abstracts(count: int, seed: int = 0) -> list[str]:
-    """``count`` abstract-like texts of over 256 word pieces: sentences of the bundled corpus
-    (its abstract lines) shuffled together, so that no two texts are alike."""
+def abstracts(count: int, counts: Callable[[list[str]], list[int]], seed: int = 0) -> list[str]:
+    """``count`` chunk-like texts that fill the model's input: sentences of the bundled corpus
+    (its abstract lines) shuffled together until they reach ``LIMIT_TOKENS`` word pieces, so
+    that no two texts are alike and each is at most one sentence longer than the model reads,
+    as ``index add``'s chunks (packed to the limit) are. ``counts``: word pieces per text;
+    sentences joined by a space count as the sum of their own counts."""
     lines = CORPUS.read_text(encoding="utf-8").splitlines()
-    sentences = [s.strip() + "." for line in lines if len(line) > 300 for s in line.split(". ")]
+    sentences = sorted(
+        {s.strip() + "." for line in lines if len(line) > 300 for s in line.split(". ")}
+    )
+    pieces = dict(zip(sentences, counts(sentences), strict=True))
     rng = random.Random(seed)
     texts = []
     for _ in range(count):
         parts: list[str] = []
-        while sum(len(p) + 1 for p in parts) < TEXT_CHARS:
+        total = 0
+        while total < LIMIT_TOKENS:
             parts.append(rng.choice(sentences))
+            total += pieces[parts[-1]]
         texts.append(" ".join(parts))
     return texts
 
@@ -100,21 +111,28 @@ def device_description(device: str) -> str:
     return f"{device}: {platform.processor() or platform.machine()}"
 
 
-def run_dtype(
-    args: argparse.Namespace, layout: Any, dtype: str, texts: list[str], reference: np.ndarray
+def run_config(
+    args: argparse.Namespace,
+    layout: Any,
+    dtype: str,
+    texts: list[str],
+    reference: np.ndarray,
+    batch_size: int,
+    threads: int,
 ) -> dict[str, Any]:
+    """``index add``'s document path in one configuration: throughput and agreement."""
     import torch
 
     embedder = TorchBertEmbedder(
         str(args.model_dir),
         layout,
         device=args.device,
-        batch_size=args.batch_size,
+        batch_size=batch_size,
         document_dtype=dtype,  # type: ignore[arg-type]
-        document_batch_size=args.batch_size,
-        tokenizer_threads=args.tokenizer_threads,
+        document_batch_size=batch_size,
+        tokenizer_threads=threads,
     )
-    embedder.embed_documents(texts[: 2 * args.batch_size])  # warm-up: kernels, weight casts
+    embedder.embed_documents(texts[: 2 * batch_size])  # warm-up: kernels, weight casts
     seconds = []
     block = args.block_texts or len(texts)
     for _ in range(args.repeat):
@@ -129,6 +147,7 @@ def run_dtype(
     best = min(seconds)
     return {
         "document_dtype": embedder.document_dtype,
+        "batch_size": batch_size,
         "texts_per_s": len(texts) / statistics.median(seconds),
         "texts_per_s_best": len(texts) / best,
         "seconds": seconds,
@@ -139,6 +158,53 @@ def run_dtype(
     }
 
 
+def tokenize_rate(encoder: BertEncoder, texts: list[str], threads: int, batch_size: int) -> float:
+    """Texts/s of tokenization alone, as the pipeline's threads do it (each thread its own
+    tokenizer, batches cut into one piece per thread): the ceiling the CPU puts on the path."""
+    local = threading.local()
+
+    def work(piece: list[str]) -> int:
+        if not hasattr(local, "tokenizer"):
+            local.tokenizer = encoder.new_tokenizer()
+        encoder.tokenize(local.tokenizer, piece)
+        return len(piece)
+
+    size = max(1, -(-batch_size // threads))
+    pieces = [texts[i : i + size] for i in range(0, len(texts), size)]
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, pieces[:threads]))  # every thread's tokenizer loaded
+        started = time.perf_counter()
+        done = sum(pool.map(work, pieces))
+    return done / (time.perf_counter() - started)
+
+
+def forward_rate(encoder: BertEncoder, texts: list[str], batch_size: int, dtype: str) -> float:
+    """Texts/s of the forward pass and pooling alone, on batches tokenized beforehand and
+    already on the device (length-sorted, as the pipeline batches): the device's ceiling."""
+    import torch
+
+    tokenizer = encoder.new_tokenizer()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    batches = []
+    for start in range(0, len(order), batch_size):
+        ids, mask = encoder.tokenize(
+            tokenizer, [texts[i] for i in order[start : start + batch_size]]
+        )
+        batches.append(
+            (torch.from_numpy(ids).to(encoder.device), torch.from_numpy(mask).to(encoder.device))
+        )
+    torch_type = getattr(torch, dtype)
+    encoder.pooled(*batches[0], dtype=torch_type)  # warm-up
+    if encoder.device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for ids_t, mask_t in batches:
+        encoder.pooled(ids_t, mask_t, dtype=torch_type)
+    if encoder.device.type == "cuda":
+        torch.cuda.synchronize()
+    return len(texts) / (time.perf_counter() - started)
+
+
 def sentence_transformers_cosine(model_dir: Path, texts: list[str], ours: np.ndarray) -> float:
     """The least cosine of the float32 CPU path to ``SentenceTransformer.encode`` (CPU)."""
     from sentence_transformers import SentenceTransformer
@@ -146,6 +212,66 @@ def sentence_transformers_cosine(model_dir: Path, texts: list[str], ours: np.nda
     model = SentenceTransformer(str(model_dir), device="cpu")
     theirs = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     return float((np.asarray(theirs, dtype=np.float32) * ours).sum(axis=1).min())
+
+
+def _report(label: str, result: dict[str, Any]) -> None:
+    print(
+        f"{label:>9} ({result['document_dtype']}, batch {result['batch_size']}, "
+        f"{result['tokenizer_threads']} tokenizer threads): {result['texts_per_s']:,.0f} texts/s, "
+        f"min cosine to CPU float32 {result['min_cosine_to_cpu_float32']:.7f}",
+        flush=True,
+    )
+
+
+def stages(
+    args: argparse.Namespace, layout: Any, texts: list[str], fastest: dict[str, Any]
+) -> dict[str, Any]:
+    """The two ceilings of the fastest precision's configuration: tokenization alone on the
+    pipeline's threads, and the forward pass alone on the device."""
+    if not args.stage_texts:
+        return {}
+    encoder = BertEncoder(layout, device=args.device)
+    part = texts[: args.stage_texts]
+    threads, batch = fastest["tokenizer_threads"], fastest["batch_size"]
+    result = {
+        "texts": len(part),
+        "tokenize_texts_per_s": tokenize_rate(encoder, part, threads, batch),
+        "tokenize_texts_per_s_one_thread": tokenize_rate(encoder, part[: len(part) // 8], 1, batch),
+        "forward_texts_per_s": forward_rate(encoder, part, batch, fastest["document_dtype"]),
+        "tokenizer_threads": threads,
+        "batch_size": batch,
+        "document_dtype": fastest["document_dtype"],
+    }
+    print(
+        f"   stages: tokenization alone {result['tokenize_texts_per_s']:,.0f} texts/s on "
+        f"{threads} threads ({result['tokenize_texts_per_s_one_thread']:,.0f} on one), "
+        f"forward pass alone {result['forward_texts_per_s']:,.0f} texts/s",
+        flush=True,
+    )
+    return result
+
+
+def sweep(
+    args: argparse.Namespace,
+    layout: Any,
+    texts: list[str],
+    reference: np.ndarray,
+    dtype: str,
+) -> list[dict[str, Any]]:
+    """The fastest precision again at other batch sizes and tokenizer thread counts."""
+    results = []
+    for batch in _numbers(args.sweep_batch_sizes) or [args.batch_size]:
+        for threads in _numbers(args.sweep_threads) or [args.tokenizer_threads]:
+            if batch == args.batch_size and threads == args.tokenizer_threads:
+                continue
+            result = run_config(args, layout, dtype, texts, reference, batch, threads)
+            results.append(result)
+            _report("sweep", result)
+    return results
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def main() -> None:
@@ -166,6 +292,18 @@ def main() -> None:
         "(a few thousand chunks); 0: all texts in one call",
     )
     parser.add_argument("--reference-texts", type=int, default=2048, help="compared with CPU")
+    parser.add_argument(
+        "--stage-texts",
+        type=int,
+        default=20_000,
+        help="texts for the two ceilings (tokenization alone, forward pass alone); 0: skip",
+    )
+    parser.add_argument(
+        "--sweep-batch-sizes", default="", help="the fastest precision again at these, a list"
+    )
+    parser.add_argument(
+        "--sweep-threads", default="", help="... and these tokenizer thread counts (0: auto)"
+    )
     parser.add_argument(
         "--skip-sentence-transformers",
         action="store_true",
@@ -191,15 +329,16 @@ def main() -> None:
         raise SystemExit(f"--dtypes: unknown {', '.join(unknown)} (known: {', '.join(DTYPES)})")
     args.device = resolve_device(args.device)
     args.batch_size = args.batch_size or (512 if args.device.startswith("cuda") else 64)
-    texts = abstracts(args.texts)
-    sample = texts[: min(args.reference_texts, len(texts))]
     cpu = TorchBertEmbedder(str(args.model_dir), layout, device="cpu", document_dtype="float32")
+    texts = abstracts(args.texts, cpu.count_tokens_many)  # type: ignore[arg-type]
+    sample = texts[: min(args.reference_texts, len(texts))]
     reference = cpu.embed_documents(sample)
     lengths = cpu.count_tokens_many(texts[:1000]) or []
     metrics: dict[str, Any] = {
         "device": device_description(args.device),
         "texts": len(texts),
-        "mean_text_tokens": min(float(np.mean(lengths)), float(layout.max_seq_length - 2)),
+        "mean_text_tokens": float(np.minimum(lengths, layout.max_seq_length - 2).mean()),
+        "mean_text_tokens_before_truncation": float(np.mean(lengths)),
         "target_texts_per_s": TARGET_TEXTS_PER_S,
         "min_cosine": MIN_COSINE,
         "tokenizers_parallelism": os.environ.get("TOKENIZERS_PARALLELISM"),
@@ -213,27 +352,22 @@ def main() -> None:
         except ImportError as exc:
             metrics["cpu_float32_min_cosine_to_sentence_transformers"] = f"not run: {exc}"
     for dtype in dtypes:
-        result = run_dtype(args, layout, dtype, texts, reference)
-        metrics["precisions"][dtype] = result
-        print(
-            f"{dtype:>9} ({result['document_dtype']}): {result['texts_per_s']:,.0f} texts/s, "
-            f"min cosine to CPU float32 {result['min_cosine_to_cpu_float32']:.7f}",
-            flush=True,
+        result = run_config(
+            args, layout, dtype, texts, reference, args.batch_size, args.tokenizer_threads
         )
-    fast = [
-        r["texts_per_s"]
-        for r in metrics["precisions"].values()
-        if r["within_cosine"] and r["document_dtype"] != "float32"
-    ]
-    metrics["best_texts_per_s_within_cosine"] = max(
-        [r["texts_per_s"] for r in metrics["precisions"].values() if r["within_cosine"]],
-        default=0.0,
-    )
-    metrics["low_precision_within_cosine"] = bool(fast)
+        metrics["precisions"][dtype] = result
+        _report(dtype, result)
+    within = [r for r in metrics["precisions"].values() if r["within_cosine"]]
+    metrics["best_texts_per_s_within_cosine"] = max([r["texts_per_s"] for r in within], default=0.0)
+    metrics["low_precision_within_cosine"] = any(r["document_dtype"] != "float32" for r in within)
     metrics["target_met"] = (
         args.device.startswith("cuda")
         and metrics["best_texts_per_s_within_cosine"] >= TARGET_TEXTS_PER_S
     )
+    fastest = max(within, key=lambda r: r["texts_per_s"], default=None)
+    if fastest is not None:
+        metrics["stages"] = stages(args, layout, texts, fastest)
+        metrics["sweep"] = sweep(args, layout, texts, reference, fastest["document_dtype"])
     params = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     out = args.out.resolve()
     document = record(out.stem, params=params, metrics=metrics)

@@ -196,8 +196,19 @@ class BertEncoder:
         ``tokenizer`` from ``new_tokenizer`` (the caller makes sure no other thread uses it)."""
         encodings = tokenizer.encode_batch(self._cased(texts))
         ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
-        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.bool_)
-        return ids, mask
+        return ids, self._mask(ids)
+
+    def _mask(self, ids: np.ndarray) -> np.ndarray:
+        """The attention mask of right-padded ``ids``: each row's tokens up to its trailing pad
+        tokens. Reading each encoding's own mask converts a second Python list per text under
+        the GIL, which on a GPU bounds how fast tokenizer threads feed the forward pass. Equal
+        to that mask because the template ends every text in a non-pad token ([SEP]); a text of
+        no tokens at all is all padding in both."""
+        real = ids != self.pad_id
+        if ids.shape[1] == 0:
+            return real
+        lengths = np.where(real.any(axis=1), ids.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)
+        return np.arange(ids.shape[1]) < lengths[:, None]
 
     def pooled(self, ids: Any, mask: Any, bfloat16: bool = False, dtype: Any = None) -> Any:
         """Mean-pooled float32 vectors (a tensor on the device) of a tokenized batch.

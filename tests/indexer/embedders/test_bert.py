@@ -149,3 +149,21 @@ def test_loading_the_bundled_model_imports_neither_transformers_library() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_attention_mask_equals_the_tokenizers_own_even_for_literal_pad_tokens(
+    corpus_path: Path,
+) -> None:
+    from indexer.embedders.bert import BertEncoder
+
+    layout = bert_layout(_resolve(BUNDLED_MODEL)[0])
+    assert layout is not None
+    encoder = BertEncoder(layout)
+    tokenizer = encoder.new_tokenizer()
+    texts = [*_texts(corpus_path), "[PAD] first", "last [PAD]", "x [PAD] [PAD]", "[PAD]"]
+    for start in range(0, len(texts), 7):
+        batch = texts[start : start + 7]
+        _, mask = encoder.tokenize(tokenizer, batch)
+        theirs = [encoding.attention_mask for encoding in tokenizer.encode_batch(batch)]
+        assert mask.dtype == np.bool_
+        assert (mask == np.array(theirs, dtype=np.bool_)).all()

@@ -96,3 +96,13 @@ def test_bfloat16_documents_point_where_float32_ones_do(
     assert cosines.min() > 0.999
     # The self-check measures the same agreement on its fixed probe texts.
     assert 0.999 < agreement(lowered._encoder, "bfloat16", PROBE_TEXTS) <= 1.0 + 1e-6
+
+
+def test_float16_agrees_closer_than_bfloat16_so_auto_prefers_it_on_cuda() -> None:
+    from indexer.embedders.precision import LOWER, MIN_COSINE
+
+    encoder = _torch_embedder()._encoder
+    float16 = agreement(encoder, "float16", PROBE_TEXTS)
+    assert float16 >= MIN_COSINE
+    assert float16 > agreement(encoder, "bfloat16", PROBE_TEXTS)
+    assert LOWER[0] == "float16"
