@@ -56,12 +56,15 @@ def _git(*args: str) -> str | None:
 def git_state() -> tuple[str | None, bool | None]:
     """HEAD's commit and whether tracked files differ from it (None, None outside a checkout).
     Results files themselves do not count: a run rewrites them before it is committed."""
+    named = os.environ.get("ABSTRACTQA_BENCH_COMMIT")
+    if named:
+        # A copy of the working tree elsewhere (the GPU machine) whose .git, if any, is not the
+        # tree's: the commit the copy was made from, as the command that ran it says; whether
+        # the copy was clean is then unknown.
+        return named, None
     commit = _git("rev-parse", "HEAD")
     if commit is None:
-        # A copy without .git (the GPU machine gets the working tree alone): the commit the
-        # copy was made from, when the command that ran it says so; whether it was clean is
-        # then unknown.
-        return os.environ.get("ABSTRACTQA_BENCH_COMMIT") or None, None
+        return None, None
     status = _git(
         "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
     )

@@ -209,7 +209,8 @@ def sentence_transformers_cosine(model_dir: Path, texts: list[str], ours: np.nda
     """The least cosine of the float32 CPU path to ``SentenceTransformer.encode`` (CPU)."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(model_dir), device="cpu")
+    # float(): transformers 5 loads weights in the checkpoint's dtype, fp16 for the carried model.
+    model = SentenceTransformer(str(model_dir), device="cpu").float()
     theirs = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     return float((np.asarray(theirs, dtype=np.float32) * ours).sum(axis=1).min())
 
