@@ -82,9 +82,11 @@ def rendered_table(block: Block, results_dir: Path, doc: Path) -> list[str]:
         document = read_results(block.name, results_dir)
     except ResultsError as exc:
         raise RenderError(f"{doc}: line {block.start}: {exc}") from exc
+    # A table that combines two results files (gpu_embed's estimates) reads the other from here.
+    document["_results_dir"] = str(results_dir)
     try:
         text = TABLES[(block.name, block.table)](document)
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, ResultsError) as exc:
         raise RenderError(
             f"{doc}: line {block.start}: table {block.table!r} cannot be drawn from "
             f"{results_dir / block.name}.json: {type(exc).__name__}: {exc}"

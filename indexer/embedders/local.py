@@ -58,7 +58,7 @@ def load_local_embedder(
     runtime: LocalRuntime = "auto",
     query_dtype: QueryDtype = "auto",
     document_dtype: DocumentDtype = "auto",
-    cuda_batch_size: int = 512,
+    cuda_batch_size: int = 1024,
     tokenizer_threads: int = 0,
 ) -> Embedder:
     """``runtime="auto"``: torch directly when the model is a plain BERT encoder with mean
