@@ -101,8 +101,8 @@ def bert_layout(model_dir: str | Path) -> BertLayout | None:
 
 def _encode_batch(tokenizer: Any, texts: list[str], add_special_tokens: bool = True) -> Any:
     """``encode_batch`` without character offsets, which nothing here reads: the same ids and
-    masks, and on 254-piece texts 1.66x the texts/s of one thread (2,954 against 1,777 on this
-    2-core machine's Xeon, TOKENIZERS_PARALLELISM=false). Tokenization bounds the GPU path
+    masks in less time (on the development machine's cores one thread's rate rose by about
+    two thirds; on the GPU machine's, less). Tokenization bounds the GPU path
     (docs/benchmarks.md, "GPU bulk embedding"). ``encode_batch_fast`` is tokenizers >= 0.21."""
     fast = getattr(tokenizer, "encode_batch_fast", None) or tokenizer.encode_batch
     return fast(texts, add_special_tokens=add_special_tokens)
