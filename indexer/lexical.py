@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from indexer.lexical_top import TermPostings, segment_top
+
 K1, B = 1.5, 0.75
 INDPTR, ROWS, TFS, LENGTHS = "bm25_indptr.npy", "bm25_rows.npy", "bm25_tf.npy", "doc_len.npy"
 POSTING_FILES = (INDPTR, ROWS, TFS, LENGTHS)
@@ -151,6 +153,7 @@ class PostingsWriter:
 class SegmentLike(Protocol):
     n_papers: int
     total_length: int
+    deleted_rows: np.ndarray
 
     def in_query(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]: ...
 
@@ -186,6 +189,7 @@ class LexicalIndex:
         total = sum(s.total_length for s in segments)
         self.avg_length = total / self.n_docs if self.n_docs else 1.0
         self._norms: dict[int, np.ndarray] = {}
+        self._least: dict[int, float] = {}
 
     def _norm(self, position: int) -> np.ndarray:
         """k1 (1 - b + b dl / avgdl) of every paper of a segment: the same for every query of
@@ -234,17 +238,53 @@ class LexicalIndex:
         counts = Counter(tokenize([query])[0])
         return self.score_weighted({t: float(n) for t, n in counts.items()}, allowed)
 
-    def score_weighted(
-        self, terms: Mapping[str, float], allowed: Sequence[np.ndarray | None] | None = None
-    ) -> list[np.ndarray | None]:
-        """As ``score``, for a query of stemmed ``terms`` each weighted (the BM25 term score
-        times its weight): expanded queries (RM3) score through here."""
+    def _weights(
+        self, terms: Mapping[str, float]
+    ) -> tuple[list[dict[str, tuple[int, int]]], dict[str, float]]:
         lookups = self._lookup(terms)
         df: Counter[str] = Counter()
         for hits in lookups:
             for term, (_, n) in hits.items():
                 df[term] += n
-        weights = {t: terms[t] * self.idf(n) for t, n in df.items()}
+        return lookups, {t: terms[t] * self.idf(n) for t, n in df.items()}
+
+    def top(
+        self, query: str, k: int, allowed: Sequence[np.ndarray | None] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per segment, (rows, their ``score`` scores) holding its ``k`` best rows with a
+        positive score (and any tied with the k-th), without scoring every posting."""
+        counts = Counter(tokenize([query])[0])
+        return self.top_weighted({t: float(n) for t, n in counts.items()}, k, allowed)
+
+    def top_weighted(
+        self, terms: Mapping[str, float], k: int, allowed: Sequence[np.ndarray | None] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """As ``top``, for ``score_weighted``'s weighted stemmed terms."""
+        lookups, weights = self._weights(terms)
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for i, (segment, postings, hits) in enumerate(
+            zip(self._segments, self._postings, lookups, strict=True)
+        ):
+            present = [
+                TermPostings(*postings.postings(hits[t][0]), weights[t]) for t in terms if t in hits
+            ]
+            rows_allowed = allowed[i] if allowed is not None else None
+            norm, least = self._norm(i), self._least_norm(i)
+            out.append(segment_top(present, norm, least, k, segment.deleted_rows, rows_allowed))
+        return out
+
+    def _least_norm(self, position: int) -> float:
+        if position not in self._least:
+            norm = self._norm(position)
+            self._least[position] = float(norm.min()) if len(norm) else 1.0
+        return self._least[position]
+
+    def score_weighted(
+        self, terms: Mapping[str, float], allowed: Sequence[np.ndarray | None] | None = None
+    ) -> list[np.ndarray | None]:
+        """As ``score``, for a query of stemmed ``terms`` each weighted (the BM25 term score
+        times its weight): expanded queries (RM3) score through here."""
+        lookups, weights = self._weights(terms)
         out: list[np.ndarray | None] = []
         for i, (segment, postings, hits) in enumerate(
             zip(self._segments, self._postings, lookups, strict=True)

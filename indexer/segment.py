@@ -7,6 +7,7 @@ Layout of ``segments/sNNNNNN/``::
                      range, text) and the BM25 vocabulary (term, id, document frequency)
     vectors.npy      float32 chunk vectors, row = chunk row (memory-mapped when read)
     chunk_paper.npy  the paper row of every chunk row
+    paper_ids.npy paper_id_ends.npy   the paper id of every row (indexer/row_ids.py)
     ann.faiss        the FAISS structure of hnsw / ivf_sq8 segments
     bm25_*.npy doc_len.npy   postings (indexer/lexical.py)
 
@@ -40,6 +41,7 @@ from indexer.errors import IndexCorruptError
 from indexer.identity import normalise_title
 from indexer.lexical import PostingsWriter, SegmentPostings, TermCounts, paper_text, tokenize
 from indexer.models import Chunk, Paper
+from indexer.row_ids import RowIds, write_paper_ids
 
 SEGMENT_FILE = "segment.json"
 DB_FILE = "papers.sqlite"
@@ -82,6 +84,7 @@ class SegmentWriter:
         self._vectors = (directory / VECTORS_FILE).open("wb")
         self._vectors.write(_npy_header(0, dimension))
         self._chunk_paper: list[int] = []
+        self._paper_ids: list[str] = []
         self._postings = PostingsWriter()
         self.n_papers = 0
         self.n_sentences = 0
@@ -111,6 +114,7 @@ class SegmentWriter:
             row = self.n_papers
             self.n_papers += 1
             self.n_sentences += len(paper.sentences)
+            self._paper_ids.append(paper.paper_id)
             paper_rows.append(
                 (
                     row,
@@ -141,6 +145,7 @@ class SegmentWriter:
         self._vectors.write(_npy_header(self.n_chunks, self.dimension))
         self._vectors.close()
         np.save(self.directory / CHUNK_PAPER_FILE, np.asarray(self._chunk_paper, dtype=np.int32))
+        write_paper_ids(self.directory, self._paper_ids)
         self._postings.write(self.directory, self._db)
         self._db.commit()
         self._db.close()
@@ -186,6 +191,7 @@ class Segment:
         self.vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
         self.chunk_paper = np.load(directory / CHUNK_PAPER_FILE, mmap_mode="r")
         self.postings = SegmentPostings.open(directory)
+        self._row_ids = RowIds.open(directory, self.n_papers)
         self.ann = load_ann(directory, self.kind)
         self.deleted_rows = np.array(sorted(set(deleted_rows)), dtype=np.int64)
         self._deleted_set = set(self.deleted_rows.tolist())
@@ -251,6 +257,8 @@ class Segment:
         return {int(row): Paper.from_json(json.loads(data)) for row, data in found}
 
     def paper_ids_at(self, rows: Sequence[int]) -> dict[int, str]:
+        if self._row_ids is not None:
+            return self._row_ids.at(rows)
         sql = "SELECT row, paper_id FROM papers WHERE row IN ({})"
         return {int(row): str(pid) for row, pid in self.in_query(sql, [int(r) for r in rows])}
 

@@ -238,13 +238,13 @@ class LexicalView:
         self, query: str, k: int, paper_ids: set[str] | None = None
     ) -> tuple[np.ndarray, list[str]]:
         """Top-``k`` (scores, paper ids) with a positive score, best first."""
-        return self._top(self._index.score(query, self._allowed(paper_ids)), k)
+        return self._top(self._index.top(query, k, self._allowed(paper_ids)), k)
 
     def search_weighted(
         self, terms: Mapping[str, float], k: int, paper_ids: set[str] | None = None
     ) -> tuple[np.ndarray, list[str]]:
         """As ``search``, for stemmed ``terms`` with a weight each (``tokenize``'s terms)."""
-        return self._top(self._index.score_weighted(terms, self._allowed(paper_ids)), k)
+        return self._top(self._index.top_weighted(terms, k, self._allowed(paper_ids)), k)
 
     def _allowed(self, paper_ids: set[str] | None) -> list[np.ndarray] | None:
         if paper_ids is None:
@@ -256,15 +256,15 @@ class LexicalView:
         ]
 
     def _top(
-        self, per_segment: Sequence[np.ndarray | None], k: int
+        self, per_segment: Sequence[tuple[np.ndarray, np.ndarray]], k: int
     ) -> tuple[np.ndarray, list[str]]:
         candidates: list[tuple[float, int, int]] = []
-        for position, scores in enumerate(per_segment):
-            if scores is None:
-                continue
-            n = min(k, len(scores))
-            top = np.argpartition(-scores, n - 1)[:n] if n else np.zeros(0, np.int64)
-            candidates.extend((float(scores[r]), position, int(r)) for r in top if scores[r] > 0)
+        for position, (found, scores) in enumerate(per_segment):
+            candidates.extend(
+                (score, position, row)
+                for row, score in zip(found.tolist(), scores.tolist(), strict=True)
+                if score > 0
+            )
         candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
         candidates = candidates[:k]
         names: dict[tuple[int, int], str] = {}

@@ -1,0 +1,118 @@
+"""The pruned BM25 top-k (indexer/lexical_top.py) against every paper's full score, on CISI
+split over two segments with deleted rows: the same rows and bit-identical scores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.ann import AnnParams
+from indexer.chunking import ChunkSpec
+from indexer.lexical import LexicalIndex, tokenize
+from indexer.models import Paper
+from indexer.segment import Segment, SegmentWriter
+
+ROOT = Path(__file__).resolve().parents[2]
+CISI = ROOT.parent / "shared" / "benchmarks" / "cisi"
+DELETED = [3, 17, 400, 401]  # rows of the first segment
+
+pytestmark = pytest.mark.skipif(not CISI.exists(), reason="needs the shared CISI corpus")
+
+
+def _papers() -> list[Paper]:
+    papers = []
+    for line in (CISI / "corpus.jsonl").open(encoding="utf-8"):
+        doc = json.loads(line)
+        text = doc["text"]
+        papers.append(Paper(f"cisi-{doc['_id']}", doc["title"], text, [text], doc["_id"]))
+    return papers
+
+
+def _segment(directory: Path, papers: list[Paper], base: int, deleted: list[int]) -> Segment:
+    writer = SegmentWriter(directory, dimension=4, base=base)
+    specs = [[ChunkSpec(0, 1, p.abstract)] for p in papers]
+    writer.add(papers, specs, np.zeros((len(papers), 4), dtype=np.float32))
+    meta = writer.seal("flat", AnnParams())
+    return Segment(directory, meta, deleted)
+
+
+@pytest.fixture(scope="module")
+def cisi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LexicalIndex, list[Segment]]]:
+    papers = _papers()
+    root = tmp_path_factory.mktemp("cisi-segments")
+    half = len(papers) // 2
+    segments = [
+        _segment(root / "s1", papers[:half], 0, DELETED),
+        _segment(root / "s2", papers[half:], half, []),
+    ]
+    yield LexicalIndex(segments, [s.postings for s in segments]), segments
+    for segment in segments:
+        segment.close()
+
+
+def _queries() -> list[str]:
+    lines = (CISI / "queries.jsonl").open(encoding="utf-8")
+    return [json.loads(line)["text"] for line in lines]
+
+
+def _expected(scores: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best positive rows of a full scoring, lowest rows first among equal scores."""
+    if scores is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    positive = np.flatnonzero(scores > 0)
+    best = np.sort(positive[np.lexsort((positive, -scores[positive]))[:k]])
+    return best, scores[best]
+
+
+def _assert_same(index: LexicalIndex, full: list[np.ndarray | None], top: list, k: int) -> None:
+    for scores, (rows, values) in zip(full, top, strict=True):
+        expected_rows, expected_scores = _expected(scores, k)
+        np.testing.assert_array_equal(rows, expected_rows)
+        assert values.dtype == np.float32
+        np.testing.assert_array_equal(values, expected_scores)  # bit for bit
+
+
+@pytest.mark.parametrize("k", [1, 10, 100, 5000])
+def test_the_top_k_of_every_cisi_query_equals_the_best_of_its_full_scores(
+    cisi: tuple[LexicalIndex, list[Segment]], k: int
+) -> None:
+    index, _ = cisi
+    for query in _queries():
+        _assert_same(index, index.score(query), index.top(query, k), k)
+
+
+def test_the_top_k_never_holds_a_deleted_row(cisi: tuple[LexicalIndex, list[Segment]]) -> None:
+    index, _ = cisi
+    for query in _queries()[:20]:
+        rows, _ = index.top(query, 1000)[0]
+        assert not set(rows.tolist()) & set(DELETED)
+
+
+def test_weighted_terms_long_queries_and_a_negative_weight_give_the_full_scores_best_too(
+    cisi: tuple[LexicalIndex, list[Segment]],
+) -> None:
+    index, _ = cisi
+    queries = _queries()
+    long = " ".join(queries[:6])  # many common terms: the case pruning skips most postings of
+    terms = tokenize([long])[0]
+    weighted = {t: 0.1 + (i % 7) / 3 for i, t in enumerate(dict.fromkeys(terms))}
+    negative = dict(weighted)
+    negative[next(iter(negative))] = -0.5  # bounds no longer hold: every term is scored
+    _assert_same(index, index.score(long), index.top(long, 50), 50)
+    for chosen in (weighted, negative):
+        _assert_same(index, index.score_weighted(chosen), index.top_weighted(chosen, 50), 50)
+
+
+def test_a_scope_gives_the_best_of_its_rows_full_scores(
+    cisi: tuple[LexicalIndex, list[Segment]],
+) -> None:
+    index, segments = cisi
+    rng = np.random.default_rng(0)
+    allowed = [np.sort(rng.choice(s.n_papers, 200, replace=False)) for s in segments]
+    for query in _queries()[:30]:
+        full = index.score(query, allowed)
+        _assert_same(index, full, index.top(query, 10, allowed), 10)
