@@ -59,6 +59,12 @@ SHARED_QUERY_SETS = [
 _COUNTER = re.compile(r"^abstractqa_query_encoder_(requested|cache_hits)(?:_total)? (\S+)$", re.M)
 
 
+def connection_cap(clients: int) -> int:
+    """The per-address connection limit the server runs with: one connection per client, and
+    room for the warm-up's and metrics reads' own."""
+    return clients + 8
+
+
 def query_pool(asked: list[str], query_sets: list[Path]) -> Iterator[str]:
     """``asked`` (the warm-up's questions), the queries of ``query_sets``, then numbered
     variants of all of them: an endless stream in which no text repeats."""
@@ -169,7 +175,14 @@ def main() -> int:
     index_dir = args.index_dir or build_index()
     with tempfile.NamedTemporaryFile(prefix="abstractqa-load-", suffix=".log", delete=False) as log:
         # An open API (no keys, so no rate or stream limits), as `make run` serves it.
-        server = Server(index_dir, {"ABSTRACTQA_LOG_FORMAT": "text"}, clean=True, log=log)
+        # Every client connects from 127.0.0.1 but stands for a user of its own: the per-address
+        # connection cap (32 by default) would refuse the clients beyond it with 429 and a
+        # closed connection, which is that limit working, not the load being served.
+        env = {
+            "ABSTRACTQA_LOG_FORMAT": "text",
+            "ABSTRACTQA_MAX_CONNECTIONS_PER_CLIENT": str(connection_cap(args.clients)),
+        }
+        server = Server(index_dir, env, clean=True, log=log)
         url = server.url
         try:
             try:
@@ -207,6 +220,7 @@ def main() -> int:
     }
     params = {
         "clients": args.clients,
+        "max_connections_per_client": connection_cap(args.clients),
         "seconds": args.seconds,
         "warmup_s": args.warmup,
         "queries": args.queries,
