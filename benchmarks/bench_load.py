@@ -48,6 +48,7 @@ from _server import ROOT, Server, build_index, distinct_queries, questions
 from loadgen import KINDS, LoadResult, Questions, run_load, send_one
 
 from indexer.evaluation.beir import load_queries
+from service.settings import AnsweringSettings
 
 __all__ = ["questions"]  # the short form in tests/service/test_load.py asks the same questions
 
@@ -68,7 +69,12 @@ def connection_cap(clients: int) -> int:
 def query_pool(asked: list[str], query_sets: list[Path]) -> Iterator[str]:
     """``asked`` (the warm-up's questions), the queries of ``query_sets``, then numbered
     variants of all of them: an endless stream in which no text repeats."""
-    extra = [text for path in query_sets for text in load_queries(path).values()]
+    # A query over the (clean) server's default length limit would be answered 400 (CISI has one of 2,088
+    # characters); the variants' " (N)" suffix needs a few characters more.
+    longest = AnsweringSettings.model_fields["max_question_chars"].default - 10
+    extra = [
+        text for path in query_sets for text in load_queries(path).values() if len(text) <= longest
+    ]
     return distinct_queries(list(dict.fromkeys([*asked, *extra])))
 
 
