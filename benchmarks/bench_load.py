@@ -69,8 +69,8 @@ def connection_cap(clients: int) -> int:
 def query_pool(asked: list[str], query_sets: list[Path]) -> Iterator[str]:
     """``asked`` (the warm-up's questions), the queries of ``query_sets``, then numbered
     variants of all of them: an endless stream in which no text repeats."""
-    # A query over the (clean) server's default length limit would be answered 400 (CISI has one of 2,088
-    # characters); the variants' " (N)" suffix needs a few characters more.
+    # A query over the (clean) server's default length limit would be answered 400 (CISI has
+    # one of 2,088 characters); the variants' " (N)" suffix needs a few characters more.
     longest = AnsweringSettings.model_fields["max_question_chars"].default - 10
     extra = [
         text for path in query_sets for text in load_queries(path).values() if len(text) <= longest

@@ -158,15 +158,21 @@ def service_targets(doc: Document) -> str:
             "16 clients: throughput >= 60% of the encoder floor",
             f"{f1(c16['qps'])} / {f1(floor)} ({m['encoder_floor_config']}) = "
             f"{100 * c16['qps'] / floor:.0f}%",
+            _met(c16["qps"] >= 0.6 * floor),
         ],
-        ["16 clients: p99 <= 150 ms", f"{f1(c16['p99'])} ms"],
+        ["16 clients: p99 <= 150 ms", f"{f1(c16['p99'])} ms", _met(c16["p99"] <= 150)],
         [
             "1 client: `/v1/search` p50 <= 2x the in-process one-query floor",
             f"{f1(search)} / {f1(one)} ms = {search / one:.2f}x",
+            _met(search <= 2 * one),
         ],
-        ["1 client: extractive `/v1/ask` p50 <= 60 ms", f"{f1(ask)} ms"],
+        ["1 client: extractive `/v1/ask` p50 <= 60 ms", f"{f1(ask)} ms", _met(ask <= 60)],
     ]
-    return table(["target", "recorded run"], rows)
+    return table(["target", "recorded run", "met"], rows)
+
+
+def _met(met: bool) -> str:
+    return "yes" if met else "**no**"
 
 
 def coldstart_runs(doc: Document) -> str:
@@ -462,6 +468,67 @@ def gpu_embed_estimates(doc: Document) -> str:
     return table(header, rows)
 
 
+def load_endpoints(doc: Document) -> str:
+    load = doc["metrics"]["load"]
+    rows = []
+    for name, e in load["endpoints"].items():
+        latency, first = e["latency_ms"], e.get("first_event_ms")
+        rows.append(
+            [
+                f"`{name}`",
+                f"{e['requests']:,}",
+                str(e["5xx"]),
+                str(e["other_status"]),
+                str(e["drops"]),
+                f1(latency["p50"]),
+                f1(latency["p95"]),
+                f1(latency["p99"]),
+                f1(first["p50"]) if first else "",
+            ]
+        )
+    header = ["endpoint", "requests", "5xx", "other status", "drops", "p50 ms", "p95 ms"]
+    header += ["p99 ms", "first event p50 ms"]
+    return table(header, rows)
+
+
+def load_targets(doc: Document) -> str:
+    m, params = doc["metrics"], doc["params"]
+    load, cache = m["load"], m["query_cache"]
+    targets = m["targets"]
+    rows = [
+        [
+            "load",
+            f"{load['clients']} clients for {load['seconds']:.0f} s: {load['requests']:,} "
+            f"requests, {load['requests_per_s']:.1f}/s",
+            "",
+        ],
+        [
+            "query cache hit rate",
+            f"{cache['hits']:.0f} of {cache['requested']:,.0f} ({100 * cache['hit_rate']:.1f}%)",
+            "",
+        ],
+        [
+            "warm-up without failures",
+            f"{m['warmup']['requests']:,} requests",
+            _met(targets["warmup_clean"]),
+        ],
+        ["no 5xx", str(load["5xx"]), _met(targets["no_5xx"])],
+        ["no other non-200 status", str(load["other_status"]), _met(targets["no_other_status"])],
+        ["no dropped connections", str(load["drops"]), _met(targets["no_drops"])],
+        [
+            "RSS growth, first vs last 10 s, < 10%",
+            f"{100 * load['rss_growth']:+.1f}%",
+            _met(targets["rss_growth_under_10pct"]),
+        ],
+        [
+            "per-address connection cap",
+            str(params.get("max_connections_per_client", "default (32)")),
+            "",
+        ],
+    ]
+    return table(["what", "recorded run", "met"], rows)
+
+
 SIZES = (100_000, 1_000_000, 10_000_000)
 
 
@@ -492,4 +559,6 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("gpu_embed", "runs"): gpu_embed_runs,
     ("gpu_embed", "stages"): gpu_embed_stages,
     ("gpu_embed", "estimates"): gpu_embed_estimates,
+    ("load", "endpoints"): load_endpoints,
+    ("load", "targets"): load_targets,
 }
