@@ -13,25 +13,18 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import read_results
 from scale_report import markdown as scale_markdown
 from scale_report import summary as scale_summary
-
-Document = dict[str, Any]
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def f3(value: float) -> str:
-    return f"{value:.3f}"
-
-
-def f1(value: float) -> str:
-    return f"{value:,.1f}"
+from tables_build import build_rate, gpu_embed_estimates, gpu_embed_runs, gpu_embed_stages
+from tables_format import Document, f1, f3, table
+from tables_runtime import (
+    coldstart_phases,
+    coldstart_runs,
+    load_endpoints,
+    load_targets,
+    service_sweep,
+    service_targets,
+)
 
 
 def _params(chosen: Any) -> str:
@@ -127,70 +120,6 @@ def retrieval_variants(doc: Document) -> str:
         [name, f3(v["nDCG@10"]), f3(v["hit@1"])] for name, v in doc["metrics"]["variants"].items()
     ]
     return table(["variant", "CISI nDCG@10", "bundled hit@1"], rows)
-
-
-def _latency_row(label: str, v: dict[str, float]) -> list[str]:
-    return [label, f1(v["p50"]), f1(v["p95"]), f1(v["p99"]), f1(v["qps"])]
-
-
-def service_sweep(doc: Document) -> str:
-    m = doc["metrics"]
-    sweep = m["search_sweep"]
-    rows = [
-        _latency_row(f"{c} client{'s' if int(c) > 1 else ''}", sweep[c])
-        for c in sorted(sweep, key=int)
-    ]
-    rows.append(_latency_row("16 clients, 16 repeated queries (cache)", m["search_repeated_c16"]))
-    rows += [
-        [f"encoder, {label}", "", "", "", f"{f1(qps)} q/s"]
-        for label, qps in m["encoder_floor_by_config"].items()
-    ]
-    return table(["`/v1/search`, distinct queries", "p50 ms", "p95 ms", "p99 ms", "req/s"], rows)
-
-
-def service_targets(doc: Document) -> str:
-    m = doc["metrics"]
-    c16, floor = m["search_sweep"]["16"], m["encoder_floor_qps"]
-    one = m["one_query_floor_ms"]["p50"]
-    search, ask = m["/v1/search c=1"]["p50"], m["/v1/ask c=1"]["p50"]
-    rows = [
-        [
-            "16 clients: throughput >= 60% of the encoder floor",
-            f"{f1(c16['qps'])} / {f1(floor)} ({m['encoder_floor_config']}) = "
-            f"{100 * c16['qps'] / floor:.0f}%",
-            _met(c16["qps"] >= 0.6 * floor),
-        ],
-        ["16 clients: p99 <= 150 ms", f"{f1(c16['p99'])} ms", _met(c16["p99"] <= 150)],
-        [
-            "1 client: `/v1/search` p50 <= 2x the in-process one-query floor",
-            f"{f1(search)} / {f1(one)} ms = {search / one:.2f}x",
-            _met(search <= 2 * one),
-        ],
-        ["1 client: extractive `/v1/ask` p50 <= 60 ms", f"{f1(ask)} ms", _met(ask <= 60)],
-    ]
-    return table(["target", "recorded run", "met"], rows)
-
-
-def _met(met: bool) -> str:
-    return "yes" if met else "**no**"
-
-
-def coldstart_runs(doc: Document) -> str:
-    m, runs = doc["metrics"], doc["samples"]["runs"]
-    rows = [
-        [label, fmt(m[key]), ", ".join(fmt(r[key]) for r in runs)]
-        for label, key, fmt in (
-            ("launch -> `/readyz` 200, s", "ready_s", lambda v: f"{v:.2f}"),
-            ("RSS at ready, MB", "rss_ready_mb", lambda v: f"{v:,.0f}"),
-            ("RSS after the queries, MB", "rss_after_mb", lambda v: f"{v:,.0f}"),
-        )
-    ]
-    return table(["measure", "median", "runs"], rows)
-
-
-def coldstart_phases(doc: Document) -> str:
-    rows = [[step, f"{s:.3f}"] for step, s in doc["metrics"]["phases_s"].items()]
-    return table(["step", "s"], rows)
 
 
 def scale_calibration(doc: Document) -> str:
@@ -365,175 +294,6 @@ def scale_auto(doc: Document) -> str:
 
 def _scale(doc: Document) -> dict[str, Any]:
     return {"settings": doc["params"], "sizes": doc["metrics"]["sizes"]}
-
-
-def _hours(hours: float) -> str:
-    return f"{hours * 60:,.0f} min" if hours < 1 else f"{hours:,.1f} h"
-
-
-def build_rate(doc: Document) -> str:
-    labels = {
-        "local": f"in process ({doc['params']['device']})",
-        "ray": f"Ray, {doc['params']['ray_cpus']} CPU actors on this machine",
-    }
-    rows = [
-        [
-            labels[name],
-            f"{run['papers']:,} in {f1(run['seconds'])} s",
-            f1(run["papers_per_s"]),
-            f1(run["chunks_per_s"]),
-            f"{100 * run['waiting_on_embedder']:.0f}%",
-            *(_hours(hours) for hours in run["estimates_hours"].values()),
-        ]
-        for name, run in doc["metrics"].items()
-    ]
-    sizes = next(iter(doc["metrics"].values()))["estimates_hours"]
-    header = ["embedding", "measured: papers, wall", "papers/s", "chunks/s"]
-    header += ["waiting on the embedder"]
-    header += [f"{_size(int(n))} (extrapolated)" for n in sizes]
-    return table(header, rows)
-
-
-def _size(n: int) -> str:
-    return f"{n // 1_000_000} M" if n >= 1_000_000 else f"{n // 1000} k"
-
-
-def _gpu_row(label: str, run: dict[str, Any]) -> list[str]:
-    return [
-        label,
-        run["document_dtype"],
-        f"{run['batch_size']:,}",
-        str(run["tokenizer_threads"]),
-        f"{run['texts_per_s']:,.0f}",
-        f"{run['min_cosine_to_cpu_float32']:.7f}",
-        "yes" if run["within_cosine"] else "no",
-    ]
-
-
-def gpu_embed_runs(doc: Document) -> str:
-    metrics = doc["metrics"]
-    rows = [_gpu_row(f"{name}", run) for name, run in metrics["precisions"].items()]
-    rows += [_gpu_row("sweep", run) for run in metrics.get("sweep", [])]
-    header = ["precision asked", "ran in", "batch", "tokenizer threads", "texts/s (median)"]
-    header += ["least cosine to CPU float32", "within 0.9999"]
-    return table(header, rows)
-
-
-def gpu_embed_stages(doc: Document) -> str:
-    metrics = doc["metrics"]
-    stages = metrics["stages"]
-    best = max(
-        [*metrics["precisions"].values(), *metrics.get("sweep", [])],
-        key=lambda run: run["texts_per_s"] if run["within_cosine"] else 0.0,
-    )
-    rows = [
-        [
-            metrics["device"],
-            f"{stages['tokenize_texts_per_s']:,.0f} on {stages['tokenizer_threads']} threads, "
-            f"{stages['tokenize_texts_per_s_one_thread']:,.0f} on one",
-            f"{stages['forward_texts_per_s']:,.0f} ({stages['document_dtype']}, "
-            f"batch {stages['batch_size']:,})",
-            f"{best['texts_per_s']:,.0f} ({best['document_dtype']}, batch {best['batch_size']:,})",
-            f"{metrics['target_texts_per_s']:,}: {'met' if metrics['target_met'] else 'not met'}",
-        ]
-    ]
-    header = ["device", "tokenization alone (texts/s)", "forward pass alone (texts/s)"]
-    header += ["whole path, best (texts/s)", "target"]
-    return table(header, rows)
-
-
-def gpu_embed_estimates(doc: Document) -> str:
-    """Embedding time alone at the measured rates, in papers through build_rate's chunks per
-    paper (its in-process run): an extrapolation, labelled so."""
-    build = read_results("build_rate", Path(doc["_results_dir"]))
-    local = build["metrics"]["local"]
-    chunks_per_paper = local["chunks"] / local["papers"]
-    metrics = doc["metrics"]
-    runs: dict[int, dict[str, Any]] = {}
-    for run in [*metrics["precisions"].values(), *metrics.get("sweep", [])]:
-        best = runs.get(run["batch_size"])
-        if run["within_cosine"] and (best is None or run["texts_per_s"] > best["texts_per_s"]):
-            runs[run["batch_size"]] = run
-    rows = [
-        [
-            f"one H200, {run['document_dtype']}, batch {run['batch_size']:,}",
-            f"{run['texts_per_s']:,.0f}",
-            f"{run['texts_per_s'] / chunks_per_paper:,.0f}",
-            *(_duration(n * chunks_per_paper / run["texts_per_s"]) for n in SIZES),
-        ]
-        for run in sorted(runs.values(), key=lambda run: run["batch_size"])
-    ]
-    header = ["embedding", "chunks/s (measured)", f"papers/s ({chunks_per_paper:.2f} chunks each)"]
-    header += [f"{_size(n)} (extrapolated)" for n in SIZES]
-    return table(header, rows)
-
-
-def load_endpoints(doc: Document) -> str:
-    load = doc["metrics"]["load"]
-    rows = []
-    for name, e in load["endpoints"].items():
-        latency, first = e["latency_ms"], e.get("first_event_ms")
-        rows.append(
-            [
-                f"`{name}`",
-                f"{e['requests']:,}",
-                str(e["5xx"]),
-                str(e["other_status"]),
-                str(e["drops"]),
-                f1(latency["p50"]),
-                f1(latency["p95"]),
-                f1(latency["p99"]),
-                f1(first["p50"]) if first else "",
-            ]
-        )
-    header = ["endpoint", "requests", "5xx", "other status", "drops", "p50 ms", "p95 ms"]
-    header += ["p99 ms", "first event p50 ms"]
-    return table(header, rows)
-
-
-def load_targets(doc: Document) -> str:
-    m, params = doc["metrics"], doc["params"]
-    load, cache = m["load"], m["query_cache"]
-    targets = m["targets"]
-    rows = [
-        [
-            "load",
-            f"{load['clients']} clients for {load['seconds']:.0f} s: {load['requests']:,} "
-            f"requests, {load['requests_per_s']:.1f}/s",
-            "",
-        ],
-        [
-            "query cache hit rate",
-            f"{cache['hits']:.0f} of {cache['requested']:,.0f} ({100 * cache['hit_rate']:.1f}%)",
-            "",
-        ],
-        [
-            "warm-up without failures",
-            f"{m['warmup']['requests']:,} requests",
-            _met(targets["warmup_clean"]),
-        ],
-        ["no 5xx", str(load["5xx"]), _met(targets["no_5xx"])],
-        ["no other non-200 status", str(load["other_status"]), _met(targets["no_other_status"])],
-        ["no dropped connections", str(load["drops"]), _met(targets["no_drops"])],
-        [
-            "RSS growth, first vs last 10 s, < 10%",
-            f"{100 * load['rss_growth']:+.1f}%",
-            _met(targets["rss_growth_under_10pct"]),
-        ],
-        [
-            "per-address connection cap",
-            str(params.get("max_connections_per_client", "default (32)")),
-            "",
-        ],
-    ]
-    return table(["what", "recorded run", "met"], rows)
-
-
-SIZES = (100_000, 1_000_000, 10_000_000)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:,.0f} s" if seconds < 120 else _hours(seconds / 3600)
 
 
 TABLES: dict[tuple[str, str], Callable[[Document], str]] = {

@@ -252,7 +252,8 @@ class LexicalIndex:
         self, query: str, k: int, allowed: Sequence[np.ndarray | None] | None = None
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per segment, (rows, their ``score`` scores) holding its ``k`` best rows with a
-        positive score (and any tied with the k-th), without scoring every posting."""
+        positive score (of rows tied with the k-th, the lowest), without scoring every
+        posting."""
         counts = Counter(tokenize([query])[0])
         return self.top_weighted({t: float(n) for t, n in counts.items()}, k, allowed)
 

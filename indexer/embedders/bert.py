@@ -156,6 +156,9 @@ class BertEncoder:
         self._counter.no_padding()
         self._counter.no_truncation()
         self._tokenizer = self.new_tokenizer()
+        # The mask is read off the ids only where a post-processor closes every text with a
+        # special token ([SEP]); see _mask.
+        self._closed_texts = self._tokenizer.post_processor is not None
         # tokenizers' Tokenizer is not documented as thread-safe; batches are tokenized under
         # this lock and only the forward pass runs concurrently. The document pipeline gives
         # each of its threads a tokenizer of its own instead (new_tokenizer).
@@ -205,6 +208,9 @@ class BertEncoder:
         ``tokenizer`` from ``new_tokenizer`` (the caller makes sure no other thread uses it)."""
         encodings = _encode_batch(tokenizer, self._cased(texts))
         ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        if not self._closed_texts:
+            mask = [encoding.attention_mask for encoding in encodings]
+            return ids, np.array(mask, dtype=np.bool_).reshape(ids.shape)
         return ids, self._mask(ids)
 
     def _mask(self, ids: np.ndarray) -> np.ndarray:
@@ -212,7 +218,8 @@ class BertEncoder:
         tokens. Reading each encoding's own mask converts a second Python list per text under
         the GIL, which on a GPU bounds how fast tokenizer threads feed the forward pass. Equal
         to that mask because the template ends every text in a non-pad token ([SEP]); a text of
-        no tokens at all is all padding in both."""
+        no tokens at all is all padding in both. A tokenizer without a post-processor (a text
+        ending in a literal pad token would be misread) keeps the tokenizer's own mask."""
         real = ids != self.pad_id
         if ids.shape[1] == 0:
             return real

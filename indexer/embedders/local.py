@@ -155,6 +155,15 @@ class TorchBertEmbedder(Embedder):
 
     def embed_document_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for positions, pooled in self._pipeline.batches(texts):
+            finite = np.isfinite(pooled).all(axis=1)
+            if not finite.all():
+                # float16 overflows on activations its probe texts did not reach: an index
+                # must never hold such a vector.
+                raise EmbedderError(
+                    f"the {self._document_dtype} forward pass gave non-finite vectors for "
+                    f"{int((~finite).sum())} of a batch of {len(positions)} documents; set "
+                    "ABSTRACTQA_EMBED_DOCUMENT_DTYPE=float32 (or bfloat16)"
+                )
             yield positions, normalise(pooled)
 
     @property

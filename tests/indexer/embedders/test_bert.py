@@ -167,3 +167,37 @@ def test_the_attention_mask_equals_the_tokenizers_own_even_for_literal_pad_token
         theirs = [encoding.attention_mask for encoding in tokenizer.encode_batch(batch)]
         assert mask.dtype == np.bool_
         assert (mask == np.array(theirs, dtype=np.bool_)).all()
+
+
+def _model_copy(target: Path) -> Path:
+    """The bundled model's files in ``target`` (weights linked, not copied)."""
+    source = Path(_resolve(BUNDLED_MODEL)[0])
+    for path in source.rglob("*"):
+        if path.is_file():
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if path.name == "model.safetensors":
+                destination.symlink_to(path)
+            else:
+                shutil.copyfile(path, destination)
+    return target
+
+
+def test_a_tokenizer_without_a_post_processor_keeps_its_own_attention_mask(
+    tmp_path: Path,
+) -> None:
+    from indexer.embedders.bert import BertEncoder
+
+    model = _model_copy(tmp_path / "model")
+    config = json.loads((model / "tokenizer.json").read_text(encoding="utf-8"))
+    config["post_processor"] = None
+    (model / "tokenizer.json").write_text(json.dumps(config), encoding="utf-8")
+    layout = bert_layout(model)
+    assert layout is not None
+    encoder = BertEncoder(layout)
+    tokenizer = encoder.new_tokenizer()
+    batch = ["ends in a literal [PAD]", "a longer text that pads the other one out"]
+    _, mask = encoder.tokenize(tokenizer, batch)
+    theirs = [encoding.attention_mask for encoding in tokenizer.encode_batch(batch)]
+    assert (mask == np.array(theirs, dtype=np.bool_)).all()
+    assert not mask[0].all()  # the literal [PAD] is text here, the padding after it is not

@@ -106,3 +106,22 @@ def test_float16_agrees_closer_than_bfloat16_so_auto_prefers_it_on_cuda() -> Non
     assert float16 >= MIN_COSINE
     assert float16 > agreement(encoder, "bfloat16", PROBE_TEXTS)
     assert LOWER[0] == "float16"
+
+
+def test_documents_whose_half_precision_vectors_overflow_are_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    source = Path(_resolve(BUNDLED_MODEL)[0])
+    model = tmp_path / "model"
+    shutil.copytree(source, model)
+    weights = load_file(str(model / "model.safetensors"))
+    # Embeddings far beyond float16's range (65504) once squared in the first layer norm.
+    weights["embeddings.word_embeddings.weight"] *= 1e5
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    layout = bert_layout(model)
+    assert layout is not None
+    embedder = TorchBertEmbedder(str(model), layout, document_dtype="float16")
+    with pytest.raises(EmbedderError, match="non-finite vectors"):
+        embedder.embed_documents(["Attention is all you need.", "A second document."])
