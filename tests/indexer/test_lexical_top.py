@@ -20,8 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CISI = ROOT.parent / "shared" / "benchmarks" / "cisi"
 DELETED = [3, 17, 400, 401]  # rows of the first segment
 
-pytestmark = pytest.mark.skipif(not CISI.exists(), reason="needs the shared CISI corpus")
-
 
 def _papers() -> list[Paper]:
     papers = []
@@ -42,6 +40,8 @@ def _segment(directory: Path, papers: list[Paper], base: int, deleted: list[int]
 
 @pytest.fixture(scope="module")
 def cisi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LexicalIndex, list[Segment]]]:
+    if not CISI.exists():
+        pytest.skip("needs the shared CISI corpus")
     papers = _papers()
     root = tmp_path_factory.mktemp("cisi-segments")
     half = len(papers) // 2
@@ -116,3 +116,31 @@ def test_a_scope_gives_the_best_of_its_rows_full_scores(
     for query in _queries()[:30]:
         full = index.score(query, allowed)
         _assert_same(index, full, index.top(query, 10, allowed), 10)
+
+
+def test_ties_within_and_across_segments_go_to_the_lowest_rows_as_full_scoring_does(
+    tmp_path: Path,
+) -> None:
+    # Few words and many duplicate texts: most scores tie, at every k.
+    rng = np.random.default_rng(7)
+    words = ["retrieval", "memory", "attention", "graph", "sparse", "kernel", "diffusion"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(2, 6))) for _ in range(40)]
+    papers = [
+        Paper(f"p{n}", f"t{n}", text, [text], str(n))
+        for n, text in enumerate(texts[int(i)] for i in rng.integers(0, len(texts), 600))
+    ]
+    segments = [
+        _segment(tmp_path / "s1", papers[:300], 0, [0, 5, 299]),
+        _segment(tmp_path / "s2", papers[300:], 300, []),
+    ]
+    index = LexicalIndex(segments, [s.postings for s in segments])
+    try:
+        for query in ["memory attention", "graph graph kernel", "sparse diffusion retrieval"]:
+            for k in (1, 3, 25, 150, 1000):
+                _assert_same(index, index.score(query), index.top(query, k), k)
+        empty = [np.zeros(0, np.int64), np.arange(0, 300, 7)]
+        full = index.score("memory attention", empty)
+        _assert_same(index, full, index.top("memory attention", 10, empty), 10)
+    finally:
+        for segment in segments:
+            segment.close()
