@@ -127,7 +127,6 @@ def run_config(
     threads: int,
 ) -> dict[str, Any]:
     """``index add``'s document path in one configuration: throughput and agreement."""
-    import torch
 
     embedder = TorchBertEmbedder(
         str(args.model_dir),
@@ -142,8 +141,7 @@ def run_config(
     seconds = []
     block = args.block_texts or len(texts)
     for _ in range(args.repeat):
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
+        _synchronize(args.device)
         started = time.perf_counter()
         vectors = np.vstack(
             [embedder.embed_documents(texts[i : i + block]) for i in range(0, len(texts), block)]
@@ -162,6 +160,13 @@ def run_config(
         "within_cosine": bool(cosines.min() >= MIN_COSINE),
         "tokenizer_threads": embedder.tokenizer_threads,
     }
+
+
+def _synchronize(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def tokenize_rate(encoder: BertEncoder, texts: list[str], threads: int, batch_size: int) -> float:
@@ -201,13 +206,11 @@ def forward_rate(encoder: BertEncoder, texts: list[str], batch_size: int, dtype:
         )
     torch_type = getattr(torch, dtype)
     encoder.pooled(*batches[0], dtype=torch_type)  # warm-up
-    if encoder.device.type == "cuda":
-        torch.cuda.synchronize()
+    _synchronize(str(encoder.device))
     started = time.perf_counter()
     for ids_t, mask_t in batches:
         encoder.pooled(ids_t, mask_t, dtype=torch_type)
-    if encoder.device.type == "cuda":
-        torch.cuda.synchronize()
+    _synchronize(str(encoder.device))  # the forward passes run asynchronously on CUDA
     return len(texts) / (time.perf_counter() - started)
 
 

@@ -49,6 +49,11 @@ def _gpu_row(label: str, run: dict[str, Any]) -> list[str]:
     ]
 
 
+def _all_runs(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every configuration a gpu_embed run measured: the precisions, then the sweep."""
+    return [*metrics["precisions"].values(), *metrics.get("sweep", [])]
+
+
 def gpu_embed_runs(doc: Document) -> str:
     metrics = doc["metrics"]
     rows = [_gpu_row(f"{name}", run) for name, run in metrics["precisions"].items()]
@@ -62,7 +67,7 @@ def gpu_embed_stages(doc: Document) -> str:
     metrics = doc["metrics"]
     stages = metrics["stages"]
     best = max(
-        [*metrics["precisions"].values(), *metrics.get("sweep", [])],
+        _all_runs(metrics),
         key=lambda run: run["texts_per_s"] if run["within_cosine"] else 0.0,
     )
     rows = [
@@ -90,7 +95,7 @@ def gpu_embed_estimates(doc: Document) -> str:
     metrics = doc["metrics"]
     device = metrics["device"].split(": ", 1)[-1]  # "cuda: NVIDIA H200" -> "NVIDIA H200"
     runs: dict[int, dict[str, Any]] = {}
-    for run in [*metrics["precisions"].values(), *metrics.get("sweep", [])]:
+    for run in _all_runs(metrics):
         best = runs.get(run["batch_size"])
         if run["within_cosine"] and (best is None or run["texts_per_s"] > best["texts_per_s"]):
             runs[run["batch_size"]] = run

@@ -111,9 +111,9 @@ def segment_top(
     checked = float("inf")  # postings left at the last check
     partial = np.zeros(n, dtype=np.float32)
     done = 0
+    step = n * _CHECK_SHARE
     for i in order:
         term = terms[i]
-        step = n * _CHECK_SHARE
         if prunable and done and left >= step and checked - left >= step:
             checked = left
             partial[deleted] = 0.0

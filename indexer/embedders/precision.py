@@ -10,6 +10,7 @@ An explicit ``float16``/``bfloat16`` is used as asked, on any device.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from indexer.embedders.base import normalise
@@ -41,17 +42,28 @@ PROBE_TEXTS = [
 ]
 
 
-def agreement(encoder: BertEncoder, dtype: ResolvedDtype, texts: list[str]) -> float:
-    """The least cosine between a text's vector in ``dtype`` and in float32."""
+def agreements(
+    encoder: BertEncoder, dtypes: Sequence[ResolvedDtype], texts: list[str]
+) -> dict[ResolvedDtype, float]:
+    """Per dtype, the least cosine between a text's vector in it and in float32 (the texts
+    tokenized and their float32 vectors computed once for all of them)."""
     import torch
 
     tokenizer = encoder.new_tokenizer()
     ids, mask = encoder.tokenize(tokenizer, texts)
     ids_t = torch.from_numpy(ids).to(encoder.device)
     mask_t = torch.from_numpy(mask).to(encoder.device)
-    lowered = normalise(encoder.pooled(ids_t, mask_t, dtype=getattr(torch, dtype)).cpu().numpy())
     reference = normalise(encoder.pooled(ids_t, mask_t).cpu().numpy())
-    return float((lowered * reference).sum(axis=1).min())
+    least: dict[ResolvedDtype, float] = {}
+    for dtype in dtypes:
+        pooled = encoder.pooled(ids_t, mask_t, dtype=getattr(torch, dtype))
+        least[dtype] = float((normalise(pooled.cpu().numpy()) * reference).sum(axis=1).min())
+    return least
+
+
+def agreement(encoder: BertEncoder, dtype: ResolvedDtype, texts: list[str]) -> float:
+    """The least cosine between a text's vector in ``dtype`` and in float32."""
+    return agreements(encoder, (dtype,), texts)[dtype]
 
 
 def resolve_document_dtype(encoder: BertEncoder, requested: DocumentDtype) -> ResolvedDtype:
@@ -64,8 +76,8 @@ def resolve_document_dtype(encoder: BertEncoder, requested: DocumentDtype) -> Re
     # bits of mantissa (bfloat16 rounds layer norms' inputs coarsely: on CPU its least cosine on
     # the probe texts is 0.99991), bfloat16 more range (a model whose activations overflow
     # float16 gives NaN, which fails the check). The closer of the two that passes.
-    agreements = {dtype: agreement(encoder, dtype, PROBE_TEXTS) for dtype in LOWER}
-    passing = {dtype: least for dtype, least in agreements.items() if least >= MIN_COSINE}
+    least = agreements(encoder, LOWER, PROBE_TEXTS)
+    passing = {dtype: value for dtype, value in least.items() if value >= MIN_COSINE}
     if passing:
         chosen = max(passing, key=lambda dtype: passing[dtype])
         log.info(
@@ -74,7 +86,7 @@ def resolve_document_dtype(encoder: BertEncoder, requested: DocumentDtype) -> Re
         return chosen
     log.warning(
         "documents embedded in float32: in %s a probe text's least cosine to float32 is under %s",
-        " and ".join(f"{dtype} ({least:.7f})" for dtype, least in agreements.items()),
+        " and ".join(f"{dtype} ({value:.7f})" for dtype, value in least.items()),
         MIN_COSINE,
     )
     return "float32"
