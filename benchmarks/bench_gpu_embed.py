@@ -24,16 +24,17 @@ texts/s within cosine 0.9999 of the float32 CPU path (issue 12).
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import os
 import platform
 import random
 import shutil
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 from _results import record, write_document  # noqa: E402
 
-from indexer.embedders.bert import BertEncoder, bert_layout  # noqa: E402
+from indexer.embedders.bert import BertEncoder, bert_layout, token_settings  # noqa: E402
+from indexer.embedders.bert_tokens import BertTokens, packed_in_worker, start_worker  # noqa: E402
 from indexer.embedders.local import TorchBertEmbedder, resolve_device  # noqa: E402
 from indexer.embedders.precision import MIN_COSINE  # noqa: E402
 
@@ -80,16 +82,23 @@ def export_model(target: Path) -> Path:
     return target
 
 
-def abstracts(count: int, counts: Callable[[list[str]], list[int]], seed: int = 0) -> list[str]:
+def abstracts(
+    count: int,
+    counts: Callable[[list[str]], list[int]],
+    seed: int = 0,
+    extra: tuple[Path, ...] = (),
+) -> list[str]:
     """``count`` chunk-like texts that fill the model's input: sentences of the bundled corpus
-    (its abstract lines) shuffled together until they reach ``LIMIT_TOKENS`` word pieces, so
-    that no two texts are alike and each is at most one sentence longer than the model reads,
-    as ``index add``'s chunks (packed to the limit) are. ``counts``: word pieces per text;
-    sentences joined by a space count as the sum of their own counts."""
-    lines = CORPUS.read_text(encoding="utf-8").splitlines()
-    sentences = sorted(
-        {s.strip() + "." for line in lines if len(line) > 300 for s in line.split(". ")}
-    )
+    (its abstract lines) and of ``extra`` BEIR corpora (``corpus.jsonl``: a wider vocabulary for
+    the tokenizer's word cache) shuffled together until they reach ``LIMIT_TOKENS`` word
+    pieces, so that no two texts are alike and each is at most one sentence longer than the
+    model reads, as ``index add``'s chunks (packed to the limit) are. ``counts``: word pieces
+    per text; sentences joined by a space count as the sum of their own counts."""
+    lines = [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if len(line) > 300]
+    for path in extra:
+        with path.open(encoding="utf-8") as records:
+            lines += [str(json.loads(record).get("text") or "") for record in records]
+    sentences = sorted({s.strip() + "." for line in lines for s in line.split(". ") if s.strip()})
     pieces = dict(zip(sentences, counts(sentences), strict=True))
     rng = random.Random(seed)
     texts = []
@@ -124,7 +133,8 @@ def run_config(
     texts: list[str],
     reference: np.ndarray,
     batch_size: int,
-    threads: int,
+    workers: int,
+    pool: str = "auto",
 ) -> dict[str, Any]:
     """``index add``'s document path in one configuration: throughput and agreement."""
 
@@ -135,18 +145,27 @@ def run_config(
         batch_size=batch_size,
         document_dtype=dtype,  # type: ignore[arg-type]
         document_batch_size=batch_size,
-        tokenizer_threads=threads,
+        tokenizer_workers=workers,
+        tokenizer_pool=pool,  # type: ignore[arg-type]
     )
-    embedder.embed_documents(texts[: 2 * batch_size])  # warm-up: kernels, weight casts
-    seconds = []
-    block = args.block_texts or len(texts)
-    for _ in range(args.repeat):
-        _synchronize(args.device)
-        started = time.perf_counter()
-        vectors = np.vstack(
-            [embedder.embed_documents(texts[i : i + block]) for i in range(0, len(texts), block)]
-        )
-        seconds.append(time.perf_counter() - started)
+    try:
+        # Warm-up: kernels, weight casts, tokenizer processes started (their word caches
+        # start empty: the texts are other ones than the timed runs' first).
+        embedder.embed_documents(texts[-2 * batch_size :])
+        seconds = []
+        block = args.block_texts or len(texts)
+        for _ in range(args.repeat):
+            _synchronize(args.device)
+            started = time.perf_counter()
+            vectors = np.vstack(
+                [
+                    embedder.embed_documents(texts[i : i + block])
+                    for i in range(0, len(texts), block)
+                ]
+            )
+            seconds.append(time.perf_counter() - started)
+    finally:
+        embedder.close()
     cosines = (vectors[: len(reference)] * reference).sum(axis=1)
     best = min(seconds)
     return {
@@ -158,7 +177,8 @@ def run_config(
         "min_cosine_to_cpu_float32": float(cosines.min()),
         "mean_cosine_to_cpu_float32": float(cosines.mean()),
         "within_cosine": bool(cosines.min() >= MIN_COSINE),
-        "tokenizer_threads": embedder.tokenizer_threads,
+        "tokenizer_workers": embedder.tokenizer_workers,
+        "tokenizer_pool": "processes" if embedder.tokenizer_processes else "threads",
     }
 
 
@@ -169,23 +189,29 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def tokenize_rate(encoder: BertEncoder, texts: list[str], threads: int, batch_size: int) -> float:
-    """Texts/s of tokenization alone, as the pipeline's threads do it (each thread its own
-    tokenizer, batches cut into one piece per thread): the ceiling the CPU puts on the path."""
-    local = threading.local()
-
-    def work(piece: list[str]) -> int:
-        if not hasattr(local, "tokenizer"):
-            local.tokenizer = encoder.new_tokenizer()
-        encoder.tokenize(local.tokenizer, piece)
-        return len(piece)
-
-    size = max(1, -(-batch_size // threads))
+def tokenize_rate(
+    tokens: BertTokens, texts: list[str], workers: int, batch_size: int, processes: bool
+) -> float:
+    """Texts/s of tokenization alone, as the pipeline's workers do it (batches cut into one
+    piece per worker, packed ids back): the ceiling the CPU puts on the path."""
+    size = max(1, -(-batch_size // workers))
     pieces = [texts[i : i + size] for i in range(0, len(texts), size)]
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(work, pieces[:threads]))  # every thread's tokenizer loaded
+    pool: Executor
+    if processes:
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+            initargs=(tokens,),
+        )
+        work: Callable[[list[str]], Any] = packed_in_worker
+    else:
+        pool = ThreadPoolExecutor(workers)
+        work = tokens.packed
+    with pool:
+        list(pool.map(work, pieces[-workers:]))  # every worker started, its tokenizer loaded
         started = time.perf_counter()
-        done = sum(pool.map(work, pieces))
+        done = sum(len(lengths) for _, lengths in pool.map(work, pieces))
     return done / (time.perf_counter() - started)
 
 
@@ -194,13 +220,10 @@ def forward_rate(encoder: BertEncoder, texts: list[str], batch_size: int, dtype:
     already on the device (length-sorted, as the pipeline batches): the device's ceiling."""
     import torch
 
-    tokenizer = encoder.new_tokenizer()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     batches = []
     for start in range(0, len(order), batch_size):
-        ids, mask = encoder.tokenize(
-            tokenizer, [texts[i] for i in order[start : start + batch_size]]
-        )
+        ids, mask = encoder.tokens.padded([texts[i] for i in order[start : start + batch_size]])
         batches.append(
             (torch.from_numpy(ids).to(encoder.device), torch.from_numpy(mask).to(encoder.device))
         )
@@ -227,7 +250,8 @@ def sentence_transformers_cosine(model_dir: Path, texts: list[str], ours: np.nda
 def _report(label: str, result: dict[str, Any]) -> None:
     print(
         f"{label:>9} ({result['document_dtype']}, batch {result['batch_size']}, "
-        f"{result['tokenizer_threads']} tokenizer threads): {result['texts_per_s']:,.0f} texts/s, "
+        f"{result['tokenizer_workers']} tokenizer {result['tokenizer_pool']}): "
+        f"{result['texts_per_s']:,.0f} texts/s, "
         f"min cosine to CPU float32 {result['min_cosine_to_cpu_float32']:.7f}",
         flush=True,
     )
@@ -236,25 +260,34 @@ def _report(label: str, result: dict[str, Any]) -> None:
 def stages(
     args: argparse.Namespace, layout: Any, texts: list[str], fastest: dict[str, Any]
 ) -> dict[str, Any]:
-    """The two ceilings of the fastest precision's configuration: tokenization alone on the
-    pipeline's threads, and the forward pass alone on the device."""
+    """The ceilings of the fastest precision's configuration: tokenization alone as its workers
+    do it (and by the Rust tokenizer alone, the path before the word cache), and the forward
+    pass alone on the device."""
     if not args.stage_texts:
         return {}
     encoder = BertEncoder(layout, device=args.device)
+    rust = BertTokens(token_settings(layout, fast=False))
     part = texts[: args.stage_texts]
-    threads, batch = fastest["tokenizer_threads"], fastest["batch_size"]
+    workers, batch = fastest["tokenizer_workers"], fastest["batch_size"]
+    processes = fastest["tokenizer_pool"] == "processes"
+    one, few = part[: len(part) // 4], part[: len(part) // 16]
     result = {
         "texts": len(part),
-        "tokenize_texts_per_s": tokenize_rate(encoder, part, threads, batch),
-        "tokenize_texts_per_s_one_thread": tokenize_rate(encoder, part[: len(part) // 8], 1, batch),
+        "tokenize_texts_per_s": tokenize_rate(encoder.tokens, part, workers, batch, processes),
+        "tokenize_texts_per_s_one_worker": tokenize_rate(encoder.tokens, one, 1, batch, False),
+        "rust_tokenize_texts_per_s": tokenize_rate(rust, part, workers, batch, False),
+        "rust_tokenize_texts_per_s_one_thread": tokenize_rate(rust, few, 1, batch, False),
         "forward_texts_per_s": forward_rate(encoder, part, batch, fastest["document_dtype"]),
-        "tokenizer_threads": threads,
+        "tokenizer_workers": workers,
+        "tokenizer_pool": fastest["tokenizer_pool"],
         "batch_size": batch,
         "document_dtype": fastest["document_dtype"],
     }
     print(
         f"   stages: tokenization alone {result['tokenize_texts_per_s']:,.0f} texts/s on "
-        f"{threads} threads ({result['tokenize_texts_per_s_one_thread']:,.0f} on one), "
+        f"{workers} {fastest['tokenizer_pool']} ({result['tokenize_texts_per_s_one_worker']:,.0f} "
+        f"on one thread; Rust tokenizer alone {result['rust_tokenize_texts_per_s']:,.0f} on "
+        f"{workers} threads, {result['rust_tokenize_texts_per_s_one_thread']:,.0f} on one), "
         f"forward pass alone {result['forward_texts_per_s']:,.0f} texts/s",
         flush=True,
     )
@@ -268,13 +301,15 @@ def sweep(
     reference: np.ndarray,
     dtype: str,
 ) -> list[dict[str, Any]]:
-    """The fastest precision again at other batch sizes and tokenizer thread counts."""
+    """The fastest precision again at other batch sizes and tokenizer worker counts."""
     results = []
     for batch in _numbers(args.sweep_batch_sizes) or [args.batch_size]:
-        for threads in _numbers(args.sweep_threads) or [args.tokenizer_threads]:
-            if batch == args.batch_size and threads == args.tokenizer_threads:
+        for workers in _numbers(args.sweep_workers) or [args.tokenizer_workers]:
+            if batch == args.batch_size and workers == args.tokenizer_workers:
                 continue
-            result = run_config(args, layout, dtype, texts, reference, batch, threads)
+            result = run_config(
+                args, layout, dtype, texts, reference, batch, workers, args.tokenizer_pool
+            )
             results.append(result)
             _report("sweep", result)
     return results
@@ -294,7 +329,18 @@ def main() -> None:
     parser.add_argument(
         "--batch-size", type=int, default=0, help="0: 1024 on CUDA (the default), 64 on CPU"
     )
-    parser.add_argument("--tokenizer-threads", type=int, default=0, help="0: automatic")
+    parser.add_argument("--tokenizer-workers", type=int, default=0, help="0: automatic")
+    parser.add_argument(
+        "--tokenizer-pool", default="auto", choices=("auto", "threads", "processes")
+    )
+    parser.add_argument(
+        "--sentences-from",
+        type=Path,
+        action="append",
+        default=[],
+        help="a BEIR corpus.jsonl whose abstracts join the bundled corpus's sentences "
+        "(a wider vocabulary); repeatable",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per precision")
     parser.add_argument(
         "--block-texts",
@@ -314,7 +360,7 @@ def main() -> None:
         "--sweep-batch-sizes", default="", help="the fastest precision again at these, a list"
     )
     parser.add_argument(
-        "--sweep-threads", default="", help="... and these tokenizer thread counts (0: auto)"
+        "--sweep-workers", default="", help="... and these tokenizer worker counts (0: auto)"
     )
     parser.add_argument(
         "--skip-sentence-transformers",
@@ -342,10 +388,15 @@ def main() -> None:
     args.device = resolve_device(args.device)
     args.batch_size = args.batch_size or (1024 if args.device.startswith("cuda") else 64)
     cpu = TorchBertEmbedder(str(args.model_dir), layout, device="cpu", document_dtype="float32")
-    texts = abstracts(args.texts, cpu.count_tokens_many)  # type: ignore[arg-type]
+    texts = abstracts(
+        args.texts,
+        cpu.count_tokens_many,  # type: ignore[arg-type]
+        extra=tuple(args.sentences_from),
+    )
     sample = texts[: min(args.reference_texts, len(texts))]
     reference = cpu.embed_documents(sample)
     lengths = cpu.count_tokens_many(texts[:1000]) or []
+    tokens = BertTokens(token_settings(layout))
     metrics: dict[str, Any] = {
         "device": device_description(args.device),
         "texts": len(texts),
@@ -355,6 +406,9 @@ def main() -> None:
         "min_cosine": MIN_COSINE,
         "tokenizers_parallelism": os.environ.get("TOKENIZERS_PARALLELISM"),
         "tokenizers": tokenizers_version(),
+        # Distinct whitespace-separated tokens: the entries the word cache learns.
+        "distinct_tokens": len({token for text in texts for token in text.lower().split()}),
+        "word_cache_share": float(np.mean([tokens.by_word_cache(text) for text in texts[:10_000]])),
         "precisions": {},
     }
     if not args.skip_sentence_transformers:
@@ -366,7 +420,14 @@ def main() -> None:
             metrics["cpu_float32_min_cosine_to_sentence_transformers"] = f"not run: {exc}"
     for dtype in dtypes:
         result = run_config(
-            args, layout, dtype, texts, reference, args.batch_size, args.tokenizer_threads
+            args,
+            layout,
+            dtype,
+            texts,
+            reference,
+            args.batch_size,
+            args.tokenizer_workers,
+            args.tokenizer_pool,
         )
         metrics["precisions"][dtype] = result
         _report(dtype, result)

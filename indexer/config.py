@@ -127,13 +127,19 @@ class EmbeddingSettings(SettingsGroup):
         "texts/s against 9,645 at 512 and 13,361 at 2048 (docs/benchmarks.md, GPU bulk "
         "embedding), with half the activation memory of 2048 for smaller GPUs.",
     )
-    tokenizer_threads: int = Field(
+    tokenizer_workers: int = Field(
         0,
         ge=0,
         le=256,
-        description="Local plain BERT models: threads tokenizing documents ahead of the forward "
-        "pass, each with its own tokenizer. 0: one on CPU (torch uses the cores), all CPUs but "
-        "one on CUDA.",
+        description="Local plain BERT models: workers tokenizing documents ahead of the forward "
+        "pass. 0: one on CPU (torch uses the cores), all CPUs but one on CUDA.",
+    )
+    tokenizer_pool: Literal["auto", "threads", "processes"] = Field(
+        "auto",
+        description="Local plain BERT models: what the tokenizer workers are. Plain-ASCII texts "
+        "are tokenized in Python (the Rust tokenizer's ids, several times faster per core), which "
+        "holds the GIL, so threads do not add up. auto: processes on CUDA, where tokenization "
+        "bounds the rate, threads on CPU, where the forward pass does.",
     )
     executor: Literal["local", "ray"] = Field(
         "local",

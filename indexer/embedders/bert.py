@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from indexer.embedders.bert_tokens import BertTokens, TokenSettings
+
 _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
 _NORMALIZE = "sentence_transformers.models.Normalize"
@@ -99,15 +101,6 @@ def bert_layout(model_dir: str | Path) -> BertLayout | None:
     )
 
 
-def _encode_batch(tokenizer: Any, texts: list[str], add_special_tokens: bool = True) -> Any:
-    """``encode_batch`` without character offsets, which nothing here reads: the same ids and
-    masks in less time (on the development machine's cores one thread's rate rose by about
-    two thirds; on the GPU machine's, less). Tokenization bounds the GPU path
-    (docs/benchmarks.md, "GPU bulk embedding"). ``encode_batch_fast`` is tokenizers >= 0.21."""
-    fast = getattr(tokenizer, "encode_batch_fast", None) or tokenizer.encode_batch
-    return fast(texts, add_special_tokens=add_special_tokens)
-
-
 def bfloat16_is_fast(device: str) -> bool:
     """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX): there
     bfloat16 query encoding is ~1.8x faster than float32 for the same ranking
@@ -124,6 +117,35 @@ def bfloat16_is_fast(device: str) -> bool:
     return False
 
 
+def token_settings(layout: BertLayout, fast: bool = True) -> TokenSettings:
+    """How ``layout``'s model tokenizes (``fast``: plain-ASCII texts by the word cache)."""
+    return TokenSettings(
+        tokenizer_file=str(layout.path / "tokenizer.json"),
+        max_length=layout.max_seq_length,
+        pad_id=int(layout.config.get("pad_token_id") or 0),
+        lowercase=layout.lowercase,
+        fast=fast,
+    )
+
+
+# Query, key and value projections in one matrix product (_fused_qkv).
+QKV = "attention.self.qkv"
+
+
+def _fused_qkv(weights: dict[str, Any], layers: int) -> dict[str, Any]:
+    """``weights`` with each layer's query, key and value projections stacked into one: one
+    matrix product reads the layer's input once instead of three times (each output column is
+    the same dot product as before)."""
+    import torch
+
+    for n in range(layers):
+        prefix = f"encoder.layer.{n}.attention.self."
+        for part in ("weight", "bias"):
+            names = [f"{prefix}{kind}.{part}" for kind in ("query", "key", "value")]
+            weights[f"encoder.layer.{n}.{QKV}.{part}"] = torch.cat([weights.pop(m) for m in names])
+    return weights
+
+
 class BertEncoder:
     """Tokenizer + BERT forward pass + mean pooling, safe to call from several threads.
 
@@ -131,10 +153,11 @@ class BertEncoder:
     ``float16``/``bfloat16`` copy is made on first use of that precision (``pooled(dtype=)``).
     """
 
-    def __init__(self, layout: BertLayout, device: str = "cpu") -> None:
+    def __init__(
+        self, layout: BertLayout, device: str = "cpu", fast_wordpiece: bool = True
+    ) -> None:
         import torch
         from safetensors.torch import load_file
-        from tokenizers import Tokenizer
 
         self._torch = torch
         self.device = torch.device(device)
@@ -145,38 +168,17 @@ class BertEncoder:
         self._layers = int(config["num_hidden_layers"])
         self._eps = float(config.get("layer_norm_eps", 1e-12))
         weights = load_file(str(layout.path / "model.safetensors"), device=str(self.device))
-        self._w = {name.removeprefix("bert."): tensor.float() for name, tensor in weights.items()}
+        self._w = _fused_qkv(
+            {name.removeprefix("bert."): tensor.float() for name, tensor in weights.items()},
+            self._layers,
+        )
         self._cast: dict[Any, dict[str, Any]] = {}
         self._cast_lock = threading.Lock()
-        self._lowercase = layout.lowercase
         self.pad_id = int(config.get("pad_token_id") or 0)
-        self._tokenizer_file = str(layout.path / "tokenizer.json")
-        # Two tokenizers: chunking counts whole texts, encoding truncates and pads them.
-        self._counter = Tokenizer.from_file(self._tokenizer_file)
-        self._counter.no_padding()
-        self._counter.no_truncation()
-        self._tokenizer = self.new_tokenizer()
-        # The mask is read off the ids only where a post-processor closes every text with a
-        # special token ([SEP]); see _mask.
-        self._closed_texts = self._tokenizer.post_processor is not None
-        # tokenizers' Tokenizer is not documented as thread-safe; batches are tokenized under
-        # this lock and only the forward pass runs concurrently. The document pipeline gives
-        # each of its threads a tokenizer of its own instead (new_tokenizer).
-        self._lock = threading.Lock()
-
-    def new_tokenizer(self) -> Any:
-        """A tokenizer that truncates to the model's limit and pads to a batch's longest."""
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(self._tokenizer_file)
-        tokenizer.enable_truncation(max_length=self.max_seq_length)
-        tokenizer.enable_padding(pad_id=self.pad_id)
-        return tokenizer
+        self.tokens = BertTokens(token_settings(layout, fast_wordpiece))
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        with self._lock:
-            encodings = _encode_batch(self._counter, self._cased(texts), add_special_tokens=False)
-        return [len(encoding.ids) for encoding in encodings]
+        return self.tokens.count(texts)
 
     def encode(self, texts: list[str], batch_size: int, bfloat16: bool = False) -> np.ndarray:
         """(len(texts), dimension) mean-pooled vectors, not normalised; longest texts batched
@@ -189,8 +191,7 @@ class BertEncoder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            with self._lock:
-                ids, mask = self.tokenize(self._tokenizer, [texts[i] for i in batch])
+            ids, mask = self.tokens.padded([texts[i] for i in batch])
             torch = self._torch
             pooled = self.pooled(
                 torch.from_numpy(ids).to(self.device),
@@ -199,32 +200,6 @@ class BertEncoder:
             )
             out[batch] = pooled.cpu().numpy()
         return out
-
-    def _cased(self, texts: list[str]) -> list[str]:
-        return [text.lower() for text in texts] if self._lowercase else texts
-
-    def tokenize(self, tokenizer: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids (int64) and attention mask (bool) of ``texts``, padded to the longest;
-        ``tokenizer`` from ``new_tokenizer`` (the caller makes sure no other thread uses it)."""
-        encodings = _encode_batch(tokenizer, self._cased(texts))
-        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
-        if not self._closed_texts:
-            mask = [encoding.attention_mask for encoding in encodings]
-            return ids, np.array(mask, dtype=np.bool_).reshape(ids.shape)
-        return ids, self._mask(ids)
-
-    def _mask(self, ids: np.ndarray) -> np.ndarray:
-        """The attention mask of right-padded ``ids``: each row's tokens up to its trailing pad
-        tokens. Reading each encoding's own mask converts a second Python list per text under
-        the GIL, which on a GPU bounds how fast tokenizer threads feed the forward pass. Equal
-        to that mask because the template ends every text in a non-pad token ([SEP]); a text of
-        no tokens at all is all padding in both. A tokenizer without a post-processor (a text
-        ending in a literal pad token would be misread) keeps the tokenizer's own mask."""
-        real = ids != self.pad_id
-        if ids.shape[1] == 0:
-            return real
-        lengths = np.where(real.any(axis=1), ids.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)
-        return np.arange(ids.shape[1]) < lengths[:, None]
 
     def pooled(self, ids: Any, mask: Any, bfloat16: bool = False, dtype: Any = None) -> Any:
         """Mean-pooled float32 vectors (a tensor on the device) of a tokenized batch.
@@ -262,9 +237,7 @@ class BertEncoder:
 
         for n in range(self._layers):
             p = f"encoder.layer.{n}."
-            q = heads(self._linear(x, w, p + "attention.self.query"))
-            k = heads(self._linear(x, w, p + "attention.self.key"))
-            v = heads(self._linear(x, w, p + "attention.self.value"))
+            q, k, v = map(heads, self._linear(x, w, p + QKV).split(self.dimension, dim=-1))
             context = functional.scaled_dot_product_attention(
                 q, k, v, attn_mask=attend, scale=1.0 / math.sqrt(head_dim)
             )

@@ -20,7 +20,8 @@ def build_embedder(settings: IndexerSettings) -> Embedder:
                 query_dtype=settings.embedding.query_dtype,
                 document_dtype=settings.embedding.document_dtype,
                 cuda_batch_size=settings.embedding.cuda_batch_size,
-                tokenizer_threads=settings.embedding.tokenizer_threads,
+                tokenizer_workers=settings.embedding.tokenizer_workers,
+                tokenizer_pool=settings.embedding.tokenizer_pool,
             )
         case "openai":
             from indexer.embedders.openai_http import OpenAIEmbedder

@@ -18,7 +18,7 @@ import numpy as np
 
 from indexer.embedders.base import Embedder, TextKind, normalise
 from indexer.embedders.bert import BertEncoder, BertLayout, bert_layout, bfloat16_is_fast
-from indexer.embedders.bert_pipeline import DocumentPipeline
+from indexer.embedders.bert_pipeline import DocumentPipeline, TokenizerPool
 from indexer.embedders.naming import BUNDLED_MODEL, embedder_identity
 from indexer.embedders.precision import (
     DocumentDtype,
@@ -59,11 +59,12 @@ def load_local_embedder(
     query_dtype: QueryDtype = "auto",
     document_dtype: DocumentDtype = "auto",
     cuda_batch_size: int = 1024,
-    tokenizer_threads: int = 0,
+    tokenizer_workers: int = 0,
+    tokenizer_pool: TokenizerPool = "auto",
 ) -> Embedder:
     """``runtime="auto"``: torch directly when the model is a plain BERT encoder with mean
     pooling, sentence-transformers otherwise; ``"sentence-transformers"``: always the latter.
-    ``document_dtype``, ``cuda_batch_size`` and ``tokenizer_threads`` concern the torch path's
+    ``document_dtype``, ``cuda_batch_size`` and ``tokenizer_*`` concern the torch path's
     documents (``bert_pipeline``, ``precision``); ``cuda_batch_size`` replaces ``batch_size``
     for them on CUDA."""
     device = resolve_device(device)
@@ -83,7 +84,8 @@ def load_local_embedder(
                 bfloat16_queries=bfloat16,
                 document_dtype=document_dtype,
                 document_batch_size=cuda_batch_size if on_cuda else batch_size,
-                tokenizer_threads=tokenizer_threads,
+                tokenizer_workers=tokenizer_workers,
+                tokenizer_pool=tokenizer_pool,
             )
     return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
 
@@ -107,7 +109,8 @@ class TorchBertEmbedder(Embedder):
         bfloat16_queries: bool = False,
         document_dtype: DocumentDtype = "auto",
         document_batch_size: int | None = None,
-        tokenizer_threads: int = 0,
+        tokenizer_workers: int = 0,
+        tokenizer_pool: TokenizerPool = "auto",
     ):
         super().__init__(model_name=model, embed_batch_size=batch_size)
         silence_library_output()
@@ -124,7 +127,8 @@ class TorchBertEmbedder(Embedder):
         self._pipeline = DocumentPipeline(
             self._encoder,
             document_batch_size or batch_size,
-            threads=tokenizer_threads,
+            workers=tokenizer_workers,
+            pool=tokenizer_pool,
             dtype=torch_dtype(self._document_dtype),
         )
 
@@ -180,9 +184,18 @@ class TorchBertEmbedder(Embedder):
         return str(self._encoder.device)
 
     @property
-    def tokenizer_threads(self) -> int:
-        """Threads tokenizing documents ahead of the forward pass."""
-        return self._pipeline.threads
+    def tokenizer_workers(self) -> int:
+        """Workers tokenizing documents ahead of the forward pass."""
+        return self._pipeline.workers
+
+    @property
+    def tokenizer_processes(self) -> bool:
+        """Whether those workers are processes (else threads)."""
+        return self._pipeline.processes
+
+    def close(self) -> None:
+        """Stops the tokenizer workers (a later call starts them again)."""
+        self._pipeline.close()
 
 
 class SentenceTransformerEmbedder(Embedder):

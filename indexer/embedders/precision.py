@@ -49,8 +49,7 @@ def agreements(
     tokenized and their float32 vectors computed once for all of them)."""
     import torch
 
-    tokenizer = encoder.new_tokenizer()
-    ids, mask = encoder.tokenize(tokenizer, texts)
+    ids, mask = encoder.tokens.padded(texts)
     ids_t = torch.from_numpy(ids).to(encoder.device)
     mask_t = torch.from_numpy(mask).to(encoder.device)
     reference = normalise(encoder.pooled(ids_t, mask_t).cpu().numpy())

@@ -151,25 +151,38 @@ def test_loading_the_bundled_model_imports_neither_transformers_library() -> Non
     assert out.stdout.strip() == "[]"
 
 
-def test_the_attention_mask_equals_the_tokenizers_own_even_for_literal_pad_tokens(
+def _rust_padded(model: Path, texts: list[str], limit: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The Rust tokenizer's own padded ids and attention mask (the reference)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=limit)
+    tokenizer.enable_padding(pad_id=0)
+    encodings = tokenizer.encode_batch(texts)
+    ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+    mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.bool_)
+    return ids.reshape(len(texts), -1), mask.reshape(len(texts), -1)
+
+
+def test_token_ids_and_mask_equal_the_rust_tokenizers_with_or_without_the_fast_path(
     corpus_path: Path,
 ) -> None:
     from indexer.embedders.bert import BertEncoder
 
     layout = bert_layout(_resolve(BUNDLED_MODEL)[0])
     assert layout is not None
-    encoder = BertEncoder(layout)
-    tokenizer = encoder.new_tokenizer()
     texts = [*_texts(corpus_path), "[PAD] first", "last [PAD]", "x [PAD] [PAD]", "[PAD]"]
-    for start in range(0, len(texts), 7):
-        batch = texts[start : start + 7]
-        _, mask = encoder.tokenize(tokenizer, batch)
-        theirs = [encoding.attention_mask for encoding in tokenizer.encode_batch(batch)]
-        assert mask.dtype == np.bool_
-        assert (mask == np.array(theirs, dtype=np.bool_)).all()
+    for fast in (True, False):
+        encoder = BertEncoder(layout, fast_wordpiece=fast)
+        for start in range(0, len(texts), 7):
+            batch = texts[start : start + 7]
+            ids, mask = encoder.tokens.padded(batch)
+            theirs_ids, theirs_mask = _rust_padded(layout.path, batch)
+            assert ids.dtype == np.int64 and mask.dtype == np.bool_
+            assert np.array_equal(ids, theirs_ids) and np.array_equal(mask, theirs_mask)
 
 
-def _model_copy(target: Path) -> Path:
+def _linked_model_copy(target: Path) -> Path:
     """The bundled model's files in ``target`` (weights linked, not copied)."""
     source = Path(_resolve(BUNDLED_MODEL)[0])
     for path in source.rglob("*"):
@@ -183,21 +196,20 @@ def _model_copy(target: Path) -> Path:
     return target
 
 
-def test_a_tokenizer_without_a_post_processor_keeps_its_own_attention_mask(
+def test_a_tokenizer_without_a_post_processor_keeps_its_own_ids_and_mask(
     tmp_path: Path,
 ) -> None:
     from indexer.embedders.bert import BertEncoder
 
-    model = _model_copy(tmp_path / "model")
+    model = _linked_model_copy(tmp_path / "model")
     config = json.loads((model / "tokenizer.json").read_text(encoding="utf-8"))
     config["post_processor"] = None
     (model / "tokenizer.json").write_text(json.dumps(config), encoding="utf-8")
     layout = bert_layout(model)
     assert layout is not None
     encoder = BertEncoder(layout)
-    tokenizer = encoder.new_tokenizer()
     batch = ["ends in a literal [PAD]", "a longer text that pads the other one out"]
-    _, mask = encoder.tokenize(tokenizer, batch)
-    theirs = [encoding.attention_mask for encoding in tokenizer.encode_batch(batch)]
-    assert (mask == np.array(theirs, dtype=np.bool_)).all()
+    ids, mask = encoder.tokens.padded(batch)
+    theirs_ids, theirs_mask = _rust_padded(model, batch)
+    assert np.array_equal(ids, theirs_ids) and np.array_equal(mask, theirs_mask)
     assert not mask[0].all()  # the literal [PAD] is text here, the padding after it is not

@@ -54,7 +54,7 @@ def test_pipelined_documents_keep_input_order_across_many_small_batches_and_thre
 ) -> None:
     texts = _texts(corpus_path)
     random.Random(7).shuffle(texts)
-    threaded = _torch_embedder(document_batch_size=3, tokenizer_threads=3)
+    threaded = _torch_embedder(document_batch_size=3, tokenizer_workers=3)
     vectors = threaded.embed_documents(texts)
     alone = np.vstack([float32_embedder.embed_queries([text]) for text in texts])
     assert vectors.shape == (len(texts), 384)
@@ -64,12 +64,34 @@ def test_pipelined_documents_keep_input_order_across_many_small_batches_and_thre
     assert seen != list(range(len(texts)))  # yielded shortest first, placed back by position
 
 
-def test_a_failure_in_the_tokenizer_thread_surfaces_as_an_embedder_error(
+def test_tokenizer_processes_give_the_vectors_tokenizer_threads_give(
+    float32_embedder: Embedder, corpus_path: Path
+) -> None:
+    texts = _texts(corpus_path, lines=20)
+    random.Random(3).shuffle(texts)
+    processes = _torch_embedder(
+        document_batch_size=4, tokenizer_workers=2, tokenizer_pool="processes"
+    )
+    try:
+        assert processes.tokenizer_processes and processes.tokenizer_workers == 2
+        vectors = processes.embed_documents(texts)
+        # A second call reuses the running processes.
+        assert np.array_equal(processes.embed_documents(texts), vectors)
+    finally:
+        processes.close()
+    threaded = _torch_embedder(document_batch_size=4, tokenizer_workers=2)
+    assert not threaded.tokenizer_processes
+    assert np.array_equal(threaded.embed_documents(texts), vectors)
+
+
+def test_a_failure_in_a_tokenizer_worker_surfaces_as_an_embedder_error(
     float32_embedder: Embedder,
 ) -> None:
     not_text: object = b"bytes are not text"
-    threaded = _torch_embedder(document_batch_size=1, tokenizer_threads=2)
-    for embedder in (threaded, float32_embedder):  # batches in threads; one batch inline
+    threaded = _torch_embedder(document_batch_size=1, tokenizer_workers=2)
+    processes = _torch_embedder(document_batch_size=1, tokenizer_pool="processes")
+    # batches in threads, in a process; one batch inline
+    for embedder in (threaded, processes, float32_embedder):
         with pytest.raises(EmbedderError, match="tokenizing a batch of documents failed"):
             embedder.embed_documents(["a text", not_text, "another text"])  # type: ignore[list-item]
         # The pipeline is not left broken by it.
