@@ -47,7 +47,11 @@ from _results import record, write_document  # noqa: E402
 
 from indexer.embedders.bert import BertEncoder, bert_layout, token_settings  # noqa: E402
 from indexer.embedders.bert_tokens import BertTokens, packed_in_worker, start_worker  # noqa: E402
-from indexer.embedders.local import TorchBertEmbedder, resolve_device  # noqa: E402
+from indexer.embedders.local import (  # noqa: E402
+    CUDA_CALL_TEXTS,
+    TorchBertEmbedder,
+    resolve_device,
+)
 from indexer.embedders.precision import MIN_COSINE  # noqa: E402
 
 CORPUS = ROOT / "data" / "daily-papers.txt"
@@ -363,9 +367,10 @@ def main() -> None:
     parser.add_argument(
         "--block-texts",
         type=int,
-        default=8192,
-        help="texts per embedding call, as index add calls once per block of 4,096 papers "
-        "(a few thousand chunks); 0: all texts in one call",
+        default=-1,
+        help="texts per embedding call; -1: as index add calls (32,768 on CUDA, where it "
+        "gathers blocks of papers up to that; a block of 4,096 papers, a few thousand chunks, "
+        "on CPU: 8,192 here); 0: all texts in one call",
     )
     parser.add_argument("--reference-texts", type=int, default=2048, help="compared with CPU")
     parser.add_argument(
@@ -410,6 +415,8 @@ def main() -> None:
         raise SystemExit(f"--dtypes: unknown {', '.join(unknown)} (known: {', '.join(DTYPES)})")
     args.device = resolve_device(args.device)
     args.batch_size = args.batch_size or (1024 if args.device.startswith("cuda") else 64)
+    if args.block_texts < 0:
+        args.block_texts = CUDA_CALL_TEXTS if args.device.startswith("cuda") else 8192
     cpu = TorchBertEmbedder(str(args.model_dir), layout, device="cpu", document_dtype="float32")
     texts = abstracts(
         args.texts,

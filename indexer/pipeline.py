@@ -80,6 +80,9 @@ class Ingest:
             settings.chunking.tokens, settings.chunking.overlap_sentences, embedder.max_input_tokens
         )
         self._preparer = Preparer(worker_count(settings.ingest.workers), progress.log)
+        # Chunked blocks waiting to be embedded together (_stage), and their chunks.
+        self._staged: list[tuple[list[Prepared], list[list[ChunkSpec]]]] = []
+        self._staged_texts = 0
 
     # -- dedup -------------------------------------------------------------------------
     def feed(self, record: PaperRecord) -> None:
@@ -130,15 +133,30 @@ class Ingest:
         to segments; blocks are written in the order they were submitted."""
         if drafts:
             for prepared in self._preparer.submit(drafts):
-                self._write(prepared)
+                self._stage(prepared)
 
-    def _write(self, block: list[Prepared]) -> None:
+    def _stage(self, block: list[Prepared]) -> None:
+        """Chunk a prepared block; embed and write the staged blocks once they hold the texts
+        the embedder wants per call (``Embedder.call_texts``: on a GPU a call's first batch
+        waits for its tokenization and its last leaves the device idle, so small calls cost
+        it a tenth of its rate; docs/benchmarks.md, "GPU bulk embedding")."""
         counter = self.embedder.count_tokens_many if self.embedder.max_input_tokens else None
-        papers = [p.paper for p in block]
         specs = [
-            chunk_paper(p.title, p.sentences, self._limits, counter, prepared.token_counts)
-            for p, prepared in zip(papers, block, strict=True)
+            chunk_paper(p.paper.title, p.paper.sentences, self._limits, counter, p.token_counts)
+            for p in block
         ]
+        self._staged.append((block, specs))
+        self._staged_texts += sum(len(chunks) for chunks in specs)
+        if self._staged_texts >= self.embedder.call_texts:
+            self._write_staged()
+
+    def _write_staged(self) -> None:
+        staged, self._staged, self._staged_texts = self._staged, [], 0
+        if not staged:
+            return
+        block = [prepared for part, _ in staged for prepared in part]
+        specs = [chunks for _, part_specs in staged for chunks in part_specs]
+        papers = [p.paper for p in block]
         vectors = self.embed([s.text for chunks in specs for s in chunks])
         if self.current is not None:
             located = self.current.papers.locate([p.paper_id for p in papers])
@@ -203,7 +221,8 @@ class Ingest:
         self._flush()
         try:
             for prepared in self._preparer.drain():
-                self._write(prepared)
+                self._stage(prepared)
+            self._write_staged()
         finally:
             self._preparer.close()
         self.sink.seal()

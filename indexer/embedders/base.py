@@ -55,6 +55,12 @@ class Embedder(ABC):
         or None when unknown."""
         return None
 
+    @property
+    def call_texts(self) -> int:
+        """Documents per ``embed_document_batches`` call below which the backend loses speed
+        to the call's start and end (0: none): ``index add`` gathers blocks up to it."""
+        return 0
+
     def count_tokens_many(self, texts: list[str]) -> list[int] | None:
         """Lengths in the model's own tokens (special tokens excluded), or None when unknown."""
         return None

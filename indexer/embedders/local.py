@@ -90,6 +90,10 @@ def load_local_embedder(
     return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
 
 
+# Documents per embedding call on CUDA (call_texts).
+CUDA_CALL_TEXTS = 32_768
+
+
 class TorchBertEmbedder(Embedder):
     """A plain BERT sentence-transformers model without sentence-transformers.
 
@@ -146,6 +150,13 @@ class TorchBertEmbedder(Embedder):
 
     def count_tokens_many(self, texts: list[str]) -> list[int] | None:
         return self._encoder.count_tokens(texts)
+
+    @property
+    def call_texts(self) -> int:
+        # On one H200, 8,192 texts per call ran at 29,986 texts/s, 32,768 at 33,531 and all
+        # 60,000 at once at 33,942 (docs/benchmarks.md, "GPU bulk embedding"). On CPU the
+        # forward pass dwarfs a call's start and end.
+        return CUDA_CALL_TEXTS if self._encoder.device.type == "cuda" else 0
 
     def _embed(self, texts: list[str], kind: TextKind) -> np.ndarray:
         if kind == "query":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,22 @@ class CountingEmbedder(Embedder):
     """Delegates to a real embedder and records every document text it embeds, and every batch
     of queries."""
 
-    def __init__(self, inner: Embedder, name: str | None = None) -> None:
+    def __init__(self, inner: Embedder, name: str | None = None, call_texts: int = 0) -> None:
         super().__init__(model_name=inner.model_name, embed_batch_size=inner.embed_batch_size)
         self._inner = inner
         self._name = name or inner.name
+        self._call_texts = call_texts
         self._embedded: list[str] = []
         self._query_batches: list[list[str]] = []
+        self.document_calls: list[int] = []  # texts per embed_document_batches call
+
+    @property
+    def call_texts(self) -> int:
+        return self._call_texts
+
+    def embed_document_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        self.document_calls.append(len(texts))
+        return super().embed_document_batches(texts)
 
     @property
     def embedded(self) -> list[str]:

@@ -11,10 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from indexer.builder import Indexer
 from indexer.embedders.base import Embedder
-from indexer.index import IndexVersion
+from indexer.index import IndexVersion, open_index
 from indexer.progress import Progress
+from tests.fakes.embedders import CountingEmbedder
 
 
 def _build(index_dir: Path, corpus: Path, embedder: Embedder, settings_for, workers: int) -> str:
@@ -120,3 +123,24 @@ def test_an_add_killed_with_sigkill_leaves_no_worker_process_behind(
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in workers if _running(pid)] == []
+
+
+def test_blocks_are_embedded_together_up_to_the_texts_the_embedder_wants_per_call(
+    tmp_path: Path, corpus_path: Path, embedder: Embedder, settings_for
+) -> None:
+    built = {}
+    for call_texts in (0, 40):
+        counting = CountingEmbedder(embedder, call_texts=call_texts)
+        index_dir = tmp_path / f"calls-{call_texts}"
+        _build(index_dir, corpus_path, counting, settings_for, workers=1)
+        built[call_texts] = (counting.document_calls, open_index(index_dir))
+    per_block, per_block_index = built[0]
+    gathered, gathered_index = built[40]
+    # 54 papers in blocks of 8: one call per block, or blocks gathered until 40 chunks.
+    assert len(per_block) == 7 and sum(per_block) == sum(gathered)
+    assert all(size >= 40 for size in gathered[:-1]) and len(gathered) < len(per_block)
+    ids = list(range(per_block_index.n_live_chunks))
+    assert gathered_index.n_live_chunks == len(ids)
+    assert gathered_index.chunks.many(ids) == per_block_index.chunks.many(ids)
+    vectors = gathered_index.vectors.vectors_of(ids)
+    np.testing.assert_allclose(vectors, per_block_index.vectors.vectors_of(ids), atol=1e-5)
