@@ -136,12 +136,14 @@ def run_config(
     dtype: str,
     texts: list[str],
     reference: np.ndarray,
-    batch_size: int,
-    workers: int,
-    pool: str = "auto",
+    batch_size: int | None = None,
+    workers: int | None = None,
     block_texts: int | None = None,
 ) -> dict[str, Any]:
-    """``index add``'s document path in one configuration: throughput and agreement."""
+    """``index add``'s document path in one configuration (what is not given as ``args``
+    says): throughput and agreement."""
+    batch_size = batch_size or args.batch_size
+    workers = args.tokenizer_workers if workers is None else workers
 
     embedder = TorchBertEmbedder(
         str(args.model_dir),
@@ -151,7 +153,7 @@ def run_config(
         document_dtype=dtype,  # type: ignore[arg-type]
         document_batch_size=batch_size,
         tokenizer_workers=workers,
-        tokenizer_pool=pool,  # type: ignore[arg-type]
+        tokenizer_pool=args.tokenizer_pool,
     )
     try:
         # Warm-up: kernels, weight casts, tokenizer processes started (their word caches
@@ -313,25 +315,13 @@ def sweep(
         for workers in _numbers(args.sweep_workers) or [args.tokenizer_workers]:
             if batch == args.batch_size and workers == args.tokenizer_workers:
                 continue
-            result = run_config(
-                args, layout, dtype, texts, reference, batch, workers, args.tokenizer_pool
-            )
+            result = run_config(args, layout, dtype, texts, reference, batch, workers)
             results.append(result)
             _report("sweep", result)
     for block in _numbers(args.sweep_block_texts):
         # One call per block of this size: a call's first batch waits for its tokenization
         # and its last leaves the device idle until the next call.
-        result = run_config(
-            args,
-            layout,
-            dtype,
-            texts,
-            reference,
-            args.batch_size,
-            args.tokenizer_workers,
-            args.tokenizer_pool,
-            block,
-        )
+        result = run_config(args, layout, dtype, texts, reference, block_texts=block)
         results.append(result)
         _report(f"block {block or len(texts)}", result)
     return results
@@ -449,16 +439,7 @@ def main() -> None:
         except ImportError as exc:
             metrics["cpu_float32_min_cosine_to_sentence_transformers"] = f"not run: {exc}"
     for dtype in dtypes:
-        result = run_config(
-            args,
-            layout,
-            dtype,
-            texts,
-            reference,
-            args.batch_size,
-            args.tokenizer_workers,
-            args.tokenizer_pool,
-        )
+        result = run_config(args, layout, dtype, texts, reference)
         metrics["precisions"][dtype] = result
         _report(dtype, result)
     within = [r for r in metrics["precisions"].values() if r["within_cosine"]]

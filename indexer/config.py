@@ -123,9 +123,9 @@ class EmbeddingSettings(SettingsGroup):
         ge=1,
         le=8192,
         description="Local plain BERT models on CUDA: documents per forward pass (length-sorted, "
-        "so padding stays short); on CPU embed_batch_size applies. 1024: on one H200 12,255 "
-        "texts/s against 9,645 at 512 and 13,361 at 2048 (docs/benchmarks.md, GPU bulk "
-        "embedding), with half the activation memory of 2048 for smaller GPUs.",
+        "so padding stays short); on CPU embed_batch_size applies. 1024: on one H200 33,646 "
+        "texts/s against 34,094 at 2048 (docs/benchmarks.md, GPU bulk embedding), with half "
+        "the activation memory for smaller GPUs.",
     )
     tokenizer_workers: int = Field(
         0,
