@@ -86,9 +86,9 @@ class DocumentPipeline:
         # in pieces by all workers together, so that it is ready in a fraction of the time one
         # worker would take and the forward pass does not wait long. Later batches are
         # tokenized while the device runs: in processes their pieces are larger, since each
-        # piece costs the calling process ~0.05 ms per text of pickling and queueing (about
-        # 5 ms of a 1,024-text batch at 69 texts a piece, 2.6 at 256, measured on the
-        # development machine), under the GIL the forward pass's launches need.
+        # piece costs the calling process pickling and queueing under the GIL the forward
+        # pass's launches need (in an ad hoc check on the development machine, about 5 ms of
+        # CPU per 1,024 texts at 69 texts a piece, 2.6 at 256).
         self._first_piece = max(1, -(-batch_size // self._workers))
         self._piece = (
             max(self._first_piece, _PROCESS_PIECE) if self._processes else self._first_piece

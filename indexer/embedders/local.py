@@ -153,8 +153,8 @@ class TorchBertEmbedder(Embedder):
 
     @property
     def call_texts(self) -> int:
-        # On one H200, 8,192 texts per call ran at 29,986 texts/s, 32,768 at 33,531 and all
-        # 60,000 at once at 33,942 (docs/benchmarks.md, "GPU bulk embedding"). On CPU the
+        # On one H200, 8,192 texts per call ran at 27,511 texts/s, 32,768 at 33,646 and all
+        # 60,000 at once at 33,449 (docs/benchmarks.md, "GPU bulk embedding"). On CPU the
         # forward pass dwarfs a call's start and end.
         return CUDA_CALL_TEXTS if self._encoder.device.type == "cuda" else 0
 
