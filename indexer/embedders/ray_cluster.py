@@ -31,11 +31,19 @@ _CONNECT_TIMEOUT_S = 10.0
 class EmbedActor:
     """A Ray Data actor: the local model, loaded once, embedding the batches sent to it."""
 
-    def __init__(self, model: str, device: str, batch_size: int, runtime: Any) -> None:
+    def __init__(
+        self, model: str, device: str, batch_size: int, runtime: Any, tokenizer_workers: int
+    ) -> None:
         from indexer.embedders.local import load_local_embedder
 
+        # Tokenizer workers on the CPUs Ray reserved for this actor, not on every core of
+        # the node (which the node's other actors share).
         self._embedder = load_local_embedder(
-            model, device=device, batch_size=batch_size, runtime=runtime
+            model,
+            device=device,
+            batch_size=batch_size,
+            runtime=runtime,
+            tokenizer_workers=tokenizer_workers,
         )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -76,20 +84,34 @@ def _check_reachable(target: str) -> None:
         ) from exc
 
 
+# CPUs reserved per GPU actor when ray_cpus_per_actor is 0: its tokenizer processes.
+GPU_ACTOR_CPUS = 4
+
+
+def cpus_per_actor(settings: IndexerSettings) -> int:
+    """``ray_cpus_per_actor``, else 1 for a CPU actor and ``GPU_ACTOR_CPUS`` for a GPU one."""
+    if settings.ray.cpus_per_actor:
+        return settings.ray.cpus_per_actor
+    return GPU_ACTOR_CPUS if settings.ray.gpus_per_actor > 0 else 1
+
+
 def actor_count(settings: IndexerSettings) -> int:
-    """``ray_actors``, else one actor per GPU (or CPU) the cluster has now."""
+    """``ray_actors``, else as many actors as the cluster has GPUs (for GPU actors) and CPUs
+    for now."""
     if settings.ray.actors:
         return settings.ray.actors
     import ray
 
     resources = ray.cluster_resources()
-    gpus = settings.ray.gpus_per_actor
-    kind, per_actor = ("GPU", gpus) if gpus > 0 else ("CPU", 1.0)
-    count = int(resources.get(kind, 0.0) // per_actor)
+    wants = {"CPU": float(cpus_per_actor(settings))}
+    if settings.ray.gpus_per_actor > 0:
+        wants["GPU"] = settings.ray.gpus_per_actor
+    count = min(int(resources.get(kind, 0.0) // need) for kind, need in wants.items())
     if count < 1:
+        asked = " and ".join(f"{need:g} {kind}" for kind, need in wants.items())
         raise EmbedderError(
-            f"the Ray cluster has no {kind} for an embedding actor "
-            f"(it offers {dict(sorted(resources.items()))}); set ABSTRACTQA_RAY_ACTORS "
+            f"the Ray cluster has too few resources for an embedding actor ({asked} each; "
+            f"it offers {dict(sorted(resources.items()))}); set ABSTRACTQA_RAY_ACTORS "
             "if workers join later"
         )
     return count
@@ -185,6 +207,7 @@ class RayEmbedder(Embedder):
         per_block = -(-len(texts) // n_blocks)  # from_items' even split: the largest block
         items = [{"row": row, "text": text} for row, text in enumerate(texts)]
         gpus = self._settings.ray.gpus_per_actor
+        cpus = cpus_per_actor(self._settings)
         dataset = ray.data.from_items(items, override_num_blocks=n_blocks)
         return dataset.map_batches(
             EmbedActor,
@@ -193,10 +216,11 @@ class RayEmbedder(Embedder):
                 "device": "cuda" if gpus > 0 else "cpu",
                 "batch_size": batch_size,
                 "runtime": self._settings.embedding.runtime,
+                "tokenizer_workers": cpus,
             },
             batch_size=per_block,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=min(self._actors, n_blocks)),
-            num_cpus=1,
+            num_cpus=cpus,
             num_gpus=gpus or None,
         )

@@ -21,6 +21,8 @@ from indexer.checkpoint import EmbedCheckpoint, text_key
 from indexer.config import IndexerSettings
 from indexer.embedders.base import Embedder
 from indexer.embedders.factory import build_document_embedder, embedder_name
+from indexer.embedders.ray_cluster import GPU_ACTOR_CPUS, actor_count
+from indexer.errors import EmbedderError
 from indexer.index import IndexVersion, open_index
 from indexer.retrieval import Retriever
 
@@ -158,3 +160,19 @@ def test_a_file_taken_for_the_ray_address_is_a_usage_error(
     assert run.returncode == 2
     assert f"error: --ray took {str(corpus_path)!r} for the Ray address" in run.stderr
     assert not (tmp_path / "index").exists()
+
+
+def test_actors_are_counted_by_the_cpus_each_reserves_and_too_few_are_refused(
+    ray_address: str,
+) -> None:
+    def count(**ray: object) -> int:
+        return actor_count(IndexerSettings(**{f"ray_{k}": v for k, v in ray.items()}))
+
+    assert count() == 2  # one CPU each on the two-CPU cluster
+    assert count(cpus_per_actor=2) == 1
+    assert count(actors=3, cpus_per_actor=2) == 3  # fixed: not counted
+    with pytest.raises(EmbedderError, match=r"too few resources .*\(3 CPU each"):
+        count(cpus_per_actor=3)
+    # A GPU actor reserves GPU_ACTOR_CPUS CPUs and a GPU; this cluster has neither enough.
+    with pytest.raises(EmbedderError, match=rf"{GPU_ACTOR_CPUS} CPU and 1 GPU each"):
+        count(gpus_per_actor=1)
