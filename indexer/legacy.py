@@ -14,8 +14,8 @@ from indexer.chunking import ChunkSpec
 from indexer.config import IndexerSettings
 from indexer.errors import IndexCorruptError
 from indexer.models import Chunk, Paper
-from indexer.pipeline import SegmentSink
 from indexer.progress import Progress
+from indexer.segment_sink import SegmentSink
 from indexer.storage import IndexDir, verify_files
 from indexer.versioning import VersionPlan, commit_version
 

@@ -18,9 +18,9 @@ from indexer.chunking import ChunkSpec
 from indexer.config import IndexerSettings
 from indexer.index import IndexVersion
 from indexer.models import Paper
-from indexer.pipeline import SegmentSink
 from indexer.progress import Progress
 from indexer.segment import Segment
+from indexer.segment_sink import SegmentSink
 from indexer.storage import IndexDir
 from indexer.versioning import commit_version, plan_from
 
