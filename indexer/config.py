@@ -184,9 +184,9 @@ class RaySettings(SettingsGroup):
         ge=0,
         le=256,
         description="embed_executor=ray: CPUs Ray reserves for each actor, all of which "
-        "tokenize for it (0: 1 for CPU actors; 4 for GPU actors, whose tokenizer processes "
-        "feed the GPU: on an H200 one worker tokenized 7,928 texts/s and the forward pass took "
-        "38,671, docs/benchmarks.md).",
+        "tokenize for it (0: 1 for CPU actors; 4 for GPU actors, a default not measured on a "
+        "cluster: on an H200 one worker alone tokenized 7,928 texts/s and the forward pass took "
+        "38,671, docs/benchmarks.md, so a fast GPU wants more).",
     )
 
 
@@ -212,8 +212,9 @@ class IngestSettings(SettingsGroup):
         4096,
         ge=1,
         le=1_000_000,
-        description="Papers per block of an add: the unit handed to a worker and embedded "
-        "at once (memory grows with it times the workers).",
+        description="Papers per block of an add: the unit handed to a worker, and embedded "
+        "at once unless the embedder wants more texts per call (on a GPU blocks are gathered "
+        "up to 32,768 chunks); memory grows with it times the workers.",
     )
 
 

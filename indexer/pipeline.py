@@ -4,8 +4,10 @@ Records are deduplicated as they arrive (against each other and against the inde
 into blocks of ``ingest_block_papers`` papers; a block is sentence-split, counted and BM25
 tokenised (indexer/prepare.py: in worker processes, in order), then chunked, embedded (through
 the resume checkpoint) and appended to the open segment, which is sealed once it holds
-``segment_max_papers`` papers. While one block is embedded and written the workers prepare the
-next ones. Memory is bounded by a few blocks plus the dedup keys, whatever the input size. A
+``segment_max_papers`` papers. Blocks are embedded one by one, or together up to the texts the
+embedder wants per call (``Embedder.call_texts``: 32,768 chunks on a GPU). While blocks are
+embedded and written the workers prepare the next ones. Memory is bounded by a few blocks, the
+staged ones and the dedup keys, whatever the input size. A
 duplicate that arrives after its first copy's block was written is reported as merged; its
 extra fields are not carried over (the first copy wins).
 """
@@ -136,8 +138,8 @@ class Ingest:
     def _stage(self, block: list[Prepared]) -> None:
         """Chunk a prepared block; embed and write the staged blocks once they hold the texts
         the embedder wants per call (``Embedder.call_texts``: on a GPU a call's first batch
-        waits for its tokenization and its last leaves the device idle, so small calls cost
-        it a tenth of its rate; docs/benchmarks.md, "GPU bulk embedding")."""
+        waits for its tokenization and its last leaves the device idle, so calls of one block
+        ran at about a fifth less; docs/benchmarks.md, "GPU bulk embedding")."""
         counter = self.embedder.count_tokens_many if self.embedder.max_input_tokens else None
         specs = [
             chunk_paper(p.paper.title, p.paper.sentences, self._limits, counter, p.token_counts)

@@ -30,7 +30,13 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from typing import Any, Literal
 
 import numpy as np
@@ -53,8 +59,9 @@ def default_tokenizer_workers(device_type: str) -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def _shutdown(pool: Executor) -> None:
-    pool.shutdown(wait=True, cancel_futures=True)
+def _shutdown_all(pools: list[Executor]) -> None:
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DocumentPipeline:
@@ -97,9 +104,11 @@ class DocumentPipeline:
         self._prefetch = prefetch or max(2, -(-self._workers * self._piece // batch_size))
         self._dtype = dtype
         # Started on the first call that has several batches and kept for the next calls
-        # (a process loads its tokenizer once); shut down with the pipeline.
-        self._pool: Executor | None = None
+        # (a process loads its tokenizer once); shut down with the pipeline. A list, which the
+        # finalizer holds, so that it shuts down whichever pool is current then.
+        self._pools: list[Executor] = []
         self._pool_lock = threading.Lock()
+        weakref.finalize(self, _shutdown_all, self._pools)
 
     @property
     def workers(self) -> int:
@@ -112,26 +121,31 @@ class DocumentPipeline:
 
     def close(self) -> None:
         with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            _shutdown(pool)
+            pools = list(self._pools)
+            self._pools.clear()
+        _shutdown_all(pools)
 
     def _executor(self) -> Executor:
         with self._pool_lock:
-            if self._pool is None:
+            if self._pools and getattr(self._pools[0], "_broken", False):
+                # A worker died between calls (killed, out of memory): a pool with a dead
+                # worker refuses all work, so it is replaced.
+                broken = self._pools.pop()
+                broken.shutdown(wait=False, cancel_futures=True)
+            if not self._pools:
                 if self._processes:
-                    self._pool = ProcessPoolExecutor(
+                    pool: Executor = ProcessPoolExecutor(
                         self._workers,
                         mp_context=multiprocessing.get_context("spawn"),
                         initializer=start_worker,
                         initargs=(self._encoder.tokens,),
                     )
                 else:
-                    self._pool = ThreadPoolExecutor(
+                    pool = ThreadPoolExecutor(
                         self._workers, thread_name_prefix="abstractqa-tokenize"
                     )
-                weakref.finalize(self, _shutdown, self._pool)
-            return self._pool
+                self._pools.append(pool)
+            return self._pools[0]
 
     def batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if not texts:
@@ -185,6 +199,9 @@ class DocumentPipeline:
                 in_flight = done
             if in_flight is not None:
                 yield self._finished(in_flight)
+        except BrokenExecutor as exc:  # raised by submit once a worker has died
+            self.close()
+            raise EmbedderError(f"a tokenizer worker died: {exc}") from exc
         finally:
             for _, futures in pending:
                 for future in futures:

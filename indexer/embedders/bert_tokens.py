@@ -87,13 +87,13 @@ class BertTokens:
         fast = self._fast
         for i, text in enumerate(texts):
             pieces = fast.pieces(text) if fast is not None else None
-            if pieces is None:
+            if fast is None or pieces is None:
                 rest.append(i)
                 rows.append([])
             elif limit is None:
                 rows.append(pieces)
             else:
-                rows.append(fast.framed(pieces, limit))  # type: ignore[union-attr]
+                rows.append(fast.framed(pieces, limit))
         if rest:
             tokenizer = self._tokenizer(truncating=limit is not None)
             encodings = _encode_batch(

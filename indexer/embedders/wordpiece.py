@@ -35,13 +35,14 @@ _OUTSIDE = re.compile(r"[^\x20-\x7e\t\n\r]")
 _WORDS_LOWER = re.compile(r"[a-z0-9]+|[^a-z0-9 \t\n\r]")
 _WORDS_CASED = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\n\r]")
 # Distinct whitespace-separated tokens kept ("model," and "model" apart); past it the cache
-# starts again (a corpus's vocabulary is far smaller, apart from numbers and identifiers, and an
-# entry costs ~200 bytes).
-_CACHE_WORDS = 1 << 20
+# starts again. An entry costs ~400 bytes, and every tokenizer process has its own cache: at
+# 262,144 entries ~100 MB each. Abstracts' frequent tokens, nearly all of a text's, fit.
+_CACHE_TOKENS = 1 << 18
 
 
 class FastWordPiece:
-    """Word pieces of eligible texts; thread-safe (the cache is a dict, its updates atomic)."""
+    """Word pieces of eligible texts; thread-safe (the cache is a dict, each update atomic,
+    and a look-up that misses learns the token again)."""
 
     def __init__(
         self,
@@ -50,8 +51,10 @@ class FastWordPiece:
         prefix: list[int],
         suffix: list[int],
         added: list[str],
+        cache_tokens: int = _CACHE_TOKENS,
     ) -> None:
         self._model = model
+        self._cache_tokens = cache_tokens
         self._model_lock = threading.Lock()
         self._lowercase = lowercase
         self._words = _WORDS_LOWER if lowercase else _WORDS_CASED
@@ -64,7 +67,9 @@ class FastWordPiece:
         self._cache: dict[str, list[int]] = {}
 
     @classmethod
-    def load(cls, tokenizer_json: str | Path) -> FastWordPiece | None:
+    def load(
+        cls, tokenizer_json: str | Path, cache_tokens: int = _CACHE_TOKENS
+    ) -> FastWordPiece | None:
         """The fast path for this ``tokenizer.json``, or None where its layout is another."""
         from tokenizers import Tokenizer
 
@@ -86,7 +91,7 @@ class FastWordPiece:
             return None
         prefix, suffix = template
         lowercase = bool(normalizer.get("lowercase", True))
-        return cls(tokenizer.model, lowercase, prefix, suffix, added)
+        return cls(tokenizer.model, lowercase, prefix, suffix, added, cache_tokens)
 
     def pieces(self, text: str) -> list[int] | None:
         """The word-piece ids of ``text`` without special tokens or truncation, or None when the
@@ -105,10 +110,15 @@ class FastWordPiece:
         try:
             return list(chain.from_iterable(map(cache.__getitem__, tokens)))
         except KeyError:
+            # Token by token: learning may start the cache again (here or in another thread),
+            # so no token is taken to be there because it was a moment ago.
+            out: list[int] = []
             for token in tokens:
-                if token not in cache:
-                    self._learn(token)
-            return list(chain.from_iterable(map(cache.__getitem__, tokens)))
+                ids = cache.get(token)
+                if ids is None:
+                    ids = self._learn(token)
+                out += ids
+            return out
 
     def framed(self, pieces: list[int], max_length: int) -> list[int]:
         """``pieces`` as the Rust tokenizer truncating to ``max_length`` (special tokens
@@ -116,8 +126,8 @@ class FastWordPiece:
         room = max(0, max_length - len(self.prefix) - len(self.suffix))
         return [*self.prefix, *pieces[:room], *self.suffix]
 
-    def _learn(self, token: str) -> None:
-        """Caches the pieces of a whitespace-free ``token``: its words' pieces in order."""
+    def _learn(self, token: str) -> list[int]:
+        """The pieces of a whitespace-free ``token`` (its words' pieces in order), cached."""
         # The binding does not document its models as thread-safe; misses are rare once a
         # corpus's words are in, so taking turns costs nothing measurable.
         with self._model_lock:
@@ -126,9 +136,10 @@ class FastWordPiece:
                 for word in self._words.findall(token)
                 for piece in self._model.tokenize(word)
             ]
-        if len(self._cache) >= _CACHE_WORDS:
+        if len(self._cache) >= self._cache_tokens:
             self._cache.clear()
         self._cache[token] = ids
+        return ids
 
 
 def _template(processor: Any) -> tuple[list[int], list[int]] | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +85,39 @@ def test_tokenizer_processes_give_the_vectors_tokenizer_threads_give(
     threaded = _torch_embedder(document_batch_size=4, tokenizer_workers=2)
     assert not threaded.tokenizer_processes
     assert np.array_equal(threaded.embed_documents(texts), vectors)
+
+
+def _tokenizer_processes() -> list[int]:
+    """This process's children started by multiprocessing's spawn (its tokenizer workers)."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
+        for child in (task / "children").read_text().split():
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in command:
+                found.append(int(child))
+    return found
+
+
+def test_a_tokenizer_process_killed_between_calls_is_replaced(corpus_path: Path) -> None:
+    texts = _texts(corpus_path, lines=8)
+    processes = _torch_embedder(
+        document_batch_size=4, tokenizer_workers=2, tokenizer_pool="processes"
+    )
+    try:
+        expected = processes.embed_documents(texts)
+        workers = _tokenizer_processes()
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        # Once the pool has reaped it (and so knows a worker died), the next call starts a new
+        # pool instead of failing on the broken one.
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{workers[0]}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert np.array_equal(processes.embed_documents(texts), expected)
+        assert workers[0] not in _tokenizer_processes()
+    finally:
+        processes.close()
+    assert _tokenizer_processes() == []
 
 
 def test_a_failure_in_a_tokenizer_worker_surfaces_as_an_embedder_error(

@@ -70,6 +70,15 @@ def test_generated_ascii_texts_get_the_rust_tokenizers_pieces(
     assert [ids for _, ids in taken] == _rust_pieces(rust, [text for text, _ in taken])
 
 
+def test_a_cache_that_fills_starts_again_mid_text_without_losing_a_token(
+    rust: Tokenizer,
+) -> None:
+    small = FastWordPiece.load(TOKENIZER, cache_tokens=4)
+    assert small is not None
+    texts = ["alpha beta gamma", "delta epsilon", "four five six seven eight nine", "alpha beta"]
+    assert [small.pieces(text) for text in texts] == _rust_pieces(rust, texts)
+
+
 def test_a_second_pass_from_the_cache_gives_the_same_pieces(
     rust: Tokenizer, fast: FastWordPiece
 ) -> None:
