@@ -56,7 +56,8 @@ def default_tokenizer_workers(device_type: str) -> int:
     drives the GPU."""
     if device_type != "cuda":
         return 1
-    return max(1, (os.cpu_count() or 2) - 1)
+    # The cores this process may run on (a container's or taskset's), not the machine's.
+    return max(1, len(os.sched_getaffinity(0)) - 1)
 
 
 def _shutdown_all(pools: list[Executor]) -> None:
