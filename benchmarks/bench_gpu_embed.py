@@ -172,7 +172,7 @@ def run_config(
             )
             seconds.append(time.perf_counter() - started)
     finally:
-        embedder.close()
+        embedder.release()
     cosines = (vectors[: len(reference)] * reference).sum(axis=1)
     best = min(seconds)
     return {

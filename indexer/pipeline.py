@@ -225,10 +225,12 @@ class Ingest:
             self._write_staged()
         finally:
             self._preparer.close()
+            self.embedder.release()
         self.sink.seal()
 
     def abandon(self) -> None:
         self._preparer.close()
+        self.embedder.release()
         self.sink.abandon()
 
 

@@ -55,6 +55,12 @@ class Embedder(ABC):
         or None when unknown."""
         return None
 
+    def release(self) -> None:
+        """Stop what the embedder keeps running between calls (tokenizer processes); a later
+        call starts it again. A build calls it when it ends, so that a long-running server
+        that indexes does not hold them idle. Here: nothing runs between calls."""
+        return None
+
     @property
     def call_texts(self) -> int:
         """Documents per ``embed_document_batches`` call below which the backend loses speed

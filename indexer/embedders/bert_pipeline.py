@@ -110,6 +110,9 @@ class DocumentPipeline:
         self._pools: list[Executor] = []
         self._pool_lock = threading.Lock()
         weakref.finalize(self, _shutdown_all, self._pools)
+        # Calls using the pool now; ``close`` during one waits for the last to end.
+        self._users = 0
+        self._close_when_idle = False
 
     @property
     def workers(self) -> int:
@@ -121,12 +124,31 @@ class DocumentPipeline:
         return self._processes
 
     def close(self) -> None:
+        """Stop the workers; if calls are using them (another thread's), once the last ends."""
+        with self._pool_lock:
+            if self._users:
+                self._close_when_idle = True
+                return
+        self._discard()
+
+    def _discard(self) -> None:
+        """Stop the workers now (a broken pool: its other users fail anyway)."""
         with self._pool_lock:
             pools = list(self._pools)
             self._pools.clear()
         _shutdown_all(pools)
 
+    def _done_with_pool(self) -> None:
+        with self._pool_lock:
+            self._users -= 1
+            idle = self._users == 0 and self._close_when_idle
+            if idle:
+                self._close_when_idle = False
+        if idle:
+            self._discard()
+
     def _executor(self) -> Executor:
+        """The pool, counted as in use until ``_done_with_pool``."""
         with self._pool_lock:
             if self._pools and getattr(self._pools[0], "_broken", False):
                 # A worker died between calls (killed, out of memory): a pool with a dead
@@ -146,6 +168,7 @@ class DocumentPipeline:
                         self._workers, thread_name_prefix="abstractqa-tokenize"
                     )
                 self._pools.append(pool)
+            self._users += 1
             return self._pools[0]
 
     def batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -201,12 +224,13 @@ class DocumentPipeline:
             if in_flight is not None:
                 yield self._finished(in_flight)
         except BrokenExecutor as exc:  # raised by submit once a worker has died
-            self.close()
+            self._discard()
             raise EmbedderError(f"a tokenizer worker died: {exc}") from exc
         finally:
             for _, futures in pending:
                 for future in futures:
                     future.cancel()
+            self._done_with_pool()
 
     def _tensors(self, packed: Packed) -> tuple[Any, Any]:
         import torch
@@ -232,7 +256,7 @@ class DocumentPipeline:
             if self._processes:
                 # A worker that died (killed, out of memory) breaks the whole pool: the next
                 # call starts a new one.
-                self.close()
+                self._discard()
             raise EmbedderError(f"tokenizing a batch of documents failed: {exc}") from exc
 
     def _copy_back(self, positions: np.ndarray, vectors: Any) -> tuple[np.ndarray, Any, Any]:

@@ -204,8 +204,7 @@ class TorchBertEmbedder(Embedder):
         """Whether those workers are processes (else threads)."""
         return self._pipeline.processes
 
-    def close(self) -> None:
-        """Stops the tokenizer workers (a later call starts them again)."""
+    def release(self) -> None:
         self._pipeline.close()
 
 

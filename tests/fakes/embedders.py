@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,20 @@ from typing import Any
 import numpy as np
 
 from indexer.embedders.base import Embedder, TextKind
+
+
+def tokenizer_processes() -> list[int]:
+    """This process's children started by multiprocessing's spawn (tokenizer workers)."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
+        for child in (task / "children").read_text().split():
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except FileNotFoundError:  # it ended meanwhile
+                continue
+            if b"spawn_main" in command:
+                found.append(int(child))
+    return found
 
 
 class CountingEmbedder(Embedder):
@@ -33,6 +48,9 @@ class CountingEmbedder(Embedder):
     def embed_document_batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         self.document_calls.append(len(texts))
         return super().embed_document_batches(texts)
+
+    def release(self) -> None:
+        self._inner.release()
 
     @property
     def embedded(self) -> list[str]:

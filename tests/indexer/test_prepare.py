@@ -17,7 +17,7 @@ from indexer.builder import Indexer
 from indexer.embedders.base import Embedder
 from indexer.index import IndexVersion, open_index
 from indexer.progress import Progress
-from tests.fakes.embedders import CountingEmbedder
+from tests.fakes.embedders import CountingEmbedder, tokenizer_processes
 
 
 def _build(index_dir: Path, corpus: Path, embedder: Embedder, settings_for, workers: int) -> str:
@@ -144,3 +144,22 @@ def test_blocks_are_embedded_together_up_to_the_texts_the_embedder_wants_per_cal
     assert gathered_index.chunks.many(ids) == per_block_index.chunks.many(ids)
     vectors = gathered_index.vectors.vectors_of(ids)
     np.testing.assert_allclose(vectors, per_block_index.vectors.vectors_of(ids), atol=1e-5)
+
+
+def test_a_build_releases_the_embedders_tokenizer_processes(
+    tmp_path: Path, corpus_path: Path, settings_for
+) -> None:
+    from indexer.config import BUNDLED_MODEL
+    from indexer.embedders.bert import bert_layout
+    from indexer.embedders.local import TorchBertEmbedder, _resolve
+
+    layout = bert_layout(_resolve(BUNDLED_MODEL)[0])
+    assert layout is not None
+    embedder = TorchBertEmbedder(
+        BUNDLED_MODEL, layout, document_batch_size=16, tokenizer_pool="processes"
+    )
+    before = set(tokenizer_processes())
+    calls = CountingEmbedder(embedder)
+    _build(tmp_path / "index", corpus_path, calls, settings_for, workers=1)
+    assert max(calls.document_calls) > 16  # several batches: the pool was started
+    assert set(tokenizer_processes()) <= before

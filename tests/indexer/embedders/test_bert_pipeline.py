@@ -17,6 +17,7 @@ from indexer.embedders.bert import bert_layout
 from indexer.embedders.local import TorchBertEmbedder, _resolve, load_local_embedder
 from indexer.embedders.precision import PROBE_TEXTS, agreement
 from indexer.errors import EmbedderError
+from tests.fakes.embedders import tokenizer_processes
 
 MIXED = [
     "",
@@ -81,21 +82,10 @@ def test_tokenizer_processes_give_the_vectors_tokenizer_threads_give(
         # A second call reuses the running processes.
         assert np.array_equal(processes.embed_documents(texts), vectors)
     finally:
-        processes.close()
+        processes.release()
     threaded = _torch_embedder(document_batch_size=4, tokenizer_workers=2)
     assert not threaded.tokenizer_processes
     assert np.array_equal(threaded.embed_documents(texts), vectors)
-
-
-def _tokenizer_processes() -> list[int]:
-    """This process's children started by multiprocessing's spawn (its tokenizer workers)."""
-    found = []
-    for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
-        for child in (task / "children").read_text().split():
-            command = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"spawn_main" in command:
-                found.append(int(child))
-    return found
 
 
 def test_a_tokenizer_process_killed_between_calls_is_replaced(corpus_path: Path) -> None:
@@ -105,7 +95,7 @@ def test_a_tokenizer_process_killed_between_calls_is_replaced(corpus_path: Path)
     )
     try:
         expected = processes.embed_documents(texts)
-        workers = _tokenizer_processes()
+        workers = tokenizer_processes()
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
         # Once the pool has reaped it (and so knows a worker died), the next call starts a new
@@ -114,10 +104,10 @@ def test_a_tokenizer_process_killed_between_calls_is_replaced(corpus_path: Path)
         while Path(f"/proc/{workers[0]}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert np.array_equal(processes.embed_documents(texts), expected)
-        assert workers[0] not in _tokenizer_processes()
+        assert workers[0] not in tokenizer_processes()
     finally:
-        processes.close()
-    assert _tokenizer_processes() == []
+        processes.release()
+    assert tokenizer_processes() == []
 
 
 def test_a_failure_in_a_tokenizer_worker_surfaces_as_an_embedder_error(
@@ -183,3 +173,26 @@ def test_documents_whose_half_precision_vectors_overflow_are_refused(tmp_path: P
     embedder = TorchBertEmbedder(str(model), layout, document_dtype="float16")
     with pytest.raises(EmbedderError, match="non-finite vectors"):
         embedder.embed_documents(["Attention is all you need.", "A second document."])
+
+
+def test_releasing_during_a_call_stops_the_workers_once_the_call_ends(
+    float32_embedder: Embedder, corpus_path: Path
+) -> None:
+    texts = _texts(corpus_path, lines=12)
+    processes = _torch_embedder(
+        document_batch_size=4, tokenizer_workers=2, tokenizer_pool="processes"
+    )
+    try:
+        batches = processes.embed_document_batches(texts)
+        done = [next(batches)]
+        processes.release()  # a build ending in another thread
+        assert len(tokenizer_processes()) == 2  # still running: this call uses them
+        done += list(batches)
+        assert tokenizer_processes() == []
+        vectors = np.empty((len(texts), 384), dtype=np.float32)
+        for positions, batch in done:
+            vectors[positions] = batch
+        assert sorted(int(p) for positions, _ in done for p in positions) == list(range(len(texts)))
+        assert np.abs(vectors - float32_embedder.embed_documents(texts)).max() < 1e-6
+    finally:
+        processes.release()
