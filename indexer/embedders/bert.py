@@ -174,8 +174,8 @@ class BertEncoder:
         )
         self._cast: dict[Any, dict[str, Any]] = {}
         self._cast_lock = threading.Lock()
-        self.pad_id = int(config.get("pad_token_id") or 0)
         self.tokens = BertTokens(token_settings(layout, fast_wordpiece))
+        self.pad_id = self.tokens.pad_id
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.tokens.count(texts)
