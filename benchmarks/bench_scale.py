@@ -104,7 +104,7 @@ class Store:
 
 
 def build(kind: VectorIndexKind, vectors: np.ndarray, s: IndexerSettings) -> Store:
-    params = AnnParams(s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search, s.ivf_nprobe)
+    params = AnnParams.from_settings(s.index)
     return Store(vectors, build_ann(vectors, kind, params), params)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from indexer import cli as indexer_cli
+    from indexer.ann import AnnParams
     from indexer.builder import BuildReport, Indexer
     from indexer.config import SEARCH_MODES, IndexerSettings, SearchMode
     from indexer.embedders import Embedder, build_embedder
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from indexer.evaluation import cli as eval_cli
     from indexer.evaluation.files import EvaluationInputError, json_objects, read_json_objects
     from indexer.evaluation.metrics import mrr_at_k, recall_at_k
+    from indexer.fanout import one_blas_thread_per_call
     from indexer.feedback import Feedback
     from indexer.identity import find_arxiv_id, normalise_title
     from indexer.index import IndexVersion, check_version, current_version_name, open_index
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SEARCH_MODES",
+    "AnnParams",
     "BuildReport",
     "Chunk",
     "Embedder",
@@ -99,6 +102,7 @@ __all__ = [
     "json_objects",
     "mrr_at_k",
     "normalise_title",
+    "one_blas_thread_per_call",
     "open_index",
     "read_file",
     "read_json_objects",
@@ -113,6 +117,7 @@ __all__ = [
 # FAISS, bm25s, llama-index and the settings. name -> (module, attribute; None: the module).
 _WHERE: dict[str, tuple[str, str | None]] = {
     "indexer_cli": ("indexer.cli", None),
+    "AnnParams": ("indexer.ann", "AnnParams"),
     "BuildReport": ("indexer.builder", "BuildReport"),
     "Indexer": ("indexer.builder", "Indexer"),
     "SEARCH_MODES": ("indexer.config", "SEARCH_MODES"),
@@ -138,6 +143,7 @@ _WHERE: dict[str, tuple[str, str | None]] = {
     "read_json_objects": ("indexer.evaluation.files", "read_json_objects"),
     "mrr_at_k": ("indexer.evaluation.metrics", "mrr_at_k"),
     "recall_at_k": ("indexer.evaluation.metrics", "recall_at_k"),
+    "one_blas_thread_per_call": ("indexer.fanout", "one_blas_thread_per_call"),
     "Feedback": ("indexer.feedback", "Feedback"),
     "find_arxiv_id": ("indexer.identity", "find_arxiv_id"),
     "normalise_title": ("indexer.identity", "normalise_title"),

@@ -241,6 +241,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from indexer.ann import AnnParams
     from indexer.embedders import build_embedder
     from indexer.embedders.factory import embedder_name
     from indexer.feedback import Feedback
@@ -251,7 +252,11 @@ def _search(args: argparse.Namespace) -> int:
         print("error: -k must be between 1 and 1000", file=sys.stderr)
         return 2
     settings = settings_from(args)
-    index = open_index(settings.index.index_dir, expected_embedder=embedder_name(settings))
+    index = open_index(
+        settings.index.index_dir,
+        expected_embedder=embedder_name(settings),
+        params=AnnParams.from_settings(settings.index),
+    )
     retriever = Retriever(
         index, build_embedder(settings), feedback=Feedback.from_settings(settings)
     )

@@ -49,6 +49,12 @@ class IndexSettings(SettingsGroup):
         description="With vector_index=auto: segments of this many vectors or more use ivf_sq8.",
     )
     ivf_nprobe: int = Field(64, ge=1, le=65536, description="ivf_sq8: inverted lists searched.")
+    search_parallel_min_rows: int = Field(
+        100_000,
+        ge=0,
+        description="A search runs its segments on several threads (one per core, at most 8) "
+        "when they hold at least this many papers (BM25) or chunks (vectors) together.",
+    )
     segment_max_papers: int = Field(
         250_000, ge=1, description="Papers per segment at most (builds and merges)."
     )

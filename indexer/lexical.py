@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from indexer.fanout import map_segments
 from indexer.lexical_top import TermPostings, segment_top
 
 K1, B = 1.5, 0.75
@@ -49,6 +50,7 @@ def _stemmer() -> Any:
 
 _WORDS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's (and scikit-learn's) token pattern
 _STEM_CACHE_MAX = 500_000  # distinct words: a field's vocabulary fits, a flood of junk does not
+_TERM_CACHE_MAX = 200_000  # distinct query terms remembered per version (LexicalIndex._lookup)
 _stems: dict[str, str] = {}
 
 
@@ -171,7 +173,9 @@ class SegmentPostings:
 
     @classmethod
     def open(cls, directory: Path) -> SegmentPostings:
-        loaded = [np.load(directory / name, mmap_mode="r") for name in POSTING_FILES]
+        # Plain arrays over the mapped memory: slicing a memmap costs ~0.1 ms a time in its
+        # subclass hooks, and a query slices every term's postings in every segment.
+        loaded = [np.asarray(np.load(directory / name, mmap_mode="r")) for name in POSTING_FILES]
         return cls(*loaded)
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +186,20 @@ class SegmentPostings:
 class LexicalIndex:
     """BM25 over the segments of one version (``segments`` and ``postings`` in step)."""
 
-    def __init__(self, segments: Sequence[SegmentLike], postings: Sequence[SegmentPostings]):
+    def __init__(
+        self,
+        segments: Sequence[SegmentLike],
+        postings: Sequence[SegmentPostings],
+        parallel_min_rows: int = 100_000,
+    ):
         self._segments = list(segments)
+        self._parallel_min_rows = parallel_min_rows
         self._postings = list(postings)
         self.n_docs = sum(s.n_papers for s in segments)
         total = sum(s.total_length for s in segments)
         self.avg_length = total / self.n_docs if self.n_docs else 1.0
         self._norms: dict[int, np.ndarray] = {}
+        self._terms: dict[str, list[tuple[int, int] | None]] = {}
         self._least: dict[int, float] = {}
 
     def _norm(self, position: int) -> np.ndarray:
@@ -201,13 +212,30 @@ class LexicalIndex:
         return self._norms[position]
 
     def _lookup(self, terms: Iterable[str]) -> list[dict[str, tuple[int, int]]]:
-        """Per segment: term -> (term id, document frequency) for the terms it holds."""
+        """Per segment: term -> (term id, document frequency) for the terms it holds.
+
+        Remembered per term (segments never change): a query's lookups were a SQLite query
+        per segment, ~2 ms a search on a four-segment version, and queries share terms."""
         wanted = list(dict.fromkeys(terms))
-        found: list[dict[str, tuple[int, int]]] = []
-        for segment in self._segments:
-            sql = "SELECT term, tid, df FROM terms WHERE term IN ({})"
-            hits = {t: (int(tid), int(df)) for t, tid, df in segment.in_query(sql, wanted)}
-            found.append(hits)
+        # One read of the shared cache: another thread may clear it meanwhile.
+        per_term = {t: self._terms.get(t) for t in wanted}
+        unknown = [t for t, where in per_term.items() if where is None]
+        if unknown:
+            fresh: dict[str, list[tuple[int, int] | None]] = {t: [] for t in unknown}
+            for segment in self._segments:
+                sql = "SELECT term, tid, df FROM terms WHERE term IN ({})"
+                hits = {t: (int(tid), int(df)) for t, tid, df in segment.in_query(sql, unknown)}
+                for t in unknown:
+                    fresh[t].append(hits.get(t))
+            if len(self._terms) + len(fresh) > _TERM_CACHE_MAX:
+                self._terms.clear()
+            self._terms.update(fresh)
+            per_term.update(fresh)
+        found: list[dict[str, tuple[int, int]]] = [{} for _ in self._segments]
+        for t, where in per_term.items():
+            for hits, entry in zip(found, where or (), strict=False):
+                if entry is not None:
+                    hits[t] = entry
         return found
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
@@ -262,17 +290,19 @@ class LexicalIndex:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """As ``top``, for ``score_weighted``'s weighted stemmed terms."""
         lookups, weights = self._weights(terms)
-        out: list[tuple[np.ndarray, np.ndarray]] = []
-        for i, (segment, postings, hits) in enumerate(
-            zip(self._segments, self._postings, lookups, strict=True)
-        ):
+
+        def one(i: int) -> tuple[np.ndarray, np.ndarray]:
+            postings, hits = self._postings[i], lookups[i]
             present = [
                 TermPostings(*postings.postings(hits[t][0]), weights[t]) for t in terms if t in hits
             ]
             rows_allowed = allowed[i] if allowed is not None else None
             norm, least = self._norm(i), self._least_norm(i)
-            out.append(segment_top(present, norm, least, k, segment.deleted_rows, rows_allowed))
-        return out
+            deleted = self._segments[i].deleted_rows
+            return segment_top(present, norm, least, k, deleted, rows_allowed)
+
+        rows = sum(s.n_papers for s in self._segments)
+        return map_segments(one, range(len(self._segments)), rows, self._parallel_min_rows)
 
     def _least_norm(self, position: int) -> float:
         if position not in self._least:

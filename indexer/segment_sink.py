@@ -71,7 +71,7 @@ class SegmentSink:
             return
         s = self.settings.index
         kind = s.vector_index_for(writer.n_chunks)
-        params = AnnParams(s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search, s.ivf_nprobe)
+        params = AnnParams.from_settings(s)
         self.progress.log(f"sealing a segment of {writer.n_papers} papers ({kind} vectors)")
         writer.seal(kind, params)
         name = self.root.seal_segment(writer.directory)

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer.ann import AnnParams
+from indexer.fanout import map_segments
 from indexer.lexical import LexicalIndex, tokenize
 from indexer.models import Chunk, Paper
 
 if TYPE_CHECKING:
     from indexer.index import IndexVersion
+    from indexer.segment import Segment
 
 
 class PapersView(Mapping[str, Paper]):
@@ -188,21 +190,29 @@ class VectorsView:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, chunk ids) per query row among ``allowed`` chunk ids (None: all).
         Rows are cut to the shortest result (k' <= k)."""
+        work: list[tuple[Segment, np.ndarray | None]] = []
+        for segment in self._version.segments:
+            local = None
+            if allowed is not None:
+                inside = allowed[
+                    (allowed >= segment.base) & (allowed < segment.base + segment.n_chunks)
+                ]
+                if not len(inside):
+                    continue
+                local = (inside - segment.base).astype(np.int64)
+            work.append((segment, local))
+        rows = sum(s.n_chunks if local is None else len(local) for s, local in work)
         all_scores, all_ids = [], []
         for query in np.asarray(queries, dtype=np.float32):
-            parts_s, parts_i = [], []
-            for segment in self._version.segments:
-                local = None
-                if allowed is not None:
-                    inside = allowed[
-                        (allowed >= segment.base) & (allowed < segment.base + segment.n_chunks)
-                    ]
-                    if not len(inside):
-                        continue
-                    local = (inside - segment.base).astype(np.int64)
-                scores, ids = segment.search(query, k, local, self.params)
-                parts_s.append(scores)
-                parts_i.append(ids)
+
+            def one(
+                job: tuple[Segment, np.ndarray | None], q: np.ndarray = query
+            ) -> tuple[np.ndarray, np.ndarray]:
+                return job[0].search(q, k, job[1], self.params)
+
+            found = map_segments(one, work, rows, self.params.parallel_min_rows)
+            parts_s = [scores for scores, _ in found]
+            parts_i = [ids for _, ids in found]
             scores = np.concatenate(parts_s) if parts_s else np.zeros(0, np.float32)
             ids = np.concatenate(parts_i) if parts_i else np.zeros(0, np.int64)
             order = np.argsort(-scores, kind="stable")[:k]
@@ -229,7 +239,9 @@ class LexicalView:
     def __init__(self, version: IndexVersion) -> None:
         self._version = version
         segments = version.segments
-        self._index = LexicalIndex(segments, [s.postings for s in segments])
+        self._index = LexicalIndex(
+            segments, [s.postings for s in segments], version.params.parallel_min_rows
+        )
 
     def term_weights(self, text: str) -> dict[str, float]:
         return self._index.term_weights(text)

@@ -9,7 +9,7 @@ import anyio
 import httpx
 from fastapi import FastAPI
 
-from indexer import Embedder
+from indexer import Embedder, one_blas_thread_per_call
 from service import api_errors
 from service.admin.router import router as admin_router
 from service.admin.service import AdminService
@@ -53,6 +53,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests and a search's segments already run side by side (indexer/fanout.py).
+        one_blas_thread_per_call()
         if load_in_background:
             state.start_loading()
         else:

@@ -231,11 +231,13 @@ def run_beir(
     to be usable. The result adds ``"warnings"`` and ``"timing"["index"]`` (or
     ``["open_index"]``) to ``evaluate_retrieval``'s; ``"seconds"`` covers the whole run.
     """
+    from indexer.ann import AnnParams
     from indexer.embedders import build_embedder
     from indexer.embedders.factory import embedder_name
 
     started = time.monotonic()
     warnings = list(beir.warnings)
+    params = AnnParams.from_settings(settings.index)
     with contextlib.ExitStack() as stack:
         t0 = time.monotonic()
         if index_dir is None:
@@ -244,11 +246,11 @@ def run_beir(
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="abstractqa-eval-"))
             index_dir = Path(tmp) / "index"
             warnings += index_corpus(beir.corpus, index_dir, settings, embedder, progress)
-            index = open_index(index_dir, expected_embedder=embedder.name)
+            index = open_index(index_dir, expected_embedder=embedder.name, params=params)
             timing = {"index": time.monotonic() - t0}
         else:
             name = embedder.name if embedder is not None else embedder_name(settings)
-            index = open_index(index_dir, expected_embedder=name)
+            index = open_index(index_dir, expected_embedder=name, params=params)
             timing = {"open_index": time.monotonic() - t0}
             embedder = embedder or build_embedder(settings)
         relevant = {d for judged in beir.qrels.values() for d, g in judged.items() if g > 0}

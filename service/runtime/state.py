@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer import (
+    AnnParams,
     Embedder,
     Feedback,
     IndexerError,
@@ -113,6 +114,7 @@ class ServiceState:
                 expected_embedder=embedder_name(self.settings)
                 if self._embedder is None
                 else embedder.name,
+                params=AnnParams.from_settings(self.settings.index),
             )
             if self._queries is None or self._queries.embedder is not embedder:
                 self._close_queries()

@@ -1,0 +1,71 @@
+"""Segments searched on several threads (indexer/fanout.py) give what one thread gives."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from indexer.ann import AnnParams
+from indexer.builder import Indexer
+from indexer.embedders.base import Embedder
+from indexer.fanout import map_segments
+from indexer.index import open_index
+from indexer.retrieval import Retriever
+from tests.conftest import CORPUS
+
+QUERIES = (
+    "memory at test time",
+    "graph neural network traffic forecasting",
+    "reinforcement learning from human feedback for language models",
+    "diffusion image generation",
+)
+
+
+def test_segments_run_on_other_threads_in_their_order_once_there_are_enough_rows() -> None:
+    seen: list[str] = []
+
+    def work(item: int) -> int:
+        seen.append(threading.current_thread().name)
+        return item * item
+
+    assert map_segments(work, [1, 2, 3, 4], rows=10, min_rows=100) == [1, 4, 9, 16]
+    assert set(seen) == {threading.current_thread().name}
+
+    seen.clear()
+    assert map_segments(work, [1, 2, 3, 4], rows=100, min_rows=100) == [1, 4, 9, 16]
+    if len(os.sched_getaffinity(0)) > 1:
+        assert any(name.startswith("segment-search") for name in seen)
+
+
+def test_an_error_in_one_segment_reaches_the_caller() -> None:
+    def work(item: int) -> int:
+        if item == 3:
+            raise ValueError("segment 3 is damaged")
+        return item
+
+    with pytest.raises(ValueError, match="segment 3"):
+        map_segments(work, [1, 2, 3], rows=1, min_rows=0)
+
+
+def test_a_search_over_segments_on_several_threads_ranks_as_on_one(
+    tmp_path: Path, embedder: Embedder, settings_for
+) -> None:
+    settings = settings_for(tmp_path / "index", segment_max_papers=15)
+    Indexer(settings, embedder=embedder).add([CORPUS])
+    one = open_index(settings.index.index_dir)
+    several = open_index(settings.index.index_dir, params=AnnParams(parallel_min_rows=0))
+    try:
+        assert len(one.segments) >= 3
+        for query in QUERIES:
+            for mode in ("dense", "bm25", "hybrid"):
+                a = Retriever(one, embedder).search(query, 10, mode)
+                b = Retriever(several, embedder).search(query, 10, mode)
+                assert [(h.paper.paper_id, h.score) for h in a] == [
+                    (h.paper.paper_id, h.score) for h in b
+                ]
+    finally:
+        one.close()
+        several.close()
