@@ -18,7 +18,7 @@ import re
 import sqlite3
 import threading
 from array import array
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -51,6 +51,9 @@ def _stemmer() -> Any:
 _WORDS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's (and scikit-learn's) token pattern
 _STEM_CACHE_MAX = 500_000  # distinct words: a field's vocabulary fits, a flood of junk does not
 _TERM_CACHE_MAX = 200_000  # distinct query terms remembered per version (LexicalIndex._lookup)
+# Impacts kept per version (LexicalIndex.impacts): ~100 of the commonest terms of a
+# 1,000,000-paper index (postings in half the papers: 2 MB each), any number of rare ones.
+IMPACT_CACHE_BYTES = 256 << 20
 _stems: dict[str, str] = {}
 
 
@@ -199,8 +202,10 @@ class LexicalIndex:
         total = sum(s.total_length for s in segments)
         self.avg_length = total / self.n_docs if self.n_docs else 1.0
         self._norms: dict[int, np.ndarray] = {}
+        self._impacts: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._impact_bytes = 0
+        self._impact_lock = threading.Lock()
         self._terms: dict[str, list[tuple[int, int] | None]] = {}
-        self._least: dict[int, float] = {}
 
     def _norm(self, position: int) -> np.ndarray:
         """k1 (1 - b + b dl / avgdl) of every paper of a segment: the same for every query of
@@ -292,23 +297,43 @@ class LexicalIndex:
         lookups, weights = self._weights(terms)
 
         def one(i: int) -> tuple[np.ndarray, np.ndarray]:
-            postings, hits = self._postings[i], lookups[i]
+            hits = lookups[i]
             present = [
-                TermPostings(*postings.postings(hits[t][0]), weights[t]) for t in terms if t in hits
+                TermPostings(*self.impacts(i, hits[t][0]), weights[t]) for t in terms if t in hits
             ]
             rows_allowed = allowed[i] if allowed is not None else None
-            norm, least = self._norm(i), self._least_norm(i)
-            deleted = self._segments[i].deleted_rows
-            return segment_top(present, norm, least, k, deleted, rows_allowed)
+            segment = self._segments[i]
+            return segment_top(present, segment.n_papers, k, segment.deleted_rows, rows_allowed)
 
         rows = sum(s.n_papers for s in self._segments)
         return map_segments(one, range(len(self._segments)), rows, self._parallel_min_rows)
 
-    def _least_norm(self, position: int) -> float:
-        if position not in self._least:
-            norm = self._norm(position)
-            self._least[position] = float(norm.min()) if len(norm) else 1.0
-        return self._least[position]
+    def impacts(self, position: int, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, ``tf / (norm + tf)`` of each) of term ``tid`` in segment ``position``: a
+        posting's share of its term's weight, the same for every query of this version.
+
+        The most recently used are kept up to ``IMPACT_CACHE_BYTES``: queries share their
+        common terms, whose impacts were most of BM25's arithmetic (a gather of the papers'
+        norms and a division per posting)."""
+        rows, tfs = self._postings[position].postings(tid)
+        key = (position, tid)
+        with self._impact_lock:
+            cached = self._impacts.get(key)
+            if cached is not None:
+                self._impacts.move_to_end(key)
+                return rows, cached
+        tf = np.asarray(tfs, dtype=np.float32)
+        denominator = np.take(self._norm(position), rows)
+        denominator += tf
+        impact = tf / denominator
+        with self._impact_lock:
+            if key not in self._impacts and impact.nbytes <= IMPACT_CACHE_BYTES:
+                self._impacts[key] = impact
+                self._impact_bytes += impact.nbytes
+                while self._impact_bytes > IMPACT_CACHE_BYTES:
+                    _, dropped = self._impacts.popitem(last=False)
+                    self._impact_bytes -= dropped.nbytes
+        return rows, impact
 
     def score_weighted(
         self, terms: Mapping[str, float], allowed: Sequence[np.ndarray | None] | None = None
@@ -317,19 +342,15 @@ class LexicalIndex:
         times its weight): expanded queries (RM3) score through here."""
         lookups, weights = self._weights(terms)
         out: list[np.ndarray | None] = []
-        for i, (segment, postings, hits) in enumerate(
-            zip(self._segments, self._postings, lookups, strict=True)
-        ):
+        for i, (segment, hits) in enumerate(zip(self._segments, lookups, strict=True)):
             present = [t for t in terms if t in hits]
             if not present:
                 out.append(None)
                 continue
-            norm = self._norm(i)
             scores = np.zeros(segment.n_papers, dtype=np.float32)
             for term in present:
-                rows, tfs = postings.postings(hits[term][0])
-                tf = np.asarray(tfs, dtype=np.float32)
-                scores[rows] += weights[term] * tf / (norm[rows] + tf)
+                rows, impact = self.impacts(i, hits[term][0])
+                scores[rows] += weights[term] * impact
             live = segment.live_mask()
             if live is not None:
                 scores[~live] = 0.0

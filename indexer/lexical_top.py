@@ -1,16 +1,16 @@
 """A segment's best BM25 rows without scoring every posting (MaxScore, in numpy).
 
 Scoring every posting of every query term was the largest share of a search on a 1,000,000
-paper index: common terms have postings in a large share of the papers. A term adds at most
-``weight * max_tf / (max_tf + least norm)`` to a paper. The terms are scored over the whole
-segment in descending order of that bound until k papers score more than all the remaining
-terms together could add: no paper untouched so far can then reach the top k. The remaining
-terms (the longest lists; ~60% of the postings of the bundled questions on a synthetic CISI
-and CACM corpus) are added to the candidates only, dropping after each term those that can no
-longer reach the k-th best. The survivors' scores are then computed again from every term in
-the query's order with ``LexicalIndex.score_weighted``'s float32 arithmetic, so they equal its
-scores bit for bit (summing in another order rounds differently). Among equal scores the
-lowest rows win (a partition of the full scores picked any of them).
+paper index: common terms have postings in a large share of the papers. A term adds
+``weight * impact`` to a paper, its impact ``tf / (norm + tf)`` at most the term's largest. The
+terms are scored over the whole segment in descending order of that bound until k papers score
+more than all the remaining terms together could add: no paper untouched so far can then reach
+the top k. The remaining terms (the longest lists; ~60% of the postings of the bundled questions
+on a synthetic CISI and CACM corpus) are added to the candidates only, dropping after each term
+those that can no longer reach the k-th best. The survivors' scores are then computed again from
+every term in the query's order with ``LexicalIndex.score_weighted``'s float32 arithmetic, so
+they equal its scores bit for bit (summing in another order rounds differently). Among equal
+scores the lowest rows win (a partition of the full scores picked any of them).
 """
 
 from __future__ import annotations
@@ -31,30 +31,23 @@ _SLACK = 1e-4
 
 @dataclass(frozen=True)
 class TermPostings:
-    """One query term in one segment: its postings and its weight (the idf times the query
-    weight, the very object ``score_weighted`` multiplies by, so the arithmetic is the same)."""
+    """One query term in one segment: its postings' rows, their impacts ``tf / (norm + tf)``
+    (``LexicalIndex.impacts``) and its weight (the idf times the query weight, the very
+    object ``score_weighted`` multiplies by, so the arithmetic is the same)."""
 
     rows: np.ndarray
-    tfs: np.ndarray
+    impacts: np.ndarray
     weight: float
 
     def __post_init__(self) -> None:
         # Plain arrays over the mapped memory: slicing a memmap costs microseconds per slice.
         object.__setattr__(self, "rows", np.asarray(self.rows))
-        object.__setattr__(self, "tfs", np.asarray(self.tfs, dtype=np.float32))
+        object.__setattr__(self, "impacts", np.asarray(self.impacts, dtype=np.float32))
 
 
-def _contribution(
-    term: TermPostings, at: np.ndarray | slice, rows: np.ndarray, norm: np.ndarray
-) -> np.ndarray:
-    """``score_weighted``'s ``weight * tf / (norm[rows] + tf)``, with the same roundings
-    (in place where it can: allocation was a third of the time)."""
-    tf = term.tfs[at]
-    denominator = np.take(norm, rows)
-    denominator += tf
-    numerator = np.asarray(term.weight * tf)
-    numerator /= denominator
-    return numerator
+def _contribution(term: TermPostings, at: np.ndarray | slice) -> np.ndarray:
+    """``score_weighted``'s ``weight * impacts``, with the same roundings."""
+    return term.weight * term.impacts[at]
 
 
 def _add(scores: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
@@ -85,24 +78,22 @@ def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np
 
 def segment_top(
     terms: Sequence[TermPostings],
-    norm: np.ndarray,
-    least_norm: float,
+    n: int,
     k: int,
     deleted: np.ndarray,
     allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rows ascending, their ``score_weighted`` scores) of the segment's ``k`` best papers
     with a positive score, the lowest rows first among equal scores; ``terms`` in query order,
-    ``deleted`` rows never returned, and only ``allowed`` rows when given."""
-    n = len(norm)
+    ``deleted`` rows never returned, and only ``allowed`` rows when given; ``n`` rows in all."""
     if not terms or k <= 0 or n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if allowed is not None:  # a scope: its rows' scores alone
         rows = np.setdiff1d(allowed, deleted)
-        scores = _exact(terms, rows, norm)
+        scores = _exact(terms, rows)
         return best_k(rows[scores > 0], scores[scores > 0], k)
     prunable = all(float(t.weight) > 0 for t in terms)
-    bounds = [_bound(t, least_norm) for t in terms]
+    bounds = [_bound(t) for t in terms]
     order = list(range(len(terms)))
     if prunable:
         order.sort(key=lambda i: -bounds[i])
@@ -122,7 +113,7 @@ def segment_top(
             if np.count_nonzero(partial > above) >= k:
                 break
         left -= len(term.rows)
-        _add(partial, term.rows, _contribution(term, slice(None), term.rows, norm))
+        _add(partial, term.rows, _contribution(term, slice(None)))
         remaining -= bounds[i]
         done += 1
     partial[deleted] = 0.0
@@ -133,17 +124,15 @@ def segment_top(
         if order == sorted(order):  # summed in the query's order: these are the scores
             return best_k(candidates, partial[candidates], k)
     else:
-        candidates = _narrow(terms, order[done:], bounds, partial, above, remaining, k, norm)
-    return best_k(candidates, _exact(terms, candidates, norm), k)
+        candidates = _narrow(terms, order[done:], bounds, partial, above, remaining, k)
+    return best_k(candidates, _exact(terms, candidates), k)
 
 
-def _bound(term: TermPostings, least_norm: float) -> float:
-    """At most this much can ``term`` add to a paper's score: the contribution grows with tf
-    and shrinks with the paper's norm."""
-    if not len(term.tfs):
+def _bound(term: TermPostings) -> float:
+    """At most this much can ``term`` add to a paper's score."""
+    if not len(term.impacts):
         return 0.0
-    most = float(np.max(term.tfs))
-    return float(term.weight) * most / (most + least_norm)
+    return float(term.weight) * float(np.max(term.impacts))
 
 
 def _narrow(
@@ -154,7 +143,6 @@ def _narrow(
     above: float,
     remaining: float,
     k: int,
-    norm: np.ndarray,
 ) -> np.ndarray:
     """The rows that may still be among the ``k`` best once the ``left`` terms (not scored
     yet, ``remaining`` their bounds' sum) are added: each term is added to the candidates
@@ -166,7 +154,7 @@ def _narrow(
     for i in left:
         term = terms[i]
         hit, at = _find(term.rows, candidates)
-        scores[hit] += _contribution(term, at, candidates[hit], norm)
+        scores[hit] += _contribution(term, at)
         remaining -= bounds[i]
         kth = _kth_best(scores, k)
         keep = scores >= kth * (1 - _SLACK) - max(remaining, 0.0) * (1 + _SLACK)
@@ -183,10 +171,10 @@ def _find(rows: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return hit, at[hit]
 
 
-def _exact(terms: Sequence[TermPostings], rows: np.ndarray, norm: np.ndarray) -> np.ndarray:
+def _exact(terms: Sequence[TermPostings], rows: np.ndarray) -> np.ndarray:
     """The scores of ``rows`` (ascending) summed over ``terms`` in order."""
     scores = np.zeros(len(rows), dtype=np.float32)
     for term in terms:
         hit, at = _find(term.rows, rows)
-        scores[hit] += _contribution(term, at, rows[hit], norm)
+        scores[hit] += _contribution(term, at)
     return scores

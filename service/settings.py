@@ -48,6 +48,12 @@ class RetrievalSettings(SettingsGroup):
         "call) or auto (dense when the index fits the sentence cache, which is then warmed at "
         "start, else lexical).",
     )
+    answer_sentences: SnippetScoring = Field(
+        "auto",
+        description="How /v1/ask and chat score each source's sentences against the question "
+        "(what the extractive backend quotes, and the order in which sources' sentences fill "
+        "an LLM's context): dense, lexical or auto, as search_snippets.",
+    )
 
 
 class AnsweringSettings(SettingsGroup):

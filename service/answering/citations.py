@@ -115,11 +115,14 @@ def claim_of(sentence: str) -> str:
 def verify(
     answer: str,
     sources: list[Source],
-    sentence_vectors: dict[str, np.ndarray],
+    sentence_vectors: Callable[[list[str]], dict[str, np.ndarray]],
     paper_sentences: dict[str, list[str]],
     embed: Embed,
     threshold: float,
 ) -> Verified:
+    """``sentence_vectors``: the papers' sentence vectors, asked only for the papers cited by
+    a claim that is not one of their sentences verbatim (an extractive answer needs none: on
+    an index too large for the sentence cache they are embedded on demand)."""
     by_n = {s.n: s for s in sources}
     text, removed = remove_unknown_markers(answer, set(by_n))
     segments = segment(text)
@@ -136,6 +139,8 @@ def verify(
     ]
     vectors = embed([claims[i] for i in to_embed]) if to_embed else None
     claim_vectors = dict(zip(to_embed, vectors, strict=True)) if vectors is not None else {}
+    needed = list(dict.fromkeys(by_n[n].paper_id for i in to_embed for n in segments[i][1]))
+    paper_vectors = sentence_vectors(needed) if needed else {}
 
     checked: list[CheckedSentence] = []
     for i, (shown, cited) in enumerate(segments):
@@ -144,8 +149,8 @@ def verify(
             paper_id = by_n[n].paper_id
             if claims[i] in copied[paper_id]:
                 sentence.evidence[n] = (1.0, copied[paper_id].index(claims[i]))
-            elif i in claim_vectors and len(sentence_vectors[paper_id]):
-                similarities = sentence_vectors[paper_id] @ claim_vectors[i]
+            elif i in claim_vectors and len(paper_vectors[paper_id]):
+                similarities = paper_vectors[paper_id] @ claim_vectors[i]
                 best = int(np.argmax(similarities))
                 sentence.evidence[n] = (float(similarities[best]), best)
         sentence.supported = (sentence.score or 0.0) >= threshold if cited else False

@@ -30,7 +30,7 @@ from service.citations.service import CitationsService
 from service.errors import BackendError, InvalidRequestError
 from service.observability.metrics import Metrics
 from service.runtime.state import Loaded, ServiceState
-from service.search.service import retrieve_async
+from service.search.service import retrieve_async, snippet_scoring
 
 Event = tuple[str, dict[str, Any]]
 
@@ -102,7 +102,11 @@ class AskService:
         top_k = request.top_k or settings.retrieval.ask_top_k
         with self._metrics.time_retrieval("ask"):
             vector = await self._state.query_encoder.encode(question)
-            retrieved = await retrieve_async(loaded, question, vector, top_k, "hybrid", request)
+            chosen = settings.retrieval.answer_sentences
+            scoring = snippet_scoring(settings, len(loaded.index.papers), chosen)
+            retrieved = await retrieve_async(
+                loaded, question, vector, top_k, "hybrid", request, scoring
+            )
         answerabilities = retrieved.answerabilities(
             loaded, question, settings.answering.abstain_coverage_weight
         )
@@ -248,7 +252,7 @@ class AskService:
         return verify(
             text,
             sources,
-            loaded.sentences.get(ids),
+            loaded.sentences.get,
             {p: loaded.index.papers[p].sentences for p in ids},
             loaded.embedder.embed_documents,
             self._state.settings.answering.support_min_similarity,

@@ -15,7 +15,7 @@ from service.answering.abstain import answerability, coverage, text_terms
 from service.observability.metrics import Metrics
 from service.runtime.state import Loaded, ServiceState
 from service.search.models import PaperResult, Scope, SearchRequest, SearchResponse
-from service.settings import Settings
+from service.settings import Settings, SnippetScoring
 
 SentenceScoring = Literal["dense", "lexical"]
 
@@ -118,11 +118,14 @@ async def retrieve_async(
     return await anyio.to_thread.run_sync(retrieve, *args)
 
 
-def snippet_scoring(settings: Settings, papers: int) -> SentenceScoring:
-    """``search_snippets`` for an index of ``papers``, auto resolved: dense only when the index
-    fits the sentence cache (and so is warmed at start); else embedding each hit's sentences
-    would be most of a search's time (a model call per request on a large index)."""
-    chosen = settings.retrieval.search_snippets
+def snippet_scoring(
+    settings: Settings, papers: int, chosen: SnippetScoring | None = None
+) -> SentenceScoring:
+    """``chosen`` (default: ``search_snippets``) for an index of ``papers``, auto resolved:
+    dense only when the index fits the sentence cache (and so is warmed at start); else
+    embedding each hit's sentences would be most of a search's time (a model call per request
+    on a large index)."""
+    chosen = chosen or settings.retrieval.search_snippets
     if chosen != "auto":
         return chosen
     return "dense" if papers <= settings.runtime.sentence_cache_papers else "lexical"

@@ -80,3 +80,20 @@ def test_dense_snippets_can_be_chosen_for_an_index_larger_than_the_cache(
 
         assert body.json()["results"][0]["paper_id"] == JCOLA
         assert len(app.state.service.loaded.sentences) == 3
+
+
+def test_an_extractive_answer_on_an_index_larger_than_the_cache_embeds_no_sentences(
+    small_cache_app: tuple[Any, str], corpus_index_dir: Path
+) -> None:
+    app, url = small_cache_app
+    body = httpx.post(f"{url}/v1/ask", json={"question": f"{QUERY}?"}, timeout=30).json()
+
+    assert not body["abstained"]
+    assert body["citations"] and body["citations"][0]["paper_id"] == JCOLA
+    assert all(c["supported"] for c in body["citations"])
+    # The quotes are sentences of the cited abstracts, chosen by the question's terms.
+    index = open_index(corpus_index_dir)
+    for citation in body["citations"]:
+        sentences = index.papers.many([citation["paper_id"]])[citation["paper_id"]].sentences
+        assert all(0 <= i < len(sentences) for i in citation["sentence_indices"])
+    assert len(app.state.service.loaded.sentences) == 0

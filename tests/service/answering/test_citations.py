@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from indexer.embedders.base import Embedder
@@ -25,9 +27,13 @@ def sources() -> list[Source]:
     ]
 
 
+def lookup(vectors: dict[str, np.ndarray]) -> Callable[[list[str]], dict[str, np.ndarray]]:
+    return lambda ids: {p: vectors[p] for p in ids}
+
+
 def check(answer: str, embedder: Embedder, threshold: float = 0.525):
     vectors = {pid: embedder.embed_documents(s) for pid, s in PAPERS.items()}
-    return verify(answer, sources(), vectors, PAPERS, embedder.embed_documents, threshold)
+    return verify(answer, sources(), lookup(vectors), PAPERS, embedder.embed_documents, threshold)
 
 
 def test_markers_naming_no_source_are_removed() -> None:
@@ -105,7 +111,7 @@ def test_a_citation_of_two_non_adjacent_sentences_quotes_both_with_the_gap(
     ]
     vectors = {pid: embedder.embed_documents(s) for pid, s in papers.items()}
     answer = f"{papers['a'][0]} [1] {papers['a'][2]} [1]"
-    verified = verify(answer, numbered, vectors, papers, embedder.embed_documents, 0.525)
+    verified = verify(answer, numbered, lookup(vectors), papers, embedder.embed_documents, 0.525)
     (citation,) = verified.citations
     assert citation.sentence_indices == [0, 2]
     assert citation.quote == f"{papers['a'][0]} … {papers['a'][2]}"
@@ -126,8 +132,24 @@ def test_an_abstract_sentence_with_reference_numbers_supports_the_answer_without
     numbered = [Source(1, "a", "A", sentences, 0.9)]
     vectors = {"a": embedder.embed_documents(papers["a"])}
     answer = "Kelp forests collapse when sea otters decline [1]."
-    verified = verify(answer, numbered, vectors, papers, embedder.embed_documents, 0.525)
+    verified = verify(answer, numbered, lookup(vectors), papers, embedder.embed_documents, 0.525)
     assert verified.removed_markers == 0
     assert verified.sentences[0].evidence == {1: (1.0, 0)}
     (citation,) = verified.citations
     assert citation.quote == papers["a"][0]  # verbatim, its [2] included
+
+
+def test_an_answer_of_verbatim_sentences_asks_for_no_sentence_vectors(embedder: Embedder) -> None:
+    asked: list[list[str]] = []
+
+    def vectors(ids: list[str]) -> dict[str, np.ndarray]:
+        asked.append(ids)
+        return {p: embedder.embed_documents(PAPERS[p]) for p in ids}
+
+    verbatim = f"{PAPERS['a'][0]} [1] {PAPERS['b'][1]} [2]"
+    verified = verify(verbatim, sources(), vectors, PAPERS, embedder.embed_documents, 0.525)
+    assert asked == [] and all(s.supported for s in verified.sentences)
+
+    reworded = "Adapters are beaten on named-entity recognition by sparse fine-tuning [1]."
+    verify(reworded, sources(), vectors, PAPERS, embedder.embed_documents, 0.525)
+    assert asked == [["a"]]
