@@ -8,12 +8,13 @@ segments stay on the calling thread, where handing work to another costs more th
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -41,14 +42,28 @@ def _shared_pool() -> ThreadPoolExecutor:
 def map_segments(work: Callable[[T], R], items: Sequence[T], rows: int, min_rows: int) -> list[R]:
     """``[work(item) for item in items]``, on several threads when there is more than one
     item, more than one core and at least ``min_rows`` ``rows`` in all (below that the
-    segments take well under a millisecond each)."""
+    segments take well under a millisecond each). Items start in their order, each on the
+    first thread free."""
     if len(items) < 2 or rows < min_rows or _threads() < 2:
         return [work(item) for item in items]
+    results: list[R | None] = [None] * len(items)
+    order = itertools.count()  # next() on a count is atomic under the GIL
+
+    def run() -> None:
+        while (i := next(order)) < len(items):
+            results[i] = work(items[i])
+
     pool = _shared_pool()
-    # The caller takes the first item itself, so a busy pool never leaves it only waiting.
-    rest = [pool.submit(work, item) for item in items[1:]]
-    first = work(items[0])
-    return [first, *(future.result() for future in rest)]
+    # One thread per core, the caller's included: the caller works too, so a pool busy with
+    # other requests never leaves it only waiting.
+    helpers = [pool.submit(run) for _ in range(min(_threads(), len(items)) - 1)]
+    try:
+        run()
+    finally:
+        for helper in helpers:
+            if not helper.cancel():  # one still queued behind other requests has nothing to do
+                helper.result()
+    return cast(list[R], results)
 
 
 def one_blas_thread_per_call() -> bool:

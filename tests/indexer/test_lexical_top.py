@@ -38,8 +38,10 @@ def _segment(directory: Path, papers: list[Paper], base: int, deleted: list[int]
     return Segment(directory, meta, deleted)
 
 
-@pytest.fixture(scope="module")
-def cisi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LexicalIndex, list[Segment]]]:
+@pytest.fixture(scope="module", params=[100_000, 0], ids=["one thread", "segments on threads"])
+def cisi(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[LexicalIndex, list[Segment]]]:
     if not CISI.exists():
         pytest.skip("needs the shared CISI corpus")
     papers = _papers()
@@ -49,7 +51,7 @@ def cisi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LexicalInde
         _segment(root / "s1", papers[:half], 0, DELETED),
         _segment(root / "s2", papers[half:], half, []),
     ]
-    yield LexicalIndex(segments, [s.postings for s in segments]), segments
+    yield LexicalIndex(segments, [s.postings for s in segments], request.param), segments
     for segment in segments:
         segment.close()
 
