@@ -51,8 +51,8 @@ def _stemmer() -> Any:
 _WORDS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's (and scikit-learn's) token pattern
 _STEM_CACHE_MAX = 500_000  # distinct words: a field's vocabulary fits, a flood of junk does not
 _TERM_CACHE_MAX = 200_000  # distinct query terms remembered per version (LexicalIndex._lookup)
-# Impacts kept per version (LexicalIndex.impacts): ~100 of the commonest terms of a
-# 1,000,000-paper index (postings in half the papers: 2 MB each), any number of rare ones.
+# Impacts and rows kept per version (LexicalIndex.impacts): ~40 of the commonest terms of a
+# 1,000,000-paper index (postings in half the papers: 6 MB each), any number of rare ones.
 IMPACT_CACHE_BYTES = 256 << 20
 _stems: dict[str, str] = {}
 
@@ -202,7 +202,7 @@ class LexicalIndex:
         total = sum(s.total_length for s in segments)
         self.avg_length = total / self.n_docs if self.n_docs else 1.0
         self._norms: dict[int, np.ndarray] = {}
-        self._impacts: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._impacts: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._impact_bytes = 0
         self._impact_lock = threading.Lock()
         self._terms: dict[str, list[tuple[int, int] | None]] = {}
@@ -312,27 +312,30 @@ class LexicalIndex:
         """(rows, ``tf / (norm + tf)`` of each) of term ``tid`` in segment ``position``: a
         posting's share of its term's weight, the same for every query of this version.
 
-        The most recently used are kept up to ``IMPACT_CACHE_BYTES``: queries share their
-        common terms, whose impacts were most of BM25's arithmetic (a gather of the papers'
-        norms and a division per posting)."""
-        rows, tfs = self._postings[position].postings(tid)
+        The rows come as numpy's index type: numpy copies int32 indices to it on every gather
+        and scatter (~40% of adding a long posting list). The most recently used are kept up
+        to ``IMPACT_CACHE_BYTES``: queries share their common terms, whose impacts were most
+        of BM25's arithmetic (a gather of the papers' norms and a division per posting)."""
         key = (position, tid)
         with self._impact_lock:
             cached = self._impacts.get(key)
             if cached is not None:
                 self._impacts.move_to_end(key)
-                return rows, cached
+                return cached
+        stored, tfs = self._postings[position].postings(tid)
+        rows = np.asarray(stored, dtype=np.intp)
         tf = np.asarray(tfs, dtype=np.float32)
         denominator = np.take(self._norm(position), rows)
         denominator += tf
         impact = tf / denominator
+        size = rows.nbytes + impact.nbytes
         with self._impact_lock:
-            if key not in self._impacts and impact.nbytes <= IMPACT_CACHE_BYTES:
-                self._impacts[key] = impact
-                self._impact_bytes += impact.nbytes
+            if key not in self._impacts and size <= IMPACT_CACHE_BYTES:
+                self._impacts[key] = (rows, impact)
+                self._impact_bytes += size
                 while self._impact_bytes > IMPACT_CACHE_BYTES:
-                    _, dropped = self._impacts.popitem(last=False)
-                    self._impact_bytes -= dropped.nbytes
+                    _, (old_rows, old_impact) = self._impacts.popitem(last=False)
+                    self._impact_bytes -= old_rows.nbytes + old_impact.nbytes
         return rows, impact
 
     def score_weighted(

@@ -166,7 +166,8 @@ def _find(rows: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """(a mask of the ``wanted`` rows found in the ascending ``rows``, their positions)."""
     if not len(rows):
         return np.zeros(len(wanted), dtype=bool), np.zeros(0, np.int64)
-    at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
+    # Searched with the rows' own type: with another, numpy copies all of ``rows`` first.
+    at = np.minimum(np.searchsorted(rows, wanted.astype(rows.dtype, copy=False)), len(rows) - 1)
     hit = np.asarray(rows[at]) == wanted
     return hit, at[hit]
 
