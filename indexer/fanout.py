@@ -12,7 +12,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -48,10 +48,15 @@ def map_segments(work: Callable[[T], R], items: Sequence[T], rows: int, min_rows
         return [work(item) for item in items]
     results: list[R | None] = [None] * len(items)
     order = itertools.count()  # next() on a count is atomic under the GIL
+    failed = threading.Event()
 
     def run() -> None:
-        while (i := next(order)) < len(items):
-            results[i] = work(items[i])
+        try:
+            while not failed.is_set() and (i := next(order)) < len(items):
+                results[i] = work(items[i])
+        except BaseException:
+            failed.set()  # the others take no new item
+            raise
 
     pool = _shared_pool()
     # One thread per core, the caller's included: the caller works too, so a pool busy with
@@ -60,9 +65,12 @@ def map_segments(work: Callable[[T], R], items: Sequence[T], rows: int, min_rows
     try:
         run()
     finally:
-        for helper in helpers:
-            if not helper.cancel():  # one still queued behind other requests has nothing to do
-                helper.result()
+        # A helper still queued behind other requests has nothing left to do; the others are
+        # waited for, so no work of this call outlives it, failed or not.
+        started = [helper for helper in helpers if not helper.cancel()]
+        wait(started)
+    for helper in started:
+        helper.result()  # raises a helper's error (the caller's own is already raised)
     return cast(list[R], results)
 
 

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.fanout import map_segments
-from indexer.lexical_top import TermPostings, segment_top
+from indexer.lexical_top import TermPostings, find_rows, segment_top
 
 K1, B = 1.5, 0.75
 INDPTR, ROWS, TFS, LENGTHS = "bm25_indptr.npy", "bm25_rows.npy", "bm25_tf.npy", "doc_len.npy"
@@ -194,6 +194,7 @@ class LexicalIndex:
         segments: Sequence[SegmentLike],
         postings: Sequence[SegmentPostings],
         parallel_min_rows: int = 100_000,
+        impact_cache_bytes: int = IMPACT_CACHE_BYTES,
     ):
         self._segments = list(segments)
         self._parallel_min_rows = parallel_min_rows
@@ -205,6 +206,7 @@ class LexicalIndex:
         self._impacts: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._impact_bytes = 0
         self._impact_lock = threading.Lock()
+        self._impact_cache_bytes = impact_cache_bytes
         self._terms: dict[str, list[tuple[int, int] | None]] = {}
 
     def _norm(self, position: int) -> np.ndarray:
@@ -298,15 +300,35 @@ class LexicalIndex:
 
         def one(i: int) -> tuple[np.ndarray, np.ndarray]:
             hits = lookups[i]
-            present = [
-                TermPostings(*self.impacts(i, hits[t][0]), weights[t]) for t in terms if t in hits
-            ]
             rows_allowed = allowed[i] if allowed is not None else None
+            postings = self.impacts if rows_allowed is None else self._scoped(rows_allowed)
+            present = [
+                TermPostings(*postings(i, hits[t][0]), weights[t]) for t in terms if t in hits
+            ]
             segment = self._segments[i]
             return segment_top(present, segment.n_papers, k, segment.deleted_rows, rows_allowed)
 
-        rows = sum(s.n_papers for s in self._segments)
+        if allowed is None:
+            rows = sum(s.n_papers for s in self._segments)
+        else:
+            rows = sum(len(a) for a in allowed if a is not None)
         return map_segments(one, range(len(self._segments)), rows, self._parallel_min_rows)
+
+    def _scoped(self, allowed: np.ndarray) -> Callable[[int, int], tuple[np.ndarray, np.ndarray]]:
+        """``impacts`` at the ``allowed`` rows only (a scope of a few papers need not
+        normalise, nor cache, whole posting lists), computed as ``impacts`` computes them."""
+        wanted = np.unique(np.asarray(allowed, dtype=np.intp))
+
+        def at_rows(position: int, tid: int) -> tuple[np.ndarray, np.ndarray]:
+            stored, tfs = self._postings[position].postings(tid)
+            hit, at = find_rows(np.asarray(stored), wanted)
+            rows = wanted[hit]
+            tf = np.asarray(tfs[at], dtype=np.float32)
+            denominator = np.take(self._norm(position), rows)
+            denominator += tf
+            return rows, tf / denominator
+
+        return at_rows
 
     def impacts(self, position: int, tid: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, ``tf / (norm + tf)`` of each) of term ``tid`` in segment ``position``: a
@@ -314,7 +336,7 @@ class LexicalIndex:
 
         The rows come as numpy's index type: numpy copies int32 indices to it on every gather
         and scatter (~40% of adding a long posting list). The most recently used are kept up
-        to ``IMPACT_CACHE_BYTES``: queries share their common terms, whose impacts were most
+        to ``impact_cache_bytes``: queries share their common terms, whose impacts were most
         of BM25's arithmetic (a gather of the papers' norms and a division per posting)."""
         key = (position, tid)
         with self._impact_lock:
@@ -328,12 +350,13 @@ class LexicalIndex:
         denominator = np.take(self._norm(position), rows)
         denominator += tf
         impact = tf / denominator
+        rows.flags.writeable = impact.flags.writeable = False  # shared by every query
         size = rows.nbytes + impact.nbytes
         with self._impact_lock:
-            if key not in self._impacts and size <= IMPACT_CACHE_BYTES:
+            if key not in self._impacts and size <= self._impact_cache_bytes:
                 self._impacts[key] = (rows, impact)
                 self._impact_bytes += size
-                while self._impact_bytes > IMPACT_CACHE_BYTES:
+                while self._impact_bytes > self._impact_cache_bytes:
                     _, (old_rows, old_impact) = self._impacts.popitem(last=False)
                     self._impact_bytes -= old_rows.nbytes + old_impact.nbytes
         return rows, impact

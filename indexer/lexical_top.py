@@ -40,7 +40,6 @@ class TermPostings:
     weight: float
 
     def __post_init__(self) -> None:
-        # Plain arrays over the mapped memory: slicing a memmap costs microseconds per slice.
         object.__setattr__(self, "rows", np.asarray(self.rows))
         object.__setattr__(self, "impacts", np.asarray(self.impacts, dtype=np.float32))
 
@@ -153,7 +152,7 @@ def _narrow(
     scores = partial[candidates]
     for i in left:
         term = terms[i]
-        hit, at = _find(term.rows, candidates)
+        hit, at = find_rows(term.rows, candidates)
         scores[hit] += _contribution(term, at)
         remaining -= bounds[i]
         kth = _kth_best(scores, k)
@@ -162,7 +161,7 @@ def _narrow(
     return candidates
 
 
-def _find(rows: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def find_rows(rows: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(a mask of the ``wanted`` rows found in the ascending ``rows``, their positions)."""
     if not len(rows):
         return np.zeros(len(wanted), dtype=bool), np.zeros(0, np.int64)
@@ -176,6 +175,6 @@ def _exact(terms: Sequence[TermPostings], rows: np.ndarray) -> np.ndarray:
     """The scores of ``rows`` (ascending) summed over ``terms`` in order."""
     scores = np.zeros(len(rows), dtype=np.float32)
     for term in terms:
-        hit, at = _find(term.rows, rows)
+        hit, at = find_rows(term.rows, rows)
         scores[hit] += _contribution(term, at)
     return scores

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,6 +35,8 @@ from service.settings import Settings
 from service.web.docs import router as docs_router
 from service.web.router import router as web_router
 
+log = logging.getLogger(__name__)
+
 
 def create_app(
     settings: Settings | None = None,
@@ -54,7 +57,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Requests and a search's segments already run side by side (indexer/fanout.py).
-        one_blas_thread_per_call()
+        if not one_blas_thread_per_call():
+            log.info("numpy has no BLAS of its own here; its thread count is left as it is")
         if load_in_background:
             state.start_loading()
         else:

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class SourceSentence:
-    """A sentence of a source abstract and its similarity to the question."""
+    """A sentence of a source abstract and its similarity to the question: the cosine of
+    their vectors, or on an index larger than the sentence cache the share of the question's
+    term weight it holds (``ABSTRACTQA_ANSWER_SENTENCES``); 0 to 1 either way."""
 
     index: int
     text: str

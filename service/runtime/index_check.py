@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from indexer import IndexVersion, check_version, open_index
+from indexer import AnnParams, IndexVersion, check_version, open_index
 
 
 def check_current(
@@ -23,9 +23,12 @@ def check_current(
     return version, manifest
 
 
-def open_current(index_dir: Path, expected_embedder: str | None) -> IndexVersion:
-    """Check, then open, the current version (maps files; no per-paper work)."""
-    return open_index(index_dir, expected_embedder)
+def open_current(
+    index_dir: Path, expected_embedder: str | None, params: AnnParams | None = None
+) -> IndexVersion:
+    """Check, then open, the current version (maps files; no per-paper work), to be searched
+    with ``params`` (the settings' ``AnnParams.from_settings``)."""
+    return open_index(index_dir, expected_embedder, params=params)
 
 
 def client_message(exc: Exception, index_dir: Path) -> str:

@@ -152,7 +152,8 @@ class ServiceState:
                     return ReloadOutcome(
                         old.index.name, old.index.name, len(old.index.papers), False, _ms(started)
                     )
-                index = open_current(index_dir, old.embedder.name)
+                params = AnnParams.from_settings(self.settings.index)
+                index = open_current(index_dir, old.embedder.name, params)
             except IndexerError as exc:
                 message = f"still serving {old.index.name}; {client_message(exc, index_dir)}"
                 log.error("index reload failed, still serving %s: %s", old.index.name, exc)

@@ -64,8 +64,8 @@ def retrieve(
 ) -> Retrieved:
     """``query_vector`` comes from ``ServiceState.query_encoder``, which batches concurrent
     requests' queries; nothing here embeds a query. ``sentences``: how each hit's sentences
-    are scored against the query, dense (cosine of their vectors; answers check citations
-    with them) or lexical (``lexical_scores``: no sentence vectors needed)."""
+    are scored against the query, dense (cosine of their vectors) or lexical
+    (``lexical_scores`` over the query's total weight: no sentence vectors needed)."""
     filters: Filters | None = None
     paper_ids = None
     if scope is not None:
@@ -76,7 +76,12 @@ def retrieve(
     )
     if sentences == "lexical":
         weights = loaded.index.bm25.term_weights(query)
-        scores = {h.paper.paper_id: lexical_scores(weights, h.paper.sentences) for h in hits}
+        # A share of the query's weight, 0 to 1: the extractive backend's margin between a
+        # paper's best sentence and the next it quotes is on the scale of a cosine.
+        total = sum(weights.values()) or 1.0
+        scores = {
+            h.paper.paper_id: lexical_scores(weights, h.paper.sentences) / total for h in hits
+        }
     else:
         vectors = loaded.sentences.get([h.paper.paper_id for h in hits])
         scores = {p: v @ query_vector if len(v) else np.zeros(0) for p, v in vectors.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from indexer.ann import AnnParams
 from indexer.builder import Indexer
 from indexer.embedders.base import Embedder
-from indexer.fanout import map_segments
+from indexer.fanout import map_segments, one_blas_thread_per_call
 from indexer.index import open_index
 from indexer.retrieval import Retriever
 from tests.conftest import CORPUS
@@ -78,3 +79,35 @@ def test_a_search_over_segments_on_several_threads_ranks_as_on_one(
     finally:
         one.close()
         several.close()
+
+
+def test_after_an_error_no_new_segment_starts_and_none_outlives_the_call() -> None:
+    started: list[int] = []
+    finished: list[int] = []
+
+    def work(item: int) -> int:
+        started.append(item)
+        if item == 1:
+            raise ValueError("segment 1 is damaged")
+        time.sleep(0.05)
+        finished.append(item)
+        return item
+
+    with pytest.raises(ValueError, match="segment 1"):
+        map_segments(work, list(range(1, 9)), rows=1, min_rows=0)
+    assert len(started) < 8
+    assert sorted(finished) == sorted(i for i in started if i != 1)
+
+
+def test_numpys_blas_runs_on_one_thread_and_faiss_keeps_its_own() -> None:
+    import faiss  # noqa: F401 -- loads FAISS's own BLAS
+    from threadpoolctl import threadpool_info
+
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    assert one_blas_thread_per_call()
+    after = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    numpys = [p for p in after if Path(p).parent.name.startswith("numpy")]
+    assert numpys and all(after[p] == 1 for p in numpys)
+    assert {p: n for p, n in after.items() if p not in numpys} == {
+        p: n for p, n in before.items() if p not in numpys
+    }

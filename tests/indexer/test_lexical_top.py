@@ -12,7 +12,7 @@ import pytest
 
 from indexer.ann import AnnParams
 from indexer.chunking import ChunkSpec
-from indexer.lexical import LexicalIndex, tokenize
+from indexer.lexical import K1, B, LexicalIndex, tokenize
 from indexer.models import Paper
 from indexer.segment import Segment, SegmentWriter
 
@@ -146,3 +146,44 @@ def test_ties_within_and_across_segments_go_to_the_lowest_rows_as_full_scoring_d
     finally:
         for segment in segments:
             segment.close()
+
+
+def _independent_bm25(segments: list[Segment], query: str) -> list[np.ndarray]:
+    """Lucene BM25 (without its constant k1 + 1) straight from the segments' stored postings,
+    in float64: none of LexicalIndex's code or caches."""
+    counts: dict[str, int] = {}
+    for term in tokenize([query])[0]:
+        counts[term] = counts.get(term, 0) + 1
+    sql = "SELECT term, tid, df FROM terms WHERE term IN ({})"
+    found = [{t: (tid, df) for t, tid, df in s.in_query(sql, list(counts))} for s in segments]
+    n = sum(s.n_papers for s in segments)
+    avg = sum(s.total_length for s in segments) / n
+    df = {t: sum(f[t][1] for f in found if t in f) for t in counts}
+    out = []
+    for segment, terms in zip(segments, found, strict=True):
+        postings = segment.postings
+        norm = K1 * ((1 - B) + B * np.asarray(postings.lengths, dtype=np.float64) / avg)
+        scores = np.zeros(segment.n_papers)
+        for term, (tid, _) in terms.items():
+            rows = np.asarray(postings.rows[postings.indptr[tid] : postings.indptr[tid + 1]])
+            tf = np.asarray(postings.tfs[postings.indptr[tid] : postings.indptr[tid + 1]], float)
+            idf = np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+            scores[rows] += counts[term] * idf * tf / (norm[rows] + tf)
+        scores[segment.deleted_rows] = 0.0
+        out.append(scores)
+    return out
+
+
+def test_scores_through_a_small_evicting_impact_cache_equal_bm25_from_the_raw_postings(
+    cisi: tuple[LexicalIndex, list[Segment]],
+) -> None:
+    _, segments = cisi
+    budget = 64 << 10  # a few dozen posting lists: most queries evict
+    index = LexicalIndex(segments, [s.postings for s in segments], impact_cache_bytes=budget)
+    for query in _queries()[:40] * 2:
+        full = zip(index.score(query), _independent_bm25(segments, query), strict=True)
+        for got, expected in full:
+            assert got is not None
+            np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-6)
+        assert index._impact_bytes <= budget
+        _assert_same(index, index.score(query), index.top(query, 10), 10)

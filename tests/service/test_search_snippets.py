@@ -91,9 +91,12 @@ def test_an_extractive_answer_on_an_index_larger_than_the_cache_embeds_no_senten
     assert not body["abstained"]
     assert body["citations"] and body["citations"][0]["paper_id"] == JCOLA
     assert all(c["supported"] for c in body["citations"])
-    # The quotes are sentences of the cited abstracts, chosen by the question's terms.
+    # Each quote holds its abstract's sentence of most question-term IDF.
     index = open_index(corpus_index_dir)
+    weights = index.bm25.term_weights(f"{QUERY}?")
     for citation in body["citations"]:
         sentences = index.papers.many([citation["paper_id"]])[citation["paper_id"]].sentences
-        assert all(0 <= i < len(sentences) for i in citation["sentence_indices"])
+        best = int(np.argmax(lexical_scores(weights, sentences)))
+        assert best in citation["sentence_indices"]
+        assert sentences[best] in citation["quote"]
     assert len(app.state.service.loaded.sentences) == 0

@@ -1,4 +1,4 @@
-"""The served index searches with the index settings' search parameters."""
+"""The served index searches with the index settings' search parameters, after a reload too."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from pathlib import Path
 from indexer.embedders.base import Embedder
 from service.runtime.state import ServiceState
 from service.settings import Settings
+from tests.service.admin.conftest import KELP, index_papers
 
 
 def test_the_served_index_searches_with_the_configured_nprobe_and_parallel_threshold(
-    corpus_index_dir: Path, embedder: Embedder
+    index_copy: Path, embedder: Embedder
 ) -> None:
     settings = Settings(
-        index_dir=corpus_index_dir, ivf_nprobe=7, hnsw_ef_search=64, search_parallel_min_rows=0
+        index_dir=index_copy, ivf_nprobe=7, hnsw_ef_search=64, search_parallel_min_rows=0
     )
     state = ServiceState(settings, embedder)
     state.load()
@@ -22,5 +23,10 @@ def test_the_served_index_searches_with_the_configured_nprobe_and_parallel_thres
         assert (params.ivf_nprobe, params.hnsw_ef_search, params.parallel_min_rows) == (7, 64, 0)
         hits = state.loaded.retriever.search("memory at test time", 3)
         assert hits and hits[0].paper.paper_id.startswith("titans")
+
+        index_papers(index_copy, embedder, KELP)
+        assert state.reload().changed
+        params = state.loaded.index.params
+        assert (params.ivf_nprobe, params.hnsw_ef_search, params.parallel_min_rows) == (7, 64, 0)
     finally:
         state.close()
