@@ -80,9 +80,11 @@ def one_blas_thread_per_call() -> bool:
 
     For a server: dense re-ranking multiplies ~1,000 vectors by the query per segment, which
     OpenBLAS split over every core, whose threads then spun waiting for more work. On two cores
-    that took the core the other segments' threads (and other requests) needed: an in-process
-    search of a 1,000,000-paper index used ~90 ms of CPU for ~19 ms of wall time, ~43 ms with
-    one BLAS thread. FAISS's own BLAS (its k-means when a segment is sealed) is not touched."""
+    that took the core the other segments' threads (and other requests) needed: on a
+    1,000,000-paper index, a dense search, a BM25 search and a hybrid search of one query, in
+    process and one after another, used ~90 ms of CPU for ~38 ms of wall time, ~43 ms of CPU
+    with one BLAS thread (ad hoc). FAISS's own BLAS (its k-means when a segment is sealed) is
+    not touched."""
     from threadpoolctl import ThreadpoolController
 
     numpy_home = Path(np.__file__).resolve().parent
