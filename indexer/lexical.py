@@ -323,12 +323,17 @@ class LexicalIndex:
             stored, tfs = self._postings[position].postings(tid)
             hit, at = find_rows(np.asarray(stored), wanted)
             rows = wanted[hit]
-            tf = np.asarray(tfs[at], dtype=np.float32)
-            denominator = np.take(self._norm(position), rows)
-            denominator += tf
-            return rows, tf / denominator
+            return rows, self._impact(position, rows, tfs[at])
 
         return at_rows
+
+    def _impact(self, position: int, rows: np.ndarray, tfs: np.ndarray) -> np.ndarray:
+        """``tf / (norm + tf)`` at ``rows`` of segment ``position``: the one computation both
+        the cached and the scoped postings use, so their scores agree bit for bit."""
+        tf = np.asarray(tfs, dtype=np.float32)
+        denominator = np.take(self._norm(position), rows)
+        denominator += tf
+        return tf / denominator
 
     def impacts(self, position: int, tid: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, ``tf / (norm + tf)`` of each) of term ``tid`` in segment ``position``: a
@@ -346,10 +351,7 @@ class LexicalIndex:
                 return cached
         stored, tfs = self._postings[position].postings(tid)
         rows = np.asarray(stored, dtype=np.intp)
-        tf = np.asarray(tfs, dtype=np.float32)
-        denominator = np.take(self._norm(position), rows)
-        denominator += tf
-        impact = tf / denominator
+        impact = self._impact(position, rows, tfs)
         rows.flags.writeable = impact.flags.writeable = False  # shared by every query
         size = rows.nbytes + impact.nbytes
         with self._impact_lock:
