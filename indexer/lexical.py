@@ -18,8 +18,8 @@ import re
 import sqlite3
 import threading
 from array import array
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.fanout import map_segments
-from indexer.lexical_top import TermPostings, find_rows, segment_top
+from indexer.lexical_top import (
+    TermPostings,
+    accumulate,
+    compile_kernels,
+    find_rows,
+    scoped_top,
+    top_k,
+)
 
 K1, B = 1.5, 0.75
 INDPTR, ROWS, TFS, LENGTHS = "bm25_indptr.npy", "bm25_rows.npy", "bm25_tf.npy", "doc_len.npy"
@@ -51,9 +58,6 @@ def _stemmer() -> Any:
 _WORDS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's (and scikit-learn's) token pattern
 _STEM_CACHE_MAX = 500_000  # distinct words: a field's vocabulary fits, a flood of junk does not
 _TERM_CACHE_MAX = 200_000  # distinct query terms remembered per version (LexicalIndex._lookup)
-# Impacts and rows kept per version (LexicalIndex.impacts): ~40 of the commonest terms of a
-# 1,000,000-paper index (postings in half the papers: 6 MB each), any number of rare ones.
-IMPACT_CACHE_BYTES = 256 << 20
 _stems: dict[str, str] = {}
 
 
@@ -194,7 +198,6 @@ class LexicalIndex:
         segments: Sequence[SegmentLike],
         postings: Sequence[SegmentPostings],
         parallel_min_rows: int = 100_000,
-        impact_cache_bytes: int = IMPACT_CACHE_BYTES,
     ):
         self._segments = list(segments)
         self._parallel_min_rows = parallel_min_rows
@@ -203,10 +206,7 @@ class LexicalIndex:
         total = sum(s.total_length for s in segments)
         self.avg_length = total / self.n_docs if self.n_docs else 1.0
         self._norms: dict[int, np.ndarray] = {}
-        self._impacts: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._impact_bytes = 0
-        self._impact_lock = threading.Lock()
-        self._impact_cache_bytes = impact_cache_bytes
+        compile_kernels()
         self._terms: dict[str, list[tuple[int, int] | None]] = {}
 
     def _norm(self, position: int) -> np.ndarray:
@@ -258,10 +258,15 @@ class LexicalIndex:
     def term_weights(self, text: str) -> dict[str, float]:
         """IDF of each distinct stemmed term of ``text`` over the papers; a term the index has
         never seen gets the highest weight (it is as rare as a term can be)."""
-        terms = list(dict.fromkeys(tokenize([text])[0]))
-        df = self.document_frequencies(terms)
-        n = self.n_docs
-        return {t: float(np.log((n + 1) / (df.get(t, 0) + 0.5))) for t in terms}
+        return self.idf_of(tokenize([text])[0])
+
+    def idf_of(self, terms: Iterable[str]) -> dict[str, float]:
+        """``term_weights`` of already stemmed ``terms``."""
+        wanted = list(dict.fromkeys(terms))
+        df = self.document_frequencies(wanted)
+        counts = np.array([df.get(t, 0) for t in wanted], dtype=np.float64)
+        idf = np.log((self.n_docs + 1) / (counts + 0.5))
+        return dict(zip(wanted, idf.tolist(), strict=True))
 
     def score(
         self, query: str, allowed: Sequence[np.ndarray | None] | None = None
@@ -286,9 +291,9 @@ class LexicalIndex:
     def top(
         self, query: str, k: int, allowed: Sequence[np.ndarray | None] | None = None
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per segment, (rows, their ``score`` scores) holding its ``k`` best rows with a
-        positive score (of rows tied with the k-th, the lowest), without scoring every
-        posting."""
+        """Per segment, (rows ascending, their ``score`` scores) holding its ``k`` best rows
+        with a positive score (of rows tied with the k-th, the lowest), in compiled loops
+        (``indexer/lexical_top.py``) without a score array per segment in Python."""
         counts = Counter(tokenize([query])[0])
         return self.top_weighted({t: float(n) for t, n in counts.items()}, k, allowed)
 
@@ -299,14 +304,15 @@ class LexicalIndex:
         lookups, weights = self._weights(terms)
 
         def one(i: int) -> tuple[np.ndarray, np.ndarray]:
-            hits = lookups[i]
-            rows_allowed = allowed[i] if allowed is not None else None
-            postings = self.impacts if rows_allowed is None else self._scoped(rows_allowed)
-            present = [
-                TermPostings(*postings(i, hits[t][0]), weights[t]) for t in terms if t in hits
-            ]
             segment = self._segments[i]
-            return segment_top(present, segment.n_papers, k, segment.deleted_rows, rows_allowed)
+            rows_allowed = allowed[i] if allowed is not None else None
+            if rows_allowed is not None:
+                return self._scoped_top(i, lookups[i], terms, weights, rows_allowed, k)
+            scores = self._segment_scores(i, lookups[i], terms, weights)
+            if scores is None:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            scores[segment.deleted_rows] = 0.0
+            return top_k(scores, k)
 
         if allowed is None:
             rows = sum(s.n_papers for s in self._segments)
@@ -314,54 +320,48 @@ class LexicalIndex:
             rows = sum(len(a) for a in allowed if a is not None)
         return map_segments(one, range(len(self._segments)), rows, self._parallel_min_rows)
 
-    def _scoped(self, allowed: np.ndarray) -> Callable[[int, int], tuple[np.ndarray, np.ndarray]]:
-        """``impacts`` at the ``allowed`` rows only (a scope of a few papers need not
-        normalise, nor cache, whole posting lists), computed as ``impacts`` computes them."""
+    def _segment_scores(
+        self,
+        position: int,
+        hits: Mapping[str, tuple[int, int]],
+        terms: Iterable[str],
+        weights: Mapping[str, float],
+    ) -> np.ndarray | None:
+        """Every paper row's score in segment ``position`` (None: no term of the query in it),
+        summed over ``terms`` in their order."""
+        present = [t for t in terms if t in hits]
+        if not present:
+            return None
+        postings = self._postings[position]
+        norm = self._norm(position)
+        scores = np.zeros(len(postings.lengths), dtype=np.float32)
+        for term in present:
+            rows, tfs = postings.postings(hits[term][0])
+            # float32, as numpy multiplies a float32 array by a Python float.
+            accumulate(scores, rows, tfs, norm, np.float32(weights[term]))
+        return scores
+
+    def _scoped_top(
+        self,
+        position: int,
+        hits: Mapping[str, tuple[int, int]],
+        terms: Iterable[str],
+        weights: Mapping[str, float],
+        allowed: np.ndarray,
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``top_weighted`` within the ``allowed`` rows: a scope of a few papers is scored at
+        its rows only, with the same float32 arithmetic as the whole segment's scores."""
         wanted = np.unique(np.asarray(allowed, dtype=np.intp))
-
-        def at_rows(position: int, tid: int) -> tuple[np.ndarray, np.ndarray]:
-            stored, tfs = self._postings[position].postings(tid)
+        postings, norm = self._postings[position], self._norm(position)
+        present = []
+        for term in (t for t in terms if t in hits):
+            stored, tfs = postings.postings(hits[term][0])
             hit, at = find_rows(np.asarray(stored), wanted)
-            rows = wanted[hit]
-            return rows, self._impact(position, rows, tfs[at])
-
-        return at_rows
-
-    def _impact(self, position: int, rows: np.ndarray, tfs: np.ndarray) -> np.ndarray:
-        """``tf / (norm + tf)`` at ``rows`` of segment ``position``: the one computation both
-        the cached and the scoped postings use, so their scores agree bit for bit."""
-        tf = np.asarray(tfs, dtype=np.float32)
-        denominator = np.take(self._norm(position), rows)
-        denominator += tf
-        return tf / denominator
-
-    def impacts(self, position: int, tid: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, ``tf / (norm + tf)`` of each) of term ``tid`` in segment ``position``: a
-        posting's share of its term's weight, the same for every query of this version.
-
-        The rows come as numpy's index type: numpy copies int32 indices to it on every gather
-        and scatter (~40% of adding a long posting list). The most recently used are kept up
-        to ``impact_cache_bytes``: queries share their common terms, whose impacts were most
-        of BM25's arithmetic (a gather of the papers' norms and a division per posting)."""
-        key = (position, tid)
-        with self._impact_lock:
-            cached = self._impacts.get(key)
-            if cached is not None:
-                self._impacts.move_to_end(key)
-                return cached
-        stored, tfs = self._postings[position].postings(tid)
-        rows = np.asarray(stored, dtype=np.intp)
-        impact = self._impact(position, rows, tfs)
-        rows.flags.writeable = impact.flags.writeable = False  # shared by every query
-        size = rows.nbytes + impact.nbytes
-        with self._impact_lock:
-            if key not in self._impacts and size <= self._impact_cache_bytes:
-                self._impacts[key] = (rows, impact)
-                self._impact_bytes += size
-                while self._impact_bytes > self._impact_cache_bytes:
-                    _, (old_rows, old_impact) = self._impacts.popitem(last=False)
-                    self._impact_bytes -= old_rows.nbytes + old_impact.nbytes
-        return rows, impact
+            tf = np.asarray(tfs[at], dtype=np.float32)
+            impact = tf / (np.take(norm, wanted[hit]) + tf)
+            present.append(TermPostings(wanted[hit], impact, weights[term]))
+        return scoped_top(present, wanted, self._segments[position].deleted_rows, k)
 
     def score_weighted(
         self, terms: Mapping[str, float], allowed: Sequence[np.ndarray | None] | None = None
@@ -371,14 +371,10 @@ class LexicalIndex:
         lookups, weights = self._weights(terms)
         out: list[np.ndarray | None] = []
         for i, (segment, hits) in enumerate(zip(self._segments, lookups, strict=True)):
-            present = [t for t in terms if t in hits]
-            if not present:
+            scores = self._segment_scores(i, hits, terms, weights)
+            if scores is None:
                 out.append(None)
                 continue
-            scores = np.zeros(segment.n_papers, dtype=np.float32)
-            for term in present:
-                rows, impact = self.impacts(i, hits[term][0])
-                scores[rows] += weights[term] * impact
             live = segment.live_mask()
             if live is not None:
                 scores[~live] = 0.0

@@ -1,66 +1,143 @@
-"""A segment's best BM25 rows without scoring every posting (MaxScore, in numpy).
+"""A segment's BM25 scores and its best rows, in compiled loops (numba).
 
-Scoring every posting of every query term was the largest share of a search on a 1,000,000
-paper index: common terms have postings in a large share of the papers. A term adds
-``weight * impact`` to a paper, its impact ``tf / (norm + tf)`` at most the term's largest. The
-terms are scored over the whole segment in descending order of that bound until k papers score
-more than all the remaining terms together could add: no paper untouched so far can then reach
-the top k. The remaining terms (the longest lists; ~60% of the postings of the bundled questions
-on a synthetic CISI and CACM corpus) are added to the candidates only, dropping after each term
-those that can no longer reach the k-th best. The survivors' scores are then computed again from
-every term in the query's order with ``LexicalIndex.score_weighted``'s float32 arithmetic, so
-they equal its scores bit for bit (summing in another order rounds differently). Among equal
-scores the lowest rows win (a partition of the full scores picked any of them).
+A query's terms are added into one float32 score per paper of the segment, every posting in
+the query's order with ``score_weighted``'s float32 arithmetic (``weight * (tf / (norm + tf))``),
+so the scores equal it bit for bit; then a bounded heap keeps the k best, the lowest rows first
+among equal scores. Blocks of 128 papers whose best score cannot enter the heap are skipped.
+
+Why compiled and why every posting: on the 1,000,000-paper benchmark index (every query term is
+common there: ~1.5 M postings a query), MaxScore pruning in numpy took 8.3 ms a query on one
+thread and these loops 3.0 ms, read straight from the memory-mapped postings (ad hoc, the
+bundled questions; docs/benchmarks.md, "Corpus scale"). numpy's gathers and scatters made
+several passes with temporaries per term; a loop makes one. The kernels release the GIL, so a
+query's segments run side by side (``indexer/fanout.py``). A scope (a few allowed rows) is
+scored at those rows only, in numpy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+from numba import njit
 
-# Whether the remaining terms can be skipped is checked only while their postings number at
-# least this share of the segment's papers, and again only after scoring that many more: the
-# check (a pass over every row's score) costs about as much as scoring that many postings.
-_CHECK_SHARE = 1 / 2
-# Relative margin for float32 rounding: partial sums are summed in another order than the
-# final ones, so a bound may be off by a few units in the last place per term.
-_SLACK = 1e-4
+# Papers per block of the top-k scan: a block's maximum is one vectorised pass.
+_BLOCK = 128
+
+
+@njit(nogil=True, cache=True)
+def accumulate(
+    scores: np.ndarray, rows: np.ndarray, tfs: np.ndarray, norm: np.ndarray, weight: np.float32
+) -> None:
+    """``scores[rows] += weight * (tfs / (norm[rows] + tfs))``, in float32, for distinct
+    ``rows``."""
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        tf = tfs[i]
+        scores[row] += weight * (tf / (norm[row] + tf))
+
+
+@njit(nogil=True, cache=True, fastmath=True)
+def _block_max(scores: np.ndarray, start: int, end: int) -> np.float32:
+    best = np.float32(0)
+    for row in range(start, end):
+        best = max(best, scores[row])
+    return best
+
+
+@njit(nogil=True, cache=True)
+def _before(score_a: float, row_a: int, score_b: float, row_b: int) -> bool:
+    """Whether (score_a, row_a) ranks below (score_b, row_b): a lower score, or an equal score
+    and a higher row (the heap's root is the entry to drop first)."""
+    return score_a < score_b or (score_a == score_b and row_a > row_b)
+
+
+@njit(nogil=True, cache=True)
+def _push(heap_scores: np.ndarray, heap_rows: np.ndarray, size: int, score: float, row: int) -> int:
+    """Add (score, row) to the min-heap, replacing its root once full; its new size."""
+    k = heap_scores.shape[0]
+    if size < k:
+        at = size
+        size += 1
+        while at > 0:
+            parent = (at - 1) // 2
+            if _before(heap_scores[parent], heap_rows[parent], score, row):
+                break
+            heap_scores[at] = heap_scores[parent]
+            heap_rows[at] = heap_rows[parent]
+            at = parent
+    else:
+        at = 0
+        while True:
+            child = 2 * at + 1
+            if child >= size:
+                break
+            right = child + 1
+            if right < size and _before(
+                heap_scores[right], heap_rows[right], heap_scores[child], heap_rows[child]
+            ):
+                child = right
+            if not _before(heap_scores[child], heap_rows[child], score, row):
+                break
+            heap_scores[at] = heap_scores[child]
+            heap_rows[at] = heap_rows[child]
+            at = child
+    heap_scores[at] = score
+    heap_rows[at] = row
+    return size
+
+
+@njit(nogil=True, cache=True)
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    heap_scores = np.empty(k, np.float32)
+    heap_rows = np.empty(k, np.int64)
+    size = 0
+    n = scores.shape[0]
+    for start in range(0, n, _BLOCK):
+        end = min(n, start + _BLOCK)
+        if size == k and _block_max(scores, start, end) <= heap_scores[0]:
+            continue
+        for row in range(start, end):
+            score = scores[row]
+            # Rows come in ascending order: an equal score never displaces a lower row.
+            if score > 0 and (size < k or score > heap_scores[0]):
+                size = _push(heap_scores, heap_rows, size, score, row)
+    order = np.argsort(heap_rows[:size])
+    return heap_rows[:size][order], heap_scores[:size][order]
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows ascending, their scores) of the ``k`` best positive ``scores`` (float32), the
+    lowest rows first among equal scores."""
+    if k <= 0 or not len(scores):
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    rows, values = _top_k(np.ascontiguousarray(scores, dtype=np.float32), int(k))
+    return rows, values
+
+
+@cache
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) the loops for the array types a search passes:
+    read-only int32 rows and float32 tfs as ``np.load`` maps them. Done when an index is
+    opened, so that no query waits ~2 s for the compiler."""
+    rows = np.arange(2, dtype=np.int32)
+    tfs = np.ones(2, dtype=np.float32)
+    rows.flags.writeable = tfs.flags.writeable = False
+    scores = np.zeros(4, dtype=np.float32)
+    accumulate(scores, rows, tfs, np.ones(4, dtype=np.float32), np.float32(1))
+    top_k(scores, 1)
 
 
 @dataclass(frozen=True)
 class TermPostings:
-    """One query term in one segment: its postings' rows, their impacts ``tf / (norm + tf)``
-    (``LexicalIndex.impacts``) and its weight (the idf times the query weight, the very
-    object ``score_weighted`` multiplies by, so the arithmetic is the same)."""
+    """One query term at some rows of a segment: the rows (ascending), their impacts
+    ``tf / (norm + tf)`` and the term's weight (``score_weighted``'s very multiplier)."""
 
     rows: np.ndarray
     impacts: np.ndarray
     weight: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", np.asarray(self.rows))
-        object.__setattr__(self, "impacts", np.asarray(self.impacts, dtype=np.float32))
-
-
-def _contribution(term: TermPostings, at: np.ndarray | slice) -> np.ndarray:
-    """``score_weighted``'s ``weight * impacts``, with the same roundings."""
-    return term.weight * term.impacts[at]
-
-
-def _add(scores: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
-    """``scores[rows] += values`` for distinct ``rows``."""
-    gathered = np.take(scores, rows)
-    gathered += values
-    scores[rows] = gathered
-
-
-def _kth_best(partial: np.ndarray, k: int) -> float:
-    """The k-th best positive score (0 when fewer are positive)."""
-    positive = partial[partial > 0]
-    n = len(positive)
-    return float(np.partition(positive, n - k)[n - k]) if n >= k else 0.0
 
 
 def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,90 +152,20 @@ def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np
     return rows[above], scores[above]
 
 
-def segment_top(
-    terms: Sequence[TermPostings],
-    n: int,
-    k: int,
-    deleted: np.ndarray,
-    allowed: np.ndarray | None = None,
+def scoped_top(
+    terms: Sequence[TermPostings], allowed: np.ndarray, deleted: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rows ascending, their ``score_weighted`` scores) of the segment's ``k`` best papers
-    with a positive score, the lowest rows first among equal scores; ``terms`` in query order,
-    ``deleted`` rows never returned, and only ``allowed`` rows when given; ``n`` rows in all."""
-    if not terms or k <= 0 or n == 0:
+    """(rows ascending, scores) of the ``k`` best positive scores among the ``allowed`` rows
+    that are not ``deleted``; ``terms`` in query order, at (a subset of) those rows."""
+    if not terms or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    if allowed is not None:  # a scope: its rows' scores alone
-        rows = np.setdiff1d(allowed, deleted)
-        scores = _exact(terms, rows)
-        return best_k(rows[scores > 0], scores[scores > 0], k)
-    prunable = all(float(t.weight) > 0 for t in terms)
-    bounds = [_bound(t) for t in terms]
-    order = list(range(len(terms)))
-    if prunable:
-        order.sort(key=lambda i: -bounds[i])
-    remaining = sum(bounds)
-    left = sum(len(t.rows) for t in terms)  # postings not scored yet
-    checked = float("inf")  # postings left at the last check
-    partial = np.zeros(n, dtype=np.float32)
-    done = 0
-    step = n * _CHECK_SHARE
-    for i in order:
-        term = terms[i]
-        if prunable and done and left >= step and checked - left >= step:
-            checked = left
-            partial[deleted] = 0.0
-            # k papers above what the rest could add: no paper untouched so far can catch up
-            above = remaining * (1 + _SLACK) / (1 - _SLACK)
-            if np.count_nonzero(partial > above) >= k:
-                break
-        left -= len(term.rows)
-        _add(partial, term.rows, _contribution(term, slice(None)))
-        remaining -= bounds[i]
-        done += 1
-    partial[deleted] = 0.0
-    if done == len(terms):
-        kth = _kth_best(partial, k)
-        floor = kth * (1 - _SLACK) if kth > 0 else float(np.nextafter(np.float32(0), 1))
-        candidates = np.flatnonzero(partial >= floor)
-        if order == sorted(order):  # summed in the query's order: these are the scores
-            return best_k(candidates, partial[candidates], k)
-    else:
-        candidates = _narrow(terms, order[done:], bounds, partial, above, remaining, k)
-    return best_k(candidates, _exact(terms, candidates), k)
-
-
-def _bound(term: TermPostings) -> float:
-    """At most this much can ``term`` add to a paper's score."""
-    if not len(term.impacts):
-        return 0.0
-    return float(term.weight) * float(np.max(term.impacts))
-
-
-def _narrow(
-    terms: Sequence[TermPostings],
-    left: list[int],
-    bounds: list[float],
-    partial: np.ndarray,
-    above: float,
-    remaining: float,
-    k: int,
-) -> np.ndarray:
-    """The rows that may still be among the ``k`` best once the ``left`` terms (not scored
-    yet, ``remaining`` their bounds' sum) are added: each term is added to the candidates
-    only, and after each those that cannot reach the k-th best any more are dropped (at least
-    ``k`` partial scores exceed ``above``, so the k-th best is among those)."""
-    kth = _kth_best(partial[partial > above], k)
-    candidates = np.flatnonzero(partial >= kth * (1 - _SLACK) - remaining * (1 + _SLACK))
-    scores = partial[candidates]
-    for i in left:
-        term = terms[i]
-        hit, at = find_rows(term.rows, candidates)
-        scores[hit] += _contribution(term, at)
-        remaining -= bounds[i]
-        kth = _kth_best(scores, k)
-        keep = scores >= kth * (1 - _SLACK) - max(remaining, 0.0) * (1 + _SLACK)
-        candidates, scores = candidates[keep], scores[keep]
-    return candidates
+    rows = np.setdiff1d(allowed, deleted)
+    scores = np.zeros(len(rows), dtype=np.float32)
+    for term in terms:
+        hit, at = find_rows(term.rows, rows)
+        scores[hit] += term.weight * term.impacts[at]
+    positive = scores > 0
+    return best_k(rows[positive], scores[positive], k)
 
 
 def find_rows(rows: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,12 +176,3 @@ def find_rows(rows: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndar
     at = np.minimum(np.searchsorted(rows, wanted.astype(rows.dtype, copy=False)), len(rows) - 1)
     hit = np.asarray(rows[at]) == wanted
     return hit, at[hit]
-
-
-def _exact(terms: Sequence[TermPostings], rows: np.ndarray) -> np.ndarray:
-    """The scores of ``rows`` (ascending) summed over ``terms`` in order."""
-    scores = np.zeros(len(rows), dtype=np.float32)
-    for term in terms:
-        hit, at = find_rows(term.rows, rows)
-        scores[hit] += _contribution(term, at)
-    return scores
