@@ -57,9 +57,11 @@ from indexer.feedback import Feedback  # noqa: E402
 from indexer.index import IndexVersion, open_index  # noqa: E402
 from indexer.models import PaperRecord  # noqa: E402
 from indexer.retrieval import Mode, Retriever  # noqa: E402
+from indexer.smoothing import Smoothing  # noqa: E402
 from indexer.text import clean  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "benchmarks"
+SHIPPED_SMOOTHING = Smoothing.from_settings(IndexerSettings())
 OFF = Feedback()
 DEFAULT = (0.5, 100, OFF)
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -71,10 +73,21 @@ RM3 = (
     *("5/10/0.85", "10/10/0.85", "10/20/0.85"),
 )
 ROCCHIO = ("off", "3/0.1", "3/0.3", "5/0.2", "5/0.3", "10/0.2", "10/0.3", "5/0.5", "10/0.5")
+# Score regularisation at the default fusion, as papers/neighbours/weight/lexical share.
+SMOOTHING = tuple(
+    ["off"]
+    + [
+        f"{p}/{n}/{w}/{lex}"
+        for p in (30, 50)
+        for n in (10, 20)
+        for w in (0.5, 0.7)
+        for lex in (0.0, 0.5, 1.0)
+    ]
+)
 SINGLE: tuple[Mode, ...] = ("dense", "bm25")
 FOLDS = 5
 SEED = 13
-FAMILIES = ("hybrid", "hybrid_no_feedback", "single", "single_no_feedback")
+FAMILIES = ("hybrid", "hybrid_no_feedback", "hybrid_smoothing", "single", "single_no_feedback")
 
 Config = tuple[float, int, Feedback]
 
@@ -156,6 +169,14 @@ def rocchio_option(text: str) -> Feedback:
     return Feedback(rocchio_docs=int(docs), rocchio_beta=float(beta))
 
 
+def smoothing_option(text: str) -> Smoothing:
+    """``off`` or papers/neighbours/weight/lexical share, e.g. ``50/10/0.7/0.5``."""
+    if text == "off":
+        return Smoothing()
+    papers, neighbours, weight, share = text.split("/")
+    return Smoothing(int(papers), int(neighbours), float(weight), float(share))
+
+
 def combine(rm3: Feedback, rocchio: Feedback) -> Feedback:
     return Feedback(
         rm3.rm3_docs,
@@ -167,10 +188,13 @@ def combine(rm3: Feedback, rocchio: Feedback) -> Feedback:
 
 
 def score_grid(
-    c: Collection, embedder: Embedder, configs: Sequence[Config]
+    c: Collection,
+    embedder: Embedder,
+    configs: Sequence[Config],
+    smoothings: Sequence[Smoothing] = (Smoothing(),),
 ) -> dict[str, dict[Any, np.ndarray]]:
-    """Per-query nDCG@10 of every hybrid grid point and of each single retriever (with each
-    feedback option of its side)."""
+    """Per-query nDCG@10 of every hybrid grid point, of each smoothing option at the default
+    fusion and of each single retriever (with each feedback option of its side)."""
     depths = sorted({d for _, d, _ in configs} | {DEFAULT[1]})
     rm3s = list(dict.fromkeys(combine(fb, OFF) for _, _, fb in configs))
     rocchios = list(dict.fromkeys(combine(OFF, fb) for _, _, fb in configs))
@@ -181,7 +205,9 @@ def score_grid(
         for fb in options:
             singles[mode if fb == OFF else f"{mode} + {fb.label()}"] = (mode, fb)
     sides_by = {fb: Retriever(c.index, embedder, feedback=fb) for fb in rm3s + rocchios}
+    smoothers = {sm: Retriever(c.index, embedder, *DEFAULT, smoothing=sm) for sm in smoothings}
     hybrid: dict[Any, list[float]] = {point: [] for point in configs}
+    smoothed: dict[Any, list[float]] = {sm: [] for sm in smoothings}
     single: dict[Any, list[float]] = {name: [] for name in singles}
     for text, vector, judged in zip(c.texts, c.vectors, c.qrels, strict=True):
         for depth in depths:
@@ -195,12 +221,17 @@ def score_grid(
                 hybrid[(w, d, fb)].append(ndcg_at_k(list(top), judged, CUTOFF))
             if depth != DEFAULT[1]:
                 continue
+            for sm, smoother in smoothers.items():
+                found = (dense[OFF], lexical[OFF])
+                top = smoother.ranked(found, "hybrid", CUTOFF)
+                smoothed[sm].append(ndcg_at_k(list(top), judged, CUTOFF))
             for name, (mode, fb) in singles.items():
                 found = (dense[fb], {}) if mode == "dense" else ({}, lexical[fb])
                 top = fusers[next(iter(fusers))].ranked(found, mode, CUTOFF)
                 single[name].append(ndcg_at_k(list(top), judged, CUTOFF))
     return {
         "hybrid": {key: np.array(v) for key, v in hybrid.items()},
+        "hybrid_smoothing": {key: np.array(v) for key, v in smoothed.items()},
         "single": {key: np.array(v) for key, v in single.items()},
     }
 
@@ -260,6 +291,8 @@ def summarise(
 
 
 def _label(key: Any) -> Any:
+    if isinstance(key, Smoothing):
+        return {**_label(DEFAULT), "smoothing": key.label()}
     if isinstance(key, tuple):
         return {"dense_weight": key[0], "depth": key[1], "feedback": key[2].label()}
     return key
@@ -285,12 +318,16 @@ def load_collection(root: Path, cache_dir: Path, embedder: Embedder) -> Collecti
 
 
 def run(
-    roots: Sequence[Path], cache_dir: Path, embedder: Embedder, configs: Sequence[Config]
+    roots: Sequence[Path],
+    cache_dir: Path,
+    embedder: Embedder,
+    configs: Sequence[Config],
+    smoothings: Sequence[Smoothing] = (Smoothing(),),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metrics and per-query samples of the cross-validation over ``roots``; with two
     collections each is also scored with the grid point tuned on the other."""
     collections = [load_collection(root, cache_dir, embedder) for root in roots]
-    grids = {c.name: score_grid(c, embedder, configs) for c in collections}
+    grids = {c.name: score_grid(c, embedder, configs, smoothings) for c in collections}
     for grid_of in grids.values():
         for family in ("hybrid", "single"):
             grid_of[f"{family}_no_feedback"] = without_feedback(grid_of[family])
@@ -306,12 +343,12 @@ def run(
             dict(zip(c.query_ids, c.qrels, strict=True)),
             SEARCH_MODES,
             k=100,
-            retriever=Retriever(c.index, embedder, DEFAULT[0], DEFAULT[1], DEFAULT[2]),
+            retriever=Retriever(c.index, embedder, *DEFAULT, smoothing=SHIPPED_SMOOTHING),
         )
         metrics["collections"][c.name] = {
             **c.counts,
             "queries": len(c.query_ids),
-            "default_settings": {"params": _label(DEFAULT), "modes": default["modes"]},
+            "default_settings": {"params": _label(SHIPPED_SMOOTHING), "modes": default["modes"]},
             **{
                 family: summarise(
                     grids[c.name][family], grids[other][family] if other else None, other
@@ -331,6 +368,17 @@ def run(
             c.name: float(grids[c.name]["hybrid"][chosen].mean()) for c in collections
         },
     }
+    pooled = {
+        sm: np.array([grids[c.name]["hybrid_smoothing"][sm].mean() for c in collections])
+        for sm in smoothings
+    }
+    chosen_sm = best(pooled)
+    metrics["recommended_smoothing"] = {
+        "params": _label(chosen_sm),
+        "in_sample_ndcg10": {
+            c.name: float(grids[c.name]["hybrid_smoothing"][chosen_sm].mean()) for c in collections
+        },
+    }
     return metrics, samples
 
 
@@ -342,7 +390,12 @@ def _named(grid: dict[str, dict[Any, np.ndarray]]) -> dict[str, list[float]]:
         for (w, d, fb), s in grid["hybrid"].items()
         if fb == OFF or (w, d) == DEFAULT[:2]
     }
-    return hybrid | {name: s.tolist() for name, s in grid["single"].items()}
+    smoothed = {
+        f"hybrid w={DEFAULT[0]} depth={DEFAULT[1]} {sm.label()}": s.tolist()
+        for sm, s in grid["hybrid_smoothing"].items()
+        if sm.on
+    }
+    return hybrid | smoothed | {name: s.tolist() for name, s in grid["single"].items()}
 
 
 def grid(
@@ -380,6 +433,11 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
     parser.add_argument("--depths", default=",".join(map(str, DEPTHS)))
     parser.add_argument("--rm3", default=",".join(RM3), help="papers/terms/query weight, or off")
     parser.add_argument("--rocchio", default=",".join(ROCCHIO), help="papers/beta, or off")
+    parser.add_argument(
+        "--smoothing",
+        default=",".join(SMOOTHING),
+        help="papers/neighbours/weight/lexical share, or off (at the default fusion)",
+    )
     args = parser.parse_args(argv)
     roots = args.beir or [SHARED / "cisi", SHARED / "cacm"]
     configs = grid(
@@ -392,10 +450,12 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         from indexer.embedders import build_embedder
 
         embedder = build_embedder(IndexerSettings())
-    metrics, samples = run(roots, args.cache_dir, embedder, configs)
+    smoothings = list(dict.fromkeys(smoothing_option(o) for o in args.smoothing.split(",")))
+    metrics, samples = run(roots, args.cache_dir, embedder, configs, smoothings)
     params = {
         "collections": {root.name: str(root) for root in roots},
         "grid": [_label(point) for point in configs],
+        "smoothing_grid": [sm.label() for sm in smoothings],
         "default": _label(DEFAULT),
         "single_retrievers": list(SINGLE),
         "folds": FOLDS,
@@ -422,6 +482,7 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
                 )
             )
     print(f"recommended: {metrics['recommended']}")
+    print(f"recommended smoothing: {metrics['recommended_smoothing']}")
     print(f"wrote {path}")
     return 0
 

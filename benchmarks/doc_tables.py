@@ -29,9 +29,9 @@ from tables_runtime import (
 
 def _params(chosen: Any) -> str:
     if isinstance(chosen, dict):
-        feedback = chosen.get("feedback", "off")
-        return f"dense weight {chosen['dense_weight']}, depth {chosen['depth']}" + (
-            "" if feedback == "off" else f", {feedback}"
+        extra = [chosen.get(key, "off") for key in ("feedback", "smoothing")]
+        return f"dense weight {chosen['dense_weight']}, depth {chosen['depth']}" + "".join(
+            f", {e}" for e in extra if e != "off"
         )
     return str(chosen)
 
@@ -40,7 +40,7 @@ def _folds(chosen: list[Any]) -> str:
     if all(isinstance(c, dict) for c in chosen):
         return "; ".join(
             f"{c['dense_weight']}/{c['depth']}"
-            + ("" if c.get("feedback", "off") == "off" else f" {c['feedback']}")
+            + "".join(f" {c[k]}" for k in ("feedback", "smoothing") if c.get(k, "off") != "off")
             for c in chosen
         )
     return ", ".join(str(c) for c in chosen)
@@ -77,6 +77,7 @@ def cv_default_modes(doc: Document) -> str:
 CV_FAMILIES = (
     ("hybrid_no_feedback", "hybrid, no feedback"),
     ("hybrid", "hybrid, feedback in the grid"),
+    ("hybrid_smoothing", "hybrid (0.5/100), smoothing in the grid"),
     ("single_no_feedback", "best single retriever, no feedback"),
     ("single", "best single retriever, feedback in the grid"),
 )
@@ -105,8 +106,8 @@ def cv_scores(doc: Document) -> str:
     return table(header, rows)
 
 
-def cv_recommended(doc: Document) -> str:
-    rec = doc["metrics"]["recommended"]
+def cv_recommended(doc: Document, key: str = "recommended") -> str:
+    rec = doc["metrics"][key]
     rows = [[_params(rec["params"]), *(f3(v) for v in rec["in_sample_ndcg10"].values())]]
     header = [
         "best on both collections at once",
@@ -301,6 +302,9 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("cv_retrieval", "default_modes"): cv_default_modes,
     ("cv_retrieval", "scores"): cv_scores,
     ("cv_retrieval", "recommended"): cv_recommended,
+    ("cv_retrieval", "recommended_smoothing"): lambda doc: cv_recommended(
+        doc, "recommended_smoothing"
+    ),
     ("retrieval_variants", "variants"): retrieval_variants,
     ("service", "sweep"): service_sweep,
     ("service", "targets"): service_targets,

@@ -244,7 +244,6 @@ def _search(args: argparse.Namespace) -> int:
     from indexer.ann import AnnParams
     from indexer.embedders import build_embedder
     from indexer.embedders.factory import embedder_name
-    from indexer.feedback import Feedback
     from indexer.index import open_index
     from indexer.retrieval import Retriever
 
@@ -257,9 +256,7 @@ def _search(args: argparse.Namespace) -> int:
         expected_embedder=embedder_name(settings),
         params=AnnParams.from_settings(settings.index),
     )
-    retriever = Retriever(
-        index, build_embedder(settings), feedback=Feedback.from_settings(settings)
-    )
+    retriever = Retriever.from_settings(index, build_embedder(settings), settings)
     hits = retriever.search(args.query, k=args.k, mode=args.mode)
     if args.json:
         results = [

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from indexer.config import SEARCH_MODES, SearchMode
+from indexer.config import SEARCH_MODES, IndexerSettings, SearchMode
 from indexer.embedders.base import Embedder
 from indexer.feedback import Feedback, rm3_query, rocchio
 from indexer.index import IndexVersion
 from indexer.lexical import paper_text, tokenize
 from indexer.models import Chunk, Paper
+from indexer.smoothing import Smoothing, TokenCache, smooth, term_matrix
 
 Mode = SearchMode
 MODES = SEARCH_MODES
@@ -113,7 +114,8 @@ class Retriever:
     (docs/benchmarks.md). Equal weights: the optimum was flat between 0.4 and 0.6.
 
     ``feedback``: pseudo-relevance feedback, RM3 on the BM25 side and Rocchio on the dense
-    side, each a second pass after its own first one (off by default).
+    side, each a second pass after its own first one (off by default). ``smoothing``: the
+    hybrid's best papers re-scored from their neighbours among them (``indexer/smoothing.py``).
     """
 
     def __init__(
@@ -123,14 +125,29 @@ class Retriever:
         dense_weight: float = 0.5,
         depth: int = 100,
         feedback: Feedback | None = None,
+        smoothing: Smoothing | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.dense_weight = dense_weight
         self.depth = depth
         self.feedback = feedback or Feedback()
+        self.smoothing = smoothing or Smoothing()
+        self._tokens = TokenCache()
         chunks_per_paper = len(index.chunks) / max(1, len(index.papers))
         self._chunk_factor = max(2, int(np.ceil(chunks_per_paper)) + 1)
+
+    @classmethod
+    def from_settings(
+        cls, index: IndexVersion, embedder: Embedder, settings: IndexerSettings
+    ) -> Retriever:
+        """The served retrieval: feedback and smoothing as ``settings`` say."""
+        return cls(
+            index,
+            embedder,
+            feedback=Feedback.from_settings(settings),
+            smoothing=Smoothing.from_settings(settings),
+        )
 
     def allowed_papers(
         self, paper_ids: Iterable[str] | None, filters: Filters | None
@@ -259,8 +276,32 @@ class Retriever:
             fused = {p: r.score for p, r in lexical.items()}
         else:
             fused = self._fuse(dense, lexical)
-        order = sorted(fused, key=lambda p: (-fused[p], p))[:k]
-        return {p: fused[p] for p in order}
+        order = sorted(fused, key=lambda p: (-fused[p], p))
+        if mode == "hybrid" and self.smoothing.on:
+            fused, order = self._smoothed(fused, order)
+        return {p: fused[p] for p in order[:k]}
+
+    def _smoothed(
+        self, fused: dict[str, float], order: list[str]
+    ) -> tuple[dict[str, float], list[str]]:
+        """``fused`` with its ``smoothing.papers`` best re-scored from their neighbours; the
+        rest keep their scores and follow them."""
+        top = order[: self.smoothing.papers]
+        share = self.smoothing.lexical_share
+        terms = None
+        if share > 0:
+            tokens = self._tokens.get(top, self._tokenize)
+            terms = term_matrix(tokens, self.index.bm25.idf_of([t for w in tokens for t in w]))
+        vectors = self.index.vectors.of_papers(top) if share < 1 else None
+        scores = smooth(np.array([fused[p] for p in top]), vectors, terms, self.smoothing)
+        rescored = dict(zip(top, scores.tolist(), strict=True))
+        head = sorted(top, key=lambda p: (-rescored[p], p))
+        return fused | rescored, head + order[len(top) :]
+
+    def _tokenize(self, paper_ids: list[str]) -> list[list[str]]:
+        papers = self.index.papers.many(paper_ids)
+        found = [papers.get(p) for p in paper_ids]
+        return tokenize([paper_text(p.title, p.abstract) if p else "" for p in found])
 
     def _fuse(self, dense: dict[str, _Ranked], lexical: dict[str, _Ranked]) -> dict[str, float]:
         fused: dict[str, float] = {}

@@ -232,6 +232,24 @@ class VectorsView:
             out[inside] = segment.vectors[local]
         return out
 
+    def of_papers(self, paper_ids: Sequence[str]) -> np.ndarray:
+        """The mean of each paper's chunk vectors, in order (zeros for a paper not live here).
+
+        A segment writes its chunks in paper order, so a paper's chunks are the run of its row
+        in the segment's chunk -> paper map: no SQLite query beyond locating the papers."""
+        out = np.zeros((len(paper_ids), self._version.dimension), dtype=np.float32)
+        located = self._version.papers.locate(paper_ids)
+        for at, paper_id in enumerate(paper_ids):
+            if paper_id not in located:
+                continue
+            position, row = located[paper_id]
+            segment = self._version.segments[position]
+            bounds = np.array([row, row + 1], dtype=segment.chunk_paper.dtype)
+            first, end = np.searchsorted(segment.chunk_paper, bounds).tolist()
+            if end > first:
+                out[at] = segment.vectors[first:end].mean(axis=0)
+        return out
+
 
 class LexicalView:
     """BM25 over the version's papers, by paper id."""
@@ -245,6 +263,10 @@ class LexicalView:
 
     def term_weights(self, text: str) -> dict[str, float]:
         return self._index.term_weights(text)
+
+    def idf_of(self, terms: Sequence[str]) -> dict[str, float]:
+        """``term_weights`` of stemmed ``terms`` (``tokenize``'s), without tokenizing again."""
+        return self._index.idf_of(terms)
 
     def search(
         self, query: str, k: int, paper_ids: set[str] | None = None

@@ -34,7 +34,6 @@ from indexer.evaluation.metrics import (
     ndcg_at_k,
     recall_at_k,
 )
-from indexer.feedback import Feedback
 from indexer.index import IndexVersion, open_index
 from indexer.progress import Progress, SilentProgress
 from indexer.readers import ReadOptions, open_records
@@ -261,8 +260,8 @@ def run_beir(
                 f"the index (they count as not retrieved): {', '.join(sorted(missing)[:5])}"
                 f"{' …' if len(missing) > 5 else ''}"
             )
-        # The served retrieval, feedback settings included.
-        retriever = Retriever(index, embedder, feedback=Feedback.from_settings(settings))
+        # The served retrieval, feedback and smoothing settings included.
+        retriever = Retriever.from_settings(index, embedder, settings)
         out = evaluate_retrieval(
             index, embedder, beir.queries, beir.qrels, modes, k, retriever=retriever
         )

@@ -21,7 +21,6 @@ from typing import Any
 from indexer import (
     AnnParams,
     Embedder,
-    Feedback,
     IndexerError,
     IndexVersion,
     Retriever,
@@ -122,7 +121,7 @@ class ServiceState:
             self._loaded = Loaded(
                 index,
                 embedder,
-                Retriever(index, embedder, feedback=Feedback.from_settings(self.settings)),
+                Retriever.from_settings(index, embedder, self.settings),
                 SentenceVectors(index, embedder, self.settings.runtime.sentence_cache_papers),
             )
             self.error = None
@@ -161,7 +160,7 @@ class ServiceState:
             new = Loaded(
                 index,
                 old.embedder,
-                Retriever(index, old.embedder, feedback=Feedback.from_settings(self.settings)),
+                Retriever.from_settings(index, old.embedder, self.settings),
                 SentenceVectors(index, old.embedder, self.settings.runtime.sentence_cache_papers),
             )
             new.sentences.adopt(old.sentences)

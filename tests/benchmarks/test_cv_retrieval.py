@@ -108,7 +108,7 @@ def test_a_run_on_two_small_collections_tunes_per_fold_and_across_collections(
     cache, results = tmp_path / "cache", tmp_path / "results"
     argv = ["--beir", str(first), "--beir", str(second), "--cache-dir", str(cache)]
     argv += ["--results-dir", str(results), "--weights", "0.3,0.5", "--depths", "10,100"]
-    argv += ["--rm3", "off,2/5/0.5", "--rocchio", "off,2/0.3"]
+    argv += ["--rm3", "off,2/5/0.5", "--rocchio", "off,2/0.3", "--smoothing", "off,3/1/0.5/0.5"]
 
     assert cv.main(argv, embedder=embedder) == 0
 
@@ -135,7 +135,13 @@ def test_a_run_on_two_small_collections_tunes_per_fold_and_across_collections(
         assert per_query["hybrid w=0.5 depth=100"][0] == pytest.approx(1.0)
         assert "hybrid w=0.5 depth=100 rm3 2d/5t/0.5 + rocchio 2d/0.3" in per_query
         assert "bm25 + rm3 2d/5t/0.5" in per_query and "dense + rocchio 2d/0.3" in per_query
+        assert "hybrid w=0.5 depth=100 smooth 3p/1n/0.5/lex0.5" in per_query
     assert set(document["metrics"]["recommended"]["in_sample_ndcg10"]) == {"first", "second"}
+    assert set(document["metrics"]["recommended_smoothing"]["in_sample_ndcg10"]) == {
+        "first",
+        "second",
+    }
+    assert document["params"]["smoothing_grid"] == ["off", "smooth 3p/1n/0.5/lex0.5"]
 
     built = sorted(p.name for p in cache.iterdir())
     assert len(built) == 2 and not any(name.endswith(".partial") for name in built)
