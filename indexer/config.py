@@ -55,8 +55,12 @@ class IndexSettings(SettingsGroup):
         description="A search runs its segments on several threads (one per core, at most 8) "
         "when they hold at least this many papers (BM25) or chunks (vectors) together.",
     )
+    # Fewer, larger segments search faster (each costs its own inverted-file scan, candidate
+    # heap and re-ranking): at 1,000,000 papers, two segments of 500,000 instead of four of
+    # 250,000 halved a hybrid search's dense CPU time (docs/benchmarks.md, "Corpus scale").
+    # A 500,000-paper segment is ~5 GB on disk, Lucene's default largest merged segment.
     segment_max_papers: int = Field(
-        250_000, ge=1, description="Papers per segment at most (builds and merges)."
+        500_000, ge=1, description="Papers per segment at most (builds and merges)."
     )
     max_segments: int = Field(
         10, ge=0, description="Segments before the merge policy folds small ones (0: never)."

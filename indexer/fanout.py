@@ -1,6 +1,6 @@
 """Per-segment searches spread over the cores this process may run on.
 
-A version of a large index is a handful of big segments (four of ~250,000 papers at 1,000,000),
+A version of a large index is a handful of big segments (two of ~500,000 papers at 1,000,000),
 searched one after another: on two cores one request left the other idle. FAISS searches and
 numpy's array passes release the GIL, so threads run the segments side by side. Small
 segments stay on the calling thread, where handing work to another costs more than it saves.
