@@ -293,6 +293,16 @@ def scale_auto(doc: Document) -> str:
     return table(header, rows)
 
 
+def rerank_sq8(doc: Document) -> str:
+    factors = [str(f) for f in doc["params"]["factors"]]
+    rows = []
+    for name, c in doc["metrics"].items():
+        for k, row in c["recall"].items():
+            rows.append([name, f"{c['vectors']:,}", k, *(f"{row[f]:.4f}" for f in factors)])
+    header = ["collection", "vectors", "k", *(f"recall, factor {f}" for f in factors)]
+    return table(header, rows)
+
+
 def _scale(doc: Document) -> dict[str, Any]:
     return {"settings": doc["params"], "sizes": doc["metrics"]["sizes"]}
 
@@ -302,6 +312,7 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("cv_retrieval", "default_modes"): cv_default_modes,
     ("cv_retrieval", "scores"): cv_scores,
     ("cv_retrieval", "recommended"): cv_recommended,
+    ("rerank_sq8", "recall"): rerank_sq8,
     ("cv_retrieval", "recommended_smoothing"): lambda doc: cv_recommended(
         doc, "recommended_smoothing"
     ),

@@ -101,6 +101,30 @@ class IndexVersion:
                 found[at] = names[row]
         return found
 
+    def first_papers_of_chunks(self, chunk_ids: Sequence[int], limit: int) -> list[tuple[int, str]]:
+        """(position in ``chunk_ids``, paper id) of each distinct paper's first chunk there, in
+        that order, for the first ``limit`` papers: a dense search's candidates hold several
+        chunks per paper, and only the papers kept need their ids read."""
+        ids = np.asarray(chunk_ids, dtype=np.int64)
+        keys = np.empty(len(ids), dtype=np.int64)
+        by_ordinal: list[Segment] = []
+        for ordinal, (segment, inside, local) in enumerate(self.locate_chunks(chunk_ids)):
+            rows = np.asarray(segment.chunk_paper[local], dtype=np.int64)
+            keys[inside] = (ordinal << 32) | rows
+            by_ordinal.append(segment)
+        _, first = np.unique(keys, return_index=True)
+        kept = np.sort(first)[:limit]
+        located = [(at, int(keys[at]) >> 32, int(keys[at]) & 0xFFFFFFFF) for at in kept.tolist()]
+        wanted: dict[int, list[int]] = {}
+        for _, ordinal, row in located:
+            wanted.setdefault(ordinal, []).append(row)
+        names = {
+            (ordinal, row): name
+            for ordinal, rows in wanted.items()
+            for row, name in by_ordinal[ordinal].paper_ids_at(sorted(rows)).items()
+        }
+        return [(at, names[ordinal, row]) for at, ordinal, row in located]
+
     def paper(self, paper_id: str) -> Paper:
         try:
             return self.papers[paper_id]

@@ -80,14 +80,16 @@ class _Ranked:
     rank: int = 0
 
 
-def _group_by_paper(index: IndexVersion, scores: np.ndarray, ids: np.ndarray) -> dict[str, _Ranked]:
-    """Best chunk per paper, in descending score order, with 1-based ranks."""
-    best: dict[str, _Ranked] = {}
-    papers = index.paper_ids_of_chunks(ids.tolist())
-    for score, chunk_id, paper_id in zip(scores.tolist(), ids.tolist(), papers, strict=True):
-        if paper_id not in best:
-            best[paper_id] = _Ranked(float(score), int(chunk_id), rank=len(best) + 1)
-    return best
+def _group_by_paper(
+    index: IndexVersion, scores: np.ndarray, ids: np.ndarray, limit: int
+) -> dict[str, _Ranked]:
+    """Best chunk per paper, in descending score order, with 1-based ranks: the first
+    ``limit`` papers."""
+    found = index.first_papers_of_chunks(ids.tolist(), limit)
+    return {
+        paper_id: _Ranked(float(scores[at]), int(ids[at]), rank=rank)
+        for rank, (at, paper_id) in enumerate(found, 1)
+    }
 
 
 def _standardised(ranking: dict[str, _Ranked]) -> dict[str, float]:
@@ -189,7 +191,7 @@ class Retriever:
         self, vector: np.ndarray, k: int, depth: int, allowed: np.ndarray | None
     ) -> dict[str, _Ranked]:
         scores, ids = self.index.vectors.search(vector[np.newaxis, :], k, allowed)
-        return dict(list(_group_by_paper(self.index, scores[0], ids[0]).items())[:depth])
+        return _group_by_paper(self.index, scores[0], ids[0], depth)
 
     def lexical(self, query: str, depth: int, papers: set[str] | None) -> dict[str, _Ranked]:
         bm25, fb = self.index.bm25, self.feedback
