@@ -287,7 +287,8 @@ class Retriever:
         self, fused: dict[str, float], order: list[str]
     ) -> tuple[dict[str, float], list[str]]:
         """``fused`` with its ``smoothing.papers`` best re-scored from their neighbours; the
-        rest keep their scores and follow them."""
+        rest keep their scores and follow them (a smoothed score is a weighted mean of scores of
+        the best papers, so none falls below the rest's and scores still descend)."""
         top = order[: self.smoothing.papers]
         share = self.smoothing.lexical_share
         terms = None

@@ -138,3 +138,19 @@ def test_smoothed_scores_are_computed_from_the_papers_own_texts_and_vectors(
 
     got = retriever.ranked(retriever.candidates(query, 100), "hybrid", 8)
     assert got == pytest.approx(dict(zip(top, expected.tolist(), strict=True)))
+
+
+def test_papers_past_the_smoothed_ones_follow_them_with_descending_scores(
+    corpus_index: IndexVersion, embedder: Embedder
+) -> None:
+    query = "large language models for code generation"
+    plain = Retriever(corpus_index, embedder)
+    smoothed = Retriever(corpus_index, embedder, smoothing=Smoothing(5, 2, 0.9, 0.0))
+    fused_order = list(plain.ranked(plain.candidates(query, 100), "hybrid", 1000))
+
+    hits = smoothed.search(query, 20)
+
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert {h.paper.paper_id for h in hits[:5]} == set(fused_order[:5])
+    assert [h.paper.paper_id for h in hits[5:]] == fused_order[5:20]
