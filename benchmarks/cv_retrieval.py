@@ -357,29 +357,28 @@ def run(
             },
         }
         samples[c.name] = {"query_ids": c.query_ids, "ndcg10": _named(grids[c.name])}
-    # The recommendation: best on every collection at once (equal weight per collection).
-    pooled = {
-        key: np.array([grids[c.name]["hybrid"][key].mean() for c in collections]) for key in configs
-    }
-    chosen = best(pooled)
-    metrics["recommended"] = {
-        "params": _label(chosen),
-        "in_sample_ndcg10": {
-            c.name: float(grids[c.name]["hybrid"][chosen].mean()) for c in collections
-        },
-    }
-    pooled = {
-        sm: np.array([grids[c.name]["hybrid_smoothing"][sm].mean() for c in collections])
-        for sm in smoothings
-    }
-    chosen_sm = best(pooled)
-    metrics["recommended_smoothing"] = {
-        "params": _label(chosen_sm),
-        "in_sample_ndcg10": {
-            c.name: float(grids[c.name]["hybrid_smoothing"][chosen_sm].mean()) for c in collections
-        },
-    }
+    # The recommendations: best on every collection at once (equal weight per collection).
+    metrics["recommended"] = _recommended(grids, collections, "hybrid", configs)
+    metrics["recommended_smoothing"] = _recommended(
+        grids, collections, "hybrid_smoothing", smoothings
+    )
     return metrics, samples
+
+
+def _recommended(
+    grids: dict[str, dict[str, dict[Any, np.ndarray]]],
+    collections: Sequence[Collection],
+    family: str,
+    keys: Sequence[Any],
+) -> dict[str, Any]:
+    """The point of ``family`` best on all ``collections`` at once, with its in-sample means."""
+    means = {key: [grids[c.name][family][key].mean() for c in collections] for key in keys}
+    chosen = best({key: np.array(values) for key, values in means.items()})
+    names = [c.name for c in collections]
+    return {
+        "params": _label(chosen),
+        "in_sample_ndcg10": {name: float(m) for name, m in zip(names, means[chosen], strict=True)},
+    }
 
 
 def _named(grid: dict[str, dict[Any, np.ndarray]]) -> dict[str, list[float]]:

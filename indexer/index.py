@@ -91,16 +91,6 @@ class IndexVersion:
         position, row = located[paper_id]
         return self.segments[position].chunks_of_row(row, paper_id)
 
-    def paper_ids_of_chunks(self, chunk_ids: Sequence[int]) -> list[str]:
-        """The paper id of each chunk id, in order (one SQLite query per segment involved)."""
-        found: list[str] = [""] * len(chunk_ids)
-        for segment, inside, local in self.locate_chunks(chunk_ids):
-            rows = np.asarray(segment.chunk_paper[local]).tolist()
-            names = segment.paper_ids_at(sorted(set(rows)))
-            for at, row in zip(np.flatnonzero(inside).tolist(), rows, strict=True):
-                found[at] = names[row]
-        return found
-
     def first_papers_of_chunks(self, chunk_ids: Sequence[int], limit: int) -> list[tuple[int, str]]:
         """(position in ``chunk_ids``, paper id) of each distinct paper's first chunk there, in
         that order, for the first ``limit`` papers: a dense search's candidates hold several

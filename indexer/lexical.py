@@ -28,14 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.fanout import map_segments
-from indexer.lexical_top import (
-    TermPostings,
-    accumulate,
-    compile_kernels,
-    find_rows,
-    scoped_top,
-    top_k,
-)
+from indexer.lexical_top import accumulate, best_k, compile_kernels, find_rows, top_k
 
 K1, B = 1.5, 0.75
 INDPTR, ROWS, TFS, LENGTHS = "bm25_indptr.npy", "bm25_rows.npy", "bm25_tf.npy", "doc_len.npy"
@@ -350,18 +343,22 @@ class LexicalIndex:
         allowed: np.ndarray,
         k: int,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``top_weighted`` within the ``allowed`` rows: a scope of a few papers is scored at
-        its rows only, with the same float32 arithmetic as the whole segment's scores."""
-        wanted = np.unique(np.asarray(allowed, dtype=np.intp))
+        """``top_weighted`` within the ``allowed`` rows that are not deleted: a scope of a few
+        papers is scored at its rows only, with the same float32 arithmetic as the whole
+        segment's scores."""
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        deleted = self._segments[position].deleted_rows
+        rows = np.setdiff1d(np.asarray(allowed, dtype=np.intp), deleted)
         postings, norm = self._postings[position], self._norm(position)
-        present = []
+        scores = np.zeros(len(rows), dtype=np.float32)
         for term in (t for t in terms if t in hits):
             stored, tfs = postings.postings(hits[term][0])
-            hit, at = find_rows(np.asarray(stored), wanted)
+            hit, at = find_rows(np.asarray(stored), rows)
             tf = np.asarray(tfs[at], dtype=np.float32)
-            impact = tf / (np.take(norm, wanted[hit]) + tf)
-            present.append(TermPostings(wanted[hit], impact, weights[term]))
-        return scoped_top(present, wanted, self._segments[position].deleted_rows, k)
+            scores[hit] += weights[term] * (tf / (np.take(norm, rows[hit]) + tf))
+        positive = scores > 0
+        return best_k(rows[positive], scores[positive], k)
 
     def score_weighted(
         self, terms: Mapping[str, float], allowed: Sequence[np.ndarray | None] | None = None

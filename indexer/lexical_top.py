@@ -11,13 +11,12 @@ thread and these loops 3.0 ms, read straight from the memory-mapped postings (ad
 bundled questions; docs/benchmarks.md, "Corpus scale"). numpy's gathers and scatters made
 several passes with temporaries per term; a loop makes one. The kernels release the GIL, so a
 query's segments run side by side (``indexer/fanout.py``). A scope (a few allowed rows) is
-scored at those rows only, in numpy.
+scored at those rows only, in numpy (``LexicalIndex._scoped_top``, with ``find_rows`` and
+``best_k`` from here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -130,16 +129,6 @@ def compile_kernels() -> None:
     top_k(scores, 1)
 
 
-@dataclass(frozen=True)
-class TermPostings:
-    """One query term at some rows of a segment: the rows (ascending), their impacts
-    ``tf / (norm + tf)`` and the term's weight (``score_weighted``'s very multiplier)."""
-
-    rows: np.ndarray
-    impacts: np.ndarray
-    weight: float
-
-
 def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best of ``rows`` by score, the lowest rows first among equal scores (rows
     ascending in, ascending out)."""
@@ -150,22 +139,6 @@ def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np
     tied = np.flatnonzero(scores == kth)[: k - int(above.sum())]
     above[tied] = True
     return rows[above], scores[above]
-
-
-def scoped_top(
-    terms: Sequence[TermPostings], allowed: np.ndarray, deleted: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rows ascending, scores) of the ``k`` best positive scores among the ``allowed`` rows
-    that are not ``deleted``; ``terms`` in query order, at (a subset of) those rows."""
-    if not terms or k <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    rows = np.setdiff1d(allowed, deleted)
-    scores = np.zeros(len(rows), dtype=np.float32)
-    for term in terms:
-        hit, at = find_rows(term.rows, rows)
-        scores[hit] += term.weight * term.impacts[at]
-    positive = scores > 0
-    return best_k(rows[positive], scores[positive], k)
 
 
 def find_rows(rows: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

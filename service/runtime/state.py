@@ -104,6 +104,16 @@ class ServiceState:
             raise IndexNotReadyError("the query encoder is not started; try again shortly")
         return self._queries
 
+    def _serving(self, index: IndexVersion, embedder: Embedder) -> Loaded:
+        """What requests use of ``index``: its retrieval as the settings configure it and a
+        sentence-vector cache (a load and a reload build the same)."""
+        return Loaded(
+            index,
+            embedder,
+            Retriever.from_settings(index, embedder, self.settings),
+            SentenceVectors(index, embedder, self.settings.runtime.sentence_cache_papers),
+        )
+
     def load(self) -> None:
         """Load the embedder and the current index version (blocking)."""
         try:
@@ -118,12 +128,7 @@ class ServiceState:
             if self._queries is None or self._queries.embedder is not embedder:
                 self._close_queries()
                 self._queries = QueryEncoder.from_settings(embedder, self.settings)
-            self._loaded = Loaded(
-                index,
-                embedder,
-                Retriever.from_settings(index, embedder, self.settings),
-                SentenceVectors(index, embedder, self.settings.runtime.sentence_cache_papers),
-            )
+            self._loaded = self._serving(index, embedder)
             self.error = None
             log.info("index %s loaded: %d papers", index.name, len(index.papers))
         except Exception as exc:
@@ -157,12 +162,7 @@ class ServiceState:
                 message = f"still serving {old.index.name}; {client_message(exc, index_dir)}"
                 log.error("index reload failed, still serving %s: %s", old.index.name, exc)
                 raise ReloadFailedError(message) from exc
-            new = Loaded(
-                index,
-                old.embedder,
-                Retriever.from_settings(index, old.embedder, self.settings),
-                SentenceVectors(index, old.embedder, self.settings.runtime.sentence_cache_papers),
-            )
+            new = self._serving(index, old.embedder)
             new.sentences.adopt(old.sentences)
             self._loaded = new  # the swap: requests from here on get the new version
             old.warm_stop.set()
