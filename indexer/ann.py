@@ -110,6 +110,15 @@ def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     return scores[top].astype(np.float32), ids[top].astype(np.int64)
 
 
+def exclusion(deleted: np.ndarray) -> Any:
+    """A FAISS selector of every id but ``deleted``. A segment keeps its own: built per search,
+    it was a call out of Python (and back into the GIL) on every search of every segment."""
+    inner = faiss.IDSelectorBatch(deleted)
+    selector: Any = faiss.IDSelectorNot(inner)
+    selector.referenced = inner  # the Python object must outlive the selector
+    return selector
+
+
 def search_segment(
     vectors: np.ndarray,
     index: Any | None,
@@ -118,9 +127,11 @@ def search_segment(
     allowed: np.ndarray | None,
     deleted: np.ndarray | None,
     params: AnnParams,
+    excluded: Any | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` (scores, rows) for one query vector among ``allowed`` rows (None: all) that
-    are not ``deleted`` (tombstoned chunks; None: none)."""
+    are not ``deleted`` (tombstoned chunks; None: none). ``excluded``: ``exclusion(deleted)``
+    when the caller keeps one."""
     if allowed is not None and deleted is not None and len(deleted):
         allowed = np.setdiff1d(allowed, deleted, assume_unique=True)
     if allowed is not None and len(allowed) == 0:
@@ -142,9 +153,7 @@ def search_segment(
     if allowed is not None:
         selector = faiss.IDSelectorBatch(allowed)
     elif deleted is not None and len(deleted):
-        inner = faiss.IDSelectorBatch(deleted)
-        selector = faiss.IDSelectorNot(inner)
-        selector.referenced = inner  # the Python object must outlive the search
+        selector = excluded if excluded is not None else exclusion(deleted)
     q = np.ascontiguousarray(query[np.newaxis, :], dtype=np.float32)
     if ann_kind(index) == "hnsw":
         p: Any = faiss_any.SearchParametersHNSW(

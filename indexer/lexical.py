@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.fanout import map_segments
-from indexer.lexical_top import accumulate, best_k, compile_kernels, find_rows, top_k
+from indexer.lexical_top import accumulate, best_k, compile_kernels, find_rows, scored_top
 
 K1, B = 1.5, 0.75
 INDPTR, ROWS, TFS, LENGTHS = "bm25_indptr.npy", "bm25_rows.npy", "bm25_tf.npy", "doc_len.npy"
@@ -301,17 +301,35 @@ class LexicalIndex:
             rows_allowed = allowed[i] if allowed is not None else None
             if rows_allowed is not None:
                 return self._scoped_top(i, lookups[i], terms, weights, rows_allowed, k)
-            scores = self._segment_scores(i, lookups[i], terms, weights)
-            if scores is None:
+            spans, term_weights = self._spans(i, lookups[i], terms, weights)
+            if not len(spans):
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            scores[segment.deleted_rows] = 0.0
-            return top_k(scores, k)
+            postings = self._postings[i]
+            norm = self._norm(i)
+            found = (postings.rows, postings.tfs, spans, term_weights, norm)
+            return scored_top(*found, segment.deleted_rows, k)
 
         if allowed is None:
             rows = sum(s.n_papers for s in self._segments)
         else:
             rows = sum(len(a) for a in allowed if a is not None)
         return map_segments(one, range(len(self._segments)), rows, self._parallel_min_rows)
+
+    def _spans(
+        self,
+        position: int,
+        hits: Mapping[str, tuple[int, int]],
+        terms: Iterable[str],
+        weights: Mapping[str, float],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Where the postings of ``terms`` present in segment ``position`` lie, in the terms'
+        order, as (start, end) rows, and their weights (float32, as numpy multiplies a float32
+        array by a Python float)."""
+        present = [t for t in terms if t in hits]
+        indptr = self._postings[position].indptr
+        tids = np.array([hits[t][0] for t in present], dtype=np.int64)
+        spans = np.stack([indptr[tids], indptr[tids + 1]], axis=1).astype(np.int64)
+        return spans, np.array([weights[t] for t in present], dtype=np.float32)
 
     def _segment_scores(
         self,
@@ -322,16 +340,12 @@ class LexicalIndex:
     ) -> np.ndarray | None:
         """Every paper row's score in segment ``position`` (None: no term of the query in it),
         summed over ``terms`` in their order."""
-        present = [t for t in terms if t in hits]
-        if not present:
+        spans, term_weights = self._spans(position, hits, terms, weights)
+        if not len(spans):
             return None
-        postings = self._postings[position]
-        norm = self._norm(position)
+        postings, norm = self._postings[position], self._norm(position)
         scores = np.zeros(len(postings.lengths), dtype=np.float32)
-        for term in present:
-            rows, tfs = postings.postings(hits[term][0])
-            # float32, as numpy multiplies a float32 array by a Python float.
-            accumulate(scores, rows, tfs, norm, np.float32(weights[term]))
+        accumulate(scores, postings.rows, postings.tfs, spans, term_weights, norm)
         return scores
 
     def _scoped_top(

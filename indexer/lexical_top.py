@@ -9,8 +9,9 @@ Why compiled and why every posting: on the 1,000,000-paper benchmark index (ever
 common there: ~1.5 M postings a query), MaxScore pruning in numpy took 8.3 ms a query on one
 thread and these loops 3.0 ms, read straight from the memory-mapped postings (ad hoc, the
 bundled questions; docs/benchmarks.md, "Corpus scale"). numpy's gathers and scatters made
-several passes with temporaries per term; a loop makes one. The kernels release the GIL, so a
-query's segments run side by side (``indexer/fanout.py``). A scope (a few allowed rows) is
+several passes with temporaries per term; a loop makes one. A segment's search is one call
+(``scored_top``: every term, the deleted rows, the heap) that releases the GIL, so a query's
+segments run side by side (``indexer/fanout.py``) without taking turns at it between terms. A scope (a few allowed rows) is
 scored at those rows only, in numpy (``LexicalIndex._scoped_top``, with ``find_rows`` and
 ``best_k`` from here).
 """
@@ -28,14 +29,39 @@ _BLOCK = 128
 
 @njit(nogil=True, cache=True)
 def accumulate(
-    scores: np.ndarray, rows: np.ndarray, tfs: np.ndarray, norm: np.ndarray, weight: np.float32
+    scores: np.ndarray,
+    rows: np.ndarray,
+    tfs: np.ndarray,
+    spans: np.ndarray,
+    weights: np.ndarray,
+    norm: np.ndarray,
 ) -> None:
-    """``scores[rows] += weight * (tfs / (norm[rows] + tfs))``, in float32, for distinct
-    ``rows``."""
-    for i in range(rows.shape[0]):
-        row = rows[i]
-        tf = tfs[i]
-        scores[row] += weight * (tf / (norm[row] + tf))
+    """For each query term ``t`` in order, whose postings are ``rows`` and ``tfs`` at
+    ``spans[t, 0]:spans[t, 1]`` (distinct rows): ``scores[rows] += weights[t] * (tfs /
+    (norm[rows] + tfs))``, in float32."""
+    for t in range(spans.shape[0]):
+        weight = weights[t]
+        for i in range(spans[t, 0], spans[t, 1]):
+            row = rows[i]
+            tf = tfs[i]
+            scores[row] += weight * (tf / (norm[row] + tf))
+
+
+@njit(nogil=True, cache=True)
+def _scored_top(
+    rows: np.ndarray,
+    tfs: np.ndarray,
+    spans: np.ndarray,
+    weights: np.ndarray,
+    norm: np.ndarray,
+    deleted: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.zeros(norm.shape[0], np.float32)
+    accumulate(scores, rows, tfs, spans, weights, norm)
+    for i in range(deleted.shape[0]):
+        scores[deleted[i]] = 0
+    return _top_k(scores, k)
 
 
 @njit(nogil=True, cache=True, fastmath=True)
@@ -107,13 +133,22 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return heap_rows[:size][order], heap_scores[:size][order]
 
 
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows ascending, their scores) of the ``k`` best positive ``scores`` (float32), the
-    lowest rows first among equal scores."""
-    if k <= 0 or not len(scores):
+def scored_top(
+    rows: np.ndarray,
+    tfs: np.ndarray,
+    spans: np.ndarray,
+    weights: np.ndarray,
+    norm: np.ndarray,
+    deleted: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows ascending, their scores) of the ``k`` best positive scores of a segment, the lowest
+    rows first among equal scores: ``accumulate`` of its query terms' postings, 0 at the
+    ``deleted`` rows, in one compiled call: per term and step, a call from Python was a
+    release and a re-take of the GIL, which the other segments' threads were holding."""
+    if k <= 0 or not len(norm):
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    rows, values = _top_k(np.ascontiguousarray(scores, dtype=np.float32), int(k))
-    return rows, values
+    return _scored_top(rows, tfs, spans, weights, norm, deleted, int(k))
 
 
 @cache
@@ -124,9 +159,12 @@ def compile_kernels() -> None:
     rows = np.arange(2, dtype=np.int32)
     tfs = np.ones(2, dtype=np.float32)
     rows.flags.writeable = tfs.flags.writeable = False
+    spans = np.array([[0, 2]], dtype=np.int64)
+    weights = np.ones(1, dtype=np.float32)
+    norm = np.ones(4, dtype=np.float32)
     scores = np.zeros(4, dtype=np.float32)
-    accumulate(scores, rows, tfs, np.ones(4, dtype=np.float32), np.float32(1))
-    top_k(scores, 1)
+    accumulate(scores, rows, tfs, spans, weights, norm)
+    scored_top(rows, tfs, spans, weights, norm, np.zeros(1, dtype=np.int64), 1)
 
 
 def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,7 @@ from indexer.ann import (
     AnnParams,
     VectorIndexKind,
     build_ann,
+    exclusion,
     load_ann,
     save_ann,
     search_segment,
@@ -203,6 +204,7 @@ class Segment:
             self._live_mask = np.ones(self.n_papers, dtype=bool)
             self._live_mask[self.deleted_rows] = False
         self._deleted_chunks: np.ndarray | None = None
+        self._excluded: Any | None = None  # FAISS's selector of the live chunks, once needed
         if len(self.vectors) != self.n_chunks or len(self.chunk_paper) != self.n_chunks:
             raise IndexCorruptError(
                 f"{directory}: holds {len(self.vectors)} vectors for {self.n_chunks} chunks"
@@ -319,7 +321,10 @@ class Segment:
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, params: AnnParams
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` live chunks as (scores, global chunk ids)."""
+        deleted = self.deleted_chunks()
+        if deleted is not None and self._excluded is None:
+            self._excluded = exclusion(deleted)
         scores, rows = search_segment(
-            self.vectors, self.ann, query, k, allowed, self.deleted_chunks(), params
+            self.vectors, self.ann, query, k, allowed, deleted, params, self._excluded
         )
         return scores, rows + self.base

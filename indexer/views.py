@@ -233,22 +233,54 @@ class VectorsView:
         return out
 
     def of_papers(self, paper_ids: Sequence[str]) -> np.ndarray:
-        """The mean of each paper's chunk vectors, in order (zeros for a paper not live here).
+        """The mean of each paper's chunk vectors, in order (zeros for a paper not live here)."""
+        out = np.zeros((len(paper_ids), self._version.dimension), dtype=np.float32)
+        for at, vectors, starts in self._chunk_runs(paper_ids):
+            sizes = np.diff(np.append(starts, len(vectors)))
+            out[at] = np.add.reduceat(vectors, starts) / sizes[:, np.newaxis]
+        return out
+
+    def best_scores(self, paper_ids: Sequence[str], query: np.ndarray) -> np.ndarray:
+        """Each paper's best chunk score for ``query``, in order (-inf for a paper not live
+        here): the dense score of a paper the dense search did not return."""
+        out = np.full(len(paper_ids), -np.inf, dtype=np.float32)
+        q = np.asarray(query, dtype=np.float32)
+        for at, vectors, starts in self._chunk_runs(paper_ids):
+            out[at] = np.maximum.reduceat(vectors @ q, starts)
+        return out
+
+    def _chunk_runs(
+        self, paper_ids: Sequence[str]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per segment: (positions in ``paper_ids`` of its papers that have chunks, their chunk
+        vectors one paper after another, where each paper's run starts in them).
 
         A segment writes its chunks in paper order, so a paper's chunks are the run of its row
-        in the segment's chunk -> paper map: no SQLite query beyond locating the papers."""
-        out = np.zeros((len(paper_ids), self._version.dimension), dtype=np.float32)
+        in the segment's chunk -> paper map: no SQLite query beyond locating the papers, and
+        one gather per segment instead of one per paper."""
         located = self._version.papers.locate(paper_ids)
+        by_segment: dict[int, list[tuple[int, int]]] = {}
         for at, paper_id in enumerate(paper_ids):
-            if paper_id not in located:
-                continue
-            position, row = located[paper_id]
+            if paper_id in located:
+                position, row = located[paper_id]
+                by_segment.setdefault(position, []).append((at, row))
+        for position, found in by_segment.items():
             segment = self._version.segments[position]
-            bounds = np.array([row, row + 1], dtype=segment.chunk_paper.dtype)
-            first, end = np.searchsorted(segment.chunk_paper, bounds).tolist()
-            if end > first:
-                out[at] = segment.vectors[first:end].mean(axis=0)
-        return out
+            where = np.array([at for at, _ in found], dtype=np.int64)
+            rows = np.array([r for _, r in found], dtype=np.int64)
+            # In the map's own type: a mixed-type search would convert the whole map.
+            keys = rows.astype(segment.chunk_paper.dtype)
+            first = np.searchsorted(segment.chunk_paper, keys, side="left")
+            end = np.searchsorted(segment.chunk_paper, keys, side="right")
+            has = end > first
+            if not has.any():
+                continue
+            first, end = first[has], end[has]
+            sizes = end - first
+            starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+            # Every chunk row of every run, in order: each run's first row plus 0..size-1.
+            chunk_rows = np.repeat(first - starts, sizes) + np.arange(int(sizes.sum()))
+            yield where[has], segment.vectors[chunk_rows], starts
 
 
 class LexicalView:

@@ -152,7 +152,10 @@ def abstention_cases(state: ServiceState, questions: list[dict[str, Any]]) -> li
                 answerable=bool(item.get("gold")),
                 weights=loaded.index.bm25.term_weights(question),
                 hits=[
-                    (retrieved.dense_similarity(hit, loaded), hit.paper) for hit in retrieved.hits
+                    (similarity, hit.paper)
+                    for similarity, hit in zip(
+                        retrieved.dense_similarities(loaded), retrieved.hits, strict=True
+                    )
                 ],
             )
         )

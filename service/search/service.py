@@ -27,24 +27,27 @@ class Retrieved:
     hits: list[PaperHit]
     query_vector: np.ndarray
     sentence_scores: dict[str, np.ndarray]
+    term_weights: dict[str, float] | None = None  # the query's, when already looked up
 
-    def dense_similarity(self, hit: PaperHit, loaded: Loaded) -> float:
-        """The paper's dense cosine score, computed when only BM25 found it."""
-        if hit.dense_score is not None:
-            return hit.dense_score
-        chunk_ids = [c.chunk_id for c in loaded.index.chunks_of(hit.paper.paper_id)]
-        return float((loaded.index.vectors.vectors_of(chunk_ids) @ self.query_vector).max())
+    def dense_similarities(self, loaded: Loaded) -> list[float]:
+        """Each hit's dense cosine score; computed for the hits only BM25 found, from their
+        chunk vectors in one pass."""
+        missing = [h.paper.paper_id for h in self.hits if h.dense_score is None]
+        scores = loaded.index.vectors.best_scores(missing, self.query_vector)
+        computed = dict(zip(missing, scores.tolist(), strict=True))
+        return [
+            h.dense_score if h.dense_score is not None else computed[h.paper.paper_id]
+            for h in self.hits
+        ]
 
     def answerabilities(self, loaded: Loaded, query: str, coverage_weight: float) -> list[float]:
         """Each hit's answerability (answering/abstain.py): its dense similarity plus the weighted
         coverage of the query's terms. Answering abstains when the best is under the threshold
         (``Settings.abstain_threshold``)."""
-        weights = loaded.index.bm25.term_weights(query)
+        weights = self.term_weights or loaded.index.bm25.term_weights(query)
         return [
-            answerability(
-                self.dense_similarity(hit, loaded), coverage(weights, hit.paper), coverage_weight
-            )
-            for hit in self.hits
+            answerability(similarity, coverage(weights, hit.paper), coverage_weight)
+            for similarity, hit in zip(self.dense_similarities(loaded), self.hits, strict=True)
         ]
 
     def best_sentences(self, hit: PaperHit, n: int = 2) -> list[int]:
@@ -74,18 +77,16 @@ def retrieve(
     hits = loaded.retriever.search(
         query, top_k, mode, paper_ids, filters, query_vector=query_vector
     )
-    if sentences == "lexical":
-        weights = loaded.index.bm25.term_weights(query)
-        # A share of the query's weight, 0 to 1: the extractive backend's margin between a
-        # paper's best sentence and the next it quotes is on the scale of a cosine.
-        total = sum(weights.values()) or 1.0
-        scores = {
-            h.paper.paper_id: lexical_scores(weights, h.paper.sentences) / total for h in hits
-        }
-    else:
+    if sentences == "dense":
         vectors = loaded.sentences.get([h.paper.paper_id for h in hits])
         scores = {p: v @ query_vector if len(v) else np.zeros(0) for p, v in vectors.items()}
-    return Retrieved(hits, query_vector, scores)
+        return Retrieved(hits, query_vector, scores)
+    weights = loaded.index.bm25.term_weights(query)
+    # A share of the query's weight, 0 to 1: the extractive backend's margin between a
+    # paper's best sentence and the next it quotes is on the scale of a cosine.
+    total = sum(weights.values()) or 1.0
+    scores = {h.paper.paper_id: lexical_scores(weights, h.paper.sentences) / total for h in hits}
+    return Retrieved(hits, query_vector, scores, weights)
 
 
 def lexical_scores(weights: dict[str, float], sentences: list[str]) -> np.ndarray:
