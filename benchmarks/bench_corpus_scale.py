@@ -1,6 +1,10 @@
 """A synthetic corpus of N abstracts end to end through the real CLI: ingest, update, remove,
 serve, resume after a kill, and an endless input; writes benchmarks/results/<name>.json.
 
+Serving is measured on each index alone (the bundled corpus before and after the large one)
+and with both servers running side by side in alternating blocks (``_side_by_side.py``), whose
+ratio of p50s comes with a 95% interval.
+
 The embeddings come from ``embed_server.py`` (OpenAI-compatible, hash-derived vectors, started
 here) so that the model's cost is excluded and our own stages are what is measured; then the
 same steps at a small size with the real model show the same path works with it.
@@ -31,6 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_results
 from _server import ROOT, Server, distinct_queries, free_port, questions, run_load
+from _side_by_side import p50_ratio
 
 from indexer.ann import ANN_FILE, VECTORS_FILE
 
@@ -146,6 +151,22 @@ def serve_measure(index_dir: Path, env: dict[str, str], n: int) -> dict[str, Any
             "search": search,
             "ask": ask,
         }
+
+
+def side_by_side(small: Path, large: Path, env: dict[str, str], n: int) -> dict[str, Any]:
+    """The large index's p50s against the bundled corpus's with both servers running, in
+    alternating blocks of the same queries (``_side_by_side.py``): twice as many searches as
+    ``serve_measure`` sends, as many questions."""
+    with Server(small, env=env) as base, Server(large, env=env) as other:
+        base.wait_ready(timeout_s=600)
+        other.wait_ready(timeout_s=600)
+        texts = [q for _, q in zip(range(2 * n), distinct_queries(questions()), strict=False)]
+        search = p50_ratio(
+            base.url, other.url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts
+        )
+        asks = [f"{q} ?" for q in texts[:n]]
+        ask = p50_ratio(base.url, other.url, "/v1/ask", lambda q: {"question": q}, asks)
+    return {"search": search, "ask": ask}
 
 
 def resume(corpus: Path, work: Path, env: dict[str, str], stats_url: str, unique: int) -> dict:
@@ -290,6 +311,7 @@ def main() -> None:
         # The bundled corpus again: a run's two measurements of it show how much the machine's
         # speed moved meanwhile, and the ratio is taken against the faster (the stricter).
         metrics["bundled_serve_after"] = serve_measure(small / "index", env, args.queries)
+        metrics["side_by_side"] = side_by_side(small / "index", work / "index", env, args.queries)
         unique = chunks_embedded(metrics["large"]["add"]["summary"])
         if not args.no_resume:
             metrics["resume"] = resume(corpus, work, env, url, unique)

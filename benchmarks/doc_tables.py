@@ -210,6 +210,7 @@ def corpus_scale(doc: Document) -> str:
             f"{_mb(serve['rss_after_mb'])}",
         ],
         *(_p50_row(m, kind) for kind in ("search", "ask")),
+        *(_side_by_side_row(m, kind) for kind in ("search", "ask") if "side_by_side" in m),
     ]
     if "resume" in m:
         r = m["resume"]
@@ -248,6 +249,17 @@ def _p50_row(m: dict[str, Any], kind: str) -> list[str]:
         f"/v1/{kind} p50 (bundled corpus, {label})",
         f"{f1(large['serve'][kind]['p50'])} ms ({' / '.join(bundled)} ms, "
         f"ratio {large[f'{kind}_p50_ratio_to_bundled']:.2f})",
+    ]
+
+
+def _side_by_side_row(m: dict[str, Any], kind: str) -> list[str]:
+    """The two servers running at once, alternating blocks of the same queries."""
+    both = m["side_by_side"][kind]
+    low, high = both["p50_ratio_95ci"]
+    return [
+        f"/v1/{kind} p50 side by side, {both['block']}-request blocks (bundled)",
+        f"{f1(both['other']['p50'])} ms ({f1(both['base']['p50'])} ms, ratio "
+        f"{both['p50_ratio']:.2f}, 95% CI {low:.2f}-{high:.2f})",
     ]
 
 
