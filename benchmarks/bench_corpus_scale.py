@@ -134,13 +134,30 @@ def waiting_share(summary: str) -> float:
     return float(found.group(1)) / 100 if found else 0.0
 
 
+WARM_UP = 10  # untimed requests of each kind before a server's timed ones
+
+
+def queries_and_warm_up(n: int) -> tuple[list[str], list[str]]:
+    """``n`` distinct queries to time and ``WARM_UP`` others."""
+    texts = [q for _, q in zip(range(n + WARM_UP), distinct_queries(questions()), strict=False)]
+    return texts[:n], texts[n:]
+
+
+def warm_up(url: str, texts: list[str]) -> None:
+    """Untimed searches and questions, so that what a server loads on its first requests (or
+    in the background just after it is ready) is not in the timed ones."""
+    run_load(url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts, 1)
+    run_load(url, "/v1/ask", lambda q: {"question": f"{q} ?"}, texts, 1)
+
+
 def serve_measure(index_dir: Path, env: dict[str, str], n: int) -> dict[str, Any]:
     with Server(index_dir, env=env) as server:
         ready = server.wait_ready(timeout_s=600)
         from _server import rss_kb
 
         ready_rss = rss_kb(server.pid) / 1024
-        texts = [q for _, q in zip(range(n), distinct_queries(questions()), strict=False)]
+        texts, warm = queries_and_warm_up(n)
+        warm_up(server.url, warm)
         search = run_load(server.url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts, 1)
         asks = [f"{q} ?" for q in texts[: n // 2]]
         ask = run_load(server.url, "/v1/ask", lambda q: {"question": q}, asks, 1)
@@ -160,7 +177,9 @@ def side_by_side(small: Path, large: Path, env: dict[str, str], n: int) -> dict[
     with Server(small, env=env) as base, Server(large, env=env) as other:
         base.wait_ready(timeout_s=600)
         other.wait_ready(timeout_s=600)
-        texts = [q for _, q in zip(range(2 * n), distinct_queries(questions()), strict=False)]
+        texts, warm = queries_and_warm_up(2 * n)
+        for server in (base, other):
+            warm_up(server.url, warm)
         search = p50_ratio(
             base.url, other.url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts
         )

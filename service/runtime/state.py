@@ -29,6 +29,7 @@ from indexer import (
     embedder_name,
     open_index,
 )
+from service.answering.warmup import warm_answering
 from service.errors import IndexNotReadyError, ReloadFailedError, ServiceError
 from service.runtime import heap
 from service.runtime.index_check import check_current, client_message, open_current
@@ -279,6 +280,10 @@ class ServiceState:
 
     def _warm(self, loaded: Loaded | None = None) -> None:
         loaded = loaded or self.loaded
+        try:
+            warm_answering()
+        except Exception as exc:  # the first question loads what is missing
+            log.warning("answering warm-up failed: %s", exc)
         try:
             # Its own stop: a reload ends the old version's warm-up, close() the current one's.
             loaded.sentences.warm(loaded.warm_stop)
