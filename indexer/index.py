@@ -91,14 +91,19 @@ class IndexVersion:
         position, row = located[paper_id]
         return self.segments[position].chunks_of_row(row, paper_id)
 
-    def first_papers_of_chunks(self, chunk_ids: Sequence[int], limit: int) -> list[tuple[int, str]]:
-        """(position in ``chunk_ids``, paper id) of each distinct paper's first chunk there, in
-        that order, for the first ``limit`` papers: a dense search's candidates hold several
-        chunks per paper, and only the papers kept need their ids read."""
+    def first_papers_of_chunks(
+        self, chunk_ids: Sequence[int], limit: int
+    ) -> list[tuple[int, str, tuple[int, int]]]:
+        """(position in ``chunk_ids``, paper id, (segment position, paper row)) of each distinct
+        paper's first chunk there, in that order, for the first ``limit`` papers: a dense
+        search's candidates hold several chunks per paper, and only the papers kept need their
+        ids read."""
         ids = np.asarray(chunk_ids, dtype=np.int64)
         keys = np.empty(len(ids), dtype=np.int64)
         by_ordinal: list[Segment] = []
+        positions: list[int] = []
         for ordinal, (segment, inside, local) in enumerate(self.locate_chunks(chunk_ids)):
+            positions.append(self.segments.index(segment))
             rows = np.asarray(segment.chunk_paper[local], dtype=np.int64)
             keys[inside] = (ordinal << 32) | rows
             by_ordinal.append(segment)
@@ -113,7 +118,9 @@ class IndexVersion:
             for ordinal, rows in wanted.items()
             for row, name in by_ordinal[ordinal].paper_ids_at(sorted(rows)).items()
         }
-        return [(at, names[ordinal, row]) for at, ordinal, row in located]
+        return [
+            (at, names[ordinal, row], (positions[ordinal], row)) for at, ordinal, row in located
+        ]
 
     def paper(self, paper_id: str) -> Paper:
         try:

@@ -11,9 +11,9 @@ thread and these loops 3.0 ms, read straight from the memory-mapped postings (ad
 bundled questions; docs/benchmarks.md, "Corpus scale"). numpy's gathers and scatters made
 several passes with temporaries per term; a loop makes one. A segment's search is one call
 (``scored_top``: every term, the deleted rows, the heap) that releases the GIL, so a query's
-segments run side by side (``indexer/fanout.py``) without taking turns at it between terms. A scope (a few allowed rows) is
-scored at those rows only, in numpy (``LexicalIndex._scoped_top``, with ``find_rows`` and
-``best_k`` from here).
+segments run side by side (``indexer/fanout.py``) without taking turns at it between terms.
+A scope (a few allowed rows) is scored at those rows only, in numpy
+(``LexicalIndex._scoped_top``, with ``find_rows`` and ``best_k`` from here).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -21,16 +21,33 @@ if TYPE_CHECKING:
     from indexer.segment import Segment
 
 
+# paper id -> (segment position, row) of its live copy, as PapersView.locate finds them.
+Located = Mapping[str, tuple[int, int]]
+
+
+class LexicalHits(NamedTuple):
+    """BM25's best papers, best first: scores, ids and where each lives."""
+
+    scores: np.ndarray
+    paper_ids: list[str]
+    locations: list[tuple[int, int]]
+
+
 class PapersView(Mapping[str, Paper]):
     """The live papers of a version, read from the segments on demand."""
 
     def __init__(self, version: IndexVersion) -> None:
         self._version = version
 
-    def locate(self, paper_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """paper id -> (segment position, row) of the live copy (newest segment wins)."""
-        found: dict[str, tuple[int, int]] = {}
+    def locate(
+        self, paper_ids: Sequence[str], known: Located | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """paper id -> (segment position, row) of the live copy (newest segment wins).
+
+        ``known``: locations already found (a search's candidates carry theirs), taken as they
+        are; only the others are looked up in SQLite."""
         wanted = list(dict.fromkeys(paper_ids))
+        found = {p: known[p] for p in wanted if p in known} if known else {}
         for position in reversed(range(len(self._version.segments))):
             missing = [p for p in wanted if p not in found]
             if not missing:
@@ -39,9 +56,10 @@ class PapersView(Mapping[str, Paper]):
             found.update({p: (position, row) for p, row in rows.items()})
         return found
 
-    def many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+    def many(self, paper_ids: Sequence[str], known: Located | None = None) -> dict[str, Paper]:
+        """The live ones of ``paper_ids`` (``known``: as for ``locate``)."""
         by_segment: dict[int, list[int]] = {}
-        for position, row in self.locate(paper_ids).values():
+        for position, row in self.locate(paper_ids, known).values():
             by_segment.setdefault(position, []).append(row)
         out: dict[str, Paper] = {}
         for position, rows in by_segment.items():
@@ -146,10 +164,11 @@ class ChunksView(Mapping[int, Chunk]):
                 out[chunk.chunk_id] = chunk
         return out
 
-    def first_of(self, paper_ids: Sequence[str]) -> dict[str, Chunk]:
-        """The first chunk of each live paper of ``paper_ids``, one query per segment."""
+    def first_of(self, paper_ids: Sequence[str], known: Located | None = None) -> dict[str, Chunk]:
+        """The first chunk of each live paper of ``paper_ids``, one query per segment
+        (``known``: as for ``PapersView.locate``)."""
         by_segment: dict[int, dict[int, str]] = {}
-        for paper_id, (position, row) in self._version.papers.locate(paper_ids).items():
+        for paper_id, (position, row) in self._version.papers.locate(paper_ids, known).items():
             by_segment.setdefault(position, {})[row] = paper_id
         out: dict[str, Chunk] = {}
         for position, rows in by_segment.items():
@@ -232,25 +251,28 @@ class VectorsView:
             out[inside] = segment.vectors[local]
         return out
 
-    def of_papers(self, paper_ids: Sequence[str]) -> np.ndarray:
-        """The mean of each paper's chunk vectors, in order (zeros for a paper not live here)."""
+    def of_papers(self, paper_ids: Sequence[str], known: Located | None = None) -> np.ndarray:
+        """The mean of each paper's chunk vectors, in order (zeros for a paper not live here;
+        ``known``: as for ``PapersView.locate``)."""
         out = np.zeros((len(paper_ids), self._version.dimension), dtype=np.float32)
-        for at, vectors, starts in self._chunk_runs(paper_ids):
+        for at, vectors, starts in self._chunk_runs(paper_ids, known):
             sizes = np.diff(np.append(starts, len(vectors)))
             out[at] = np.add.reduceat(vectors, starts) / sizes[:, np.newaxis]
         return out
 
-    def best_scores(self, paper_ids: Sequence[str], query: np.ndarray) -> np.ndarray:
+    def best_scores(
+        self, paper_ids: Sequence[str], query: np.ndarray, known: Located | None = None
+    ) -> np.ndarray:
         """Each paper's best chunk score for ``query``, in order (-inf for a paper not live
         here): the dense score of a paper the dense search did not return."""
         out = np.full(len(paper_ids), -np.inf, dtype=np.float32)
         q = np.asarray(query, dtype=np.float32)
-        for at, vectors, starts in self._chunk_runs(paper_ids):
+        for at, vectors, starts in self._chunk_runs(paper_ids, known):
             out[at] = np.maximum.reduceat(vectors @ q, starts)
         return out
 
     def _chunk_runs(
-        self, paper_ids: Sequence[str]
+        self, paper_ids: Sequence[str], known: Located | None
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per segment: (positions in ``paper_ids`` of its papers that have chunks, their chunk
         vectors one paper after another, where each paper's run starts in them).
@@ -258,7 +280,7 @@ class VectorsView:
         A segment writes its chunks in paper order, so a paper's chunks are the run of its row
         in the segment's chunk -> paper map: no SQLite query beyond locating the papers, and
         one gather per segment instead of one per paper."""
-        located = self._version.papers.locate(paper_ids)
+        located = self._version.papers.locate(paper_ids, known)
         by_segment: dict[int, list[tuple[int, int]]] = {}
         for at, paper_id in enumerate(paper_ids):
             if paper_id in located:
@@ -300,15 +322,13 @@ class LexicalView:
         """``term_weights`` of stemmed ``terms`` (``tokenize``'s), without tokenizing again."""
         return self._index.idf_of(terms)
 
-    def search(
-        self, query: str, k: int, paper_ids: set[str] | None = None
-    ) -> tuple[np.ndarray, list[str]]:
-        """Top-``k`` (scores, paper ids) with a positive score, best first."""
+    def search(self, query: str, k: int, paper_ids: set[str] | None = None) -> LexicalHits:
+        """The top ``k`` papers with a positive score, best first."""
         return self._top(self._index.top(query, k, self._allowed(paper_ids)), k)
 
     def search_weighted(
         self, terms: Mapping[str, float], k: int, paper_ids: set[str] | None = None
-    ) -> tuple[np.ndarray, list[str]]:
+    ) -> LexicalHits:
         """As ``search``, for stemmed ``terms`` with a weight each (``tokenize``'s terms)."""
         return self._top(self._index.top_weighted(terms, k, self._allowed(paper_ids)), k)
 
@@ -321,9 +341,7 @@ class LexicalView:
             for i in range(len(self._version.segments))
         ]
 
-    def _top(
-        self, per_segment: Sequence[tuple[np.ndarray, np.ndarray]], k: int
-    ) -> tuple[np.ndarray, list[str]]:
+    def _top(self, per_segment: Sequence[tuple[np.ndarray, np.ndarray]], k: int) -> LexicalHits:
         candidates: list[tuple[float, int, int]] = []
         for position, (found, scores) in enumerate(per_segment):
             candidates.extend(
@@ -338,9 +356,10 @@ class LexicalView:
             rows = [c[2] for c in candidates if c[1] == position]
             ids = self._version.segments[position].paper_ids_at(rows)
             names.update({(position, r): p for r, p in ids.items()})
-        return (
+        return LexicalHits(
             np.array([c[0] for c in candidates], dtype=np.float32),
             [names[(c[1], c[2])] for c in candidates],
+            [(c[1], c[2]) for c in candidates],
         )
 
     @staticmethod

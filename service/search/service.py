@@ -33,7 +33,8 @@ class Retrieved:
         """Each hit's dense cosine score; computed for the hits only BM25 found, from their
         chunk vectors in one pass."""
         missing = [h.paper.paper_id for h in self.hits if h.dense_score is None]
-        scores = loaded.index.vectors.best_scores(missing, self.query_vector)
+        known = {h.paper.paper_id: h.location for h in self.hits if h.location}
+        scores = loaded.index.vectors.best_scores(missing, self.query_vector, known)
         computed = dict(zip(missing, scores.tolist(), strict=True))
         return [
             h.dense_score if h.dense_score is not None else computed[h.paper.paper_id]

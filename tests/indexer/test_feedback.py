@@ -37,10 +37,11 @@ def test_weighted_scoring_with_weights_of_one_equals_plain_bm25(
         assert (a is None) == (b is None)
         if a is not None and b is not None:
             np.testing.assert_allclose(a, b, rtol=1e-6)
-    scores, ids = corpus_index.bm25.search(query, 20)
-    w_scores, w_ids = corpus_index.bm25.search_weighted(terms, 20)
-    assert ids == w_ids
-    np.testing.assert_allclose(scores, w_scores, rtol=1e-6)
+    plain_hits = corpus_index.bm25.search(query, 20)
+    weighted_hits = corpus_index.bm25.search_weighted(terms, 20)
+    assert plain_hits.paper_ids == weighted_hits.paper_ids
+    assert plain_hits.locations == weighted_hits.locations
+    np.testing.assert_allclose(plain_hits.scores, weighted_hits.scores, rtol=1e-6)
 
 
 def test_a_repeated_query_term_scores_as_a_term_of_weight_two(corpus_index: IndexVersion) -> None:

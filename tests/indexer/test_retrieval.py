@@ -164,3 +164,34 @@ def test_filters_evaluated_in_sqlite_select_exactly_the_papers_filters_accept(
         sum(bool(index.papers.matching(f.equals, f.published_from, f.published_to)) for f in cases)
         >= 7
     )
+
+
+def test_hits_carry_where_their_papers_live_across_segments_and_updates(
+    index_copy: Path, embedder: Embedder, settings_for, tmp_path: Path
+) -> None:
+    old = open_index(index_copy)
+    changed = old.papers["the-consciousness-prior-6a422aac"]
+    old.close()
+    rows = [
+        {"title": "Annealing Schedules for Protein Folding", "abstract": "We fold proteins."},
+        {"title": changed.title, "abstract": changed.abstract + " We also add a new result."},
+    ]
+    Indexer(settings_for(index_copy), embedder=embedder).add(
+        [write_jsonl(tmp_path / "n.jsonl", rows)]
+    )
+    index = open_index(index_copy)
+    try:
+        retriever = Retriever(index, embedder)
+        queries = ["consciousness prior", "protein folding", "speech language model"]
+        hits = [
+            h for q in queries for mode in ("hybrid", "bm25") for h in retriever.search(q, 10, mode)
+        ]
+        lexical = index.bm25.search("consciousness prior representation", 10)
+
+        assert {h.paper.paper_id for h in hits} >= {changed.paper_id}
+        for hit in hits:
+            assert hit.location == index.papers.locate([hit.paper.paper_id])[hit.paper.paper_id]
+        assert lexical.locations == [index.papers.locate([p])[p] for p in lexical.paper_ids]
+        assert index.papers.locate([changed.paper_id])[changed.paper_id][0] == 1  # the new copy
+    finally:
+        index.close()
