@@ -48,7 +48,7 @@ def accumulate(
 
 
 @njit(nogil=True, cache=True)
-def _scored_top(
+def scored_top(
     rows: np.ndarray,
     tfs: np.ndarray,
     spans: np.ndarray,
@@ -57,6 +57,12 @@ def _scored_top(
     deleted: np.ndarray,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows ascending, their scores) of the ``k`` best positive scores of a segment, the lowest
+    rows first among equal scores: ``accumulate`` of its query terms' postings, 0 at the
+    ``deleted`` rows, in one compiled call: per term and step, a call from Python was a
+    release and a re-take of the GIL, which the other segments' threads were holding."""
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
     scores = np.zeros(norm.shape[0], np.float32)
     accumulate(scores, rows, tfs, spans, weights, norm)
     for i in range(deleted.shape[0]):
@@ -131,24 +137,6 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
                 size = _push(heap_scores, heap_rows, size, score, row)
     order = np.argsort(heap_rows[:size])
     return heap_rows[:size][order], heap_scores[:size][order]
-
-
-def scored_top(
-    rows: np.ndarray,
-    tfs: np.ndarray,
-    spans: np.ndarray,
-    weights: np.ndarray,
-    norm: np.ndarray,
-    deleted: np.ndarray,
-    k: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rows ascending, their scores) of the ``k`` best positive scores of a segment, the lowest
-    rows first among equal scores: ``accumulate`` of its query terms' postings, 0 at the
-    ``deleted`` rows, in one compiled call: per term and step, a call from Python was a
-    release and a re-take of the GIL, which the other segments' threads were holding."""
-    if k <= 0 or not len(norm):
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return _scored_top(rows, tfs, spans, weights, norm, deleted, int(k))
 
 
 @cache

@@ -20,6 +20,7 @@ from indexer.progress import SilentProgress
 from indexer.retrieval import Filters, Retriever, _Ranked
 from indexer.storage import IndexDir, sha256_file
 from tests.fakes.embedders import write_jsonl
+from tests.indexer.conftest import UPDATED
 
 
 def _ranking(scores: dict[str, float]) -> dict[str, _Ranked]:
@@ -167,31 +168,18 @@ def test_filters_evaluated_in_sqlite_select_exactly_the_papers_filters_accept(
 
 
 def test_hits_carry_where_their_papers_live_across_segments_and_updates(
-    index_copy: Path, embedder: Embedder, settings_for, tmp_path: Path
+    two_segments: IndexVersion, embedder: Embedder
 ) -> None:
-    old = open_index(index_copy)
-    changed = old.papers["the-consciousness-prior-6a422aac"]
-    old.close()
-    rows = [
-        {"title": "Annealing Schedules for Protein Folding", "abstract": "We fold proteins."},
-        {"title": changed.title, "abstract": changed.abstract + " We also add a new result."},
+    index = two_segments
+    retriever = Retriever(index, embedder)
+    queries = ["consciousness prior", "protein folding", "speech language model"]
+    hits = [
+        h for q in queries for mode in ("hybrid", "bm25") for h in retriever.search(q, 10, mode)
     ]
-    Indexer(settings_for(index_copy), embedder=embedder).add(
-        [write_jsonl(tmp_path / "n.jsonl", rows)]
-    )
-    index = open_index(index_copy)
-    try:
-        retriever = Retriever(index, embedder)
-        queries = ["consciousness prior", "protein folding", "speech language model"]
-        hits = [
-            h for q in queries for mode in ("hybrid", "bm25") for h in retriever.search(q, 10, mode)
-        ]
-        lexical = index.bm25.search("consciousness prior representation", 10)
+    lexical = index.bm25.search("consciousness prior representation", 10)
 
-        assert {h.paper.paper_id for h in hits} >= {changed.paper_id}
-        for hit in hits:
-            assert hit.location == index.papers.locate([hit.paper.paper_id])[hit.paper.paper_id]
-        assert lexical.locations == [index.papers.locate([p])[p] for p in lexical.paper_ids]
-        assert index.papers.locate([changed.paper_id])[changed.paper_id][0] == 1  # the new copy
-    finally:
-        index.close()
+    assert UPDATED in {h.paper.paper_id for h in hits}
+    for hit in hits:
+        assert hit.location == index.papers.locate([hit.paper.paper_id])[hit.paper.paper_id]
+    assert lexical.locations == [index.papers.locate([p])[p] for p in lexical.paper_ids]
+    assert index.papers.locate([UPDATED])[UPDATED][0] == 1  # the new copy

@@ -11,7 +11,6 @@ import pytest
 from indexer.builder import Indexer
 from indexer.embedders.base import Embedder
 from indexer.index import IndexVersion, open_index
-from tests.fakes.embedders import write_jsonl
 
 
 def test_chunks_read_together_equal_chunks_read_one_by_one(corpus_index: IndexVersion) -> None:
@@ -49,35 +48,21 @@ def test_a_removed_papers_chunks_are_never_read_together(
 
 
 def test_papers_chunk_vectors_are_read_as_runs_across_segments_and_updates(
-    index_copy: Path, embedder: Embedder, settings_for, tmp_path: Path
+    two_segments: IndexVersion, embedder: Embedder
 ) -> None:
-    old = open_index(index_copy)
-    changed = old.papers["the-consciousness-prior-6a422aac"]
-    old.close()
-    rows = [
-        {"title": "Annealing Schedules for Protein Folding", "abstract": "We fold proteins."},
-        {"title": changed.title, "abstract": changed.abstract + " We also add a new result."},
-    ]
-    Indexer(settings_for(index_copy), embedder=embedder).add(
-        [write_jsonl(tmp_path / "n.jsonl", rows)]
-    )
-    index = open_index(index_copy)
-    try:
-        assert len(index.segments) == 2  # the update's old copy is a tombstone in the first
-        paper_ids = [*sorted(index.papers, reverse=True), "no-such-paper"]
-        query = embedder.embed_queries(["annealing proteins and consciousness"])[0]
+    index = two_segments
+    paper_ids = [*sorted(index.papers, reverse=True), "no-such-paper"]
+    query = embedder.embed_queries(["annealing proteins and consciousness"])[0]
 
-        means = index.vectors.of_papers(paper_ids)
-        best = index.vectors.best_scores(paper_ids, query)
+    means = index.vectors.of_papers(paper_ids)
+    best = index.vectors.best_scores(paper_ids, query)
 
-        several = 0
-        for at, paper_id in enumerate(paper_ids[:-1]):
-            chunk_ids = [c.chunk_id for c in index.chunks_of(paper_id)]
-            several += len(chunk_ids) > 1
-            vectors = index.vectors.vectors_of(chunk_ids)
-            np.testing.assert_allclose(means[at], vectors.mean(axis=0), atol=1e-6)
-            assert best[at] == pytest.approx(float((vectors @ query).max()), abs=1e-6)
-        assert several, "some paper has several chunks"
-        assert not means[-1].any() and best[-1] == -np.inf
-    finally:
-        index.close()
+    several = 0
+    for at, paper_id in enumerate(paper_ids[:-1]):
+        chunk_ids = [c.chunk_id for c in index.chunks_of(paper_id)]
+        several += len(chunk_ids) > 1
+        vectors = index.vectors.vectors_of(chunk_ids)
+        np.testing.assert_allclose(means[at], vectors.mean(axis=0), atol=1e-6)
+        assert best[at] == pytest.approx(float((vectors @ query).max()), abs=1e-6)
+    assert several, "some paper has several chunks"
+    assert not means[-1].any() and best[-1] == -np.inf
