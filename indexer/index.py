@@ -100,27 +100,21 @@ class IndexVersion:
         ids read."""
         ids = np.asarray(chunk_ids, dtype=np.int64)
         keys = np.empty(len(ids), dtype=np.int64)
-        by_ordinal: list[Segment] = []
-        positions: list[int] = []
-        for ordinal, (segment, inside, local) in enumerate(self.locate_chunks(chunk_ids)):
-            positions.append(self.segments.index(segment))
+        for segment, inside, local in self.locate_chunks(chunk_ids):
             rows = np.asarray(segment.chunk_paper[local], dtype=np.int64)
-            keys[inside] = (ordinal << 32) | rows
-            by_ordinal.append(segment)
+            keys[inside] = (self.segments.index(segment) << 32) | rows
         _, first = np.unique(keys, return_index=True)
         kept = np.sort(first)[:limit]
-        located = [(at, int(keys[at]) >> 32, int(keys[at]) & 0xFFFFFFFF) for at in kept.tolist()]
+        located = [(at, (int(keys[at]) >> 32, int(keys[at]) & 0xFFFFFFFF)) for at in kept.tolist()]
         wanted: dict[int, list[int]] = {}
-        for _, ordinal, row in located:
-            wanted.setdefault(ordinal, []).append(row)
+        for _, (position, row) in located:
+            wanted.setdefault(position, []).append(row)
         names = {
-            (ordinal, row): name
-            for ordinal, rows in wanted.items()
-            for row, name in by_ordinal[ordinal].paper_ids_at(sorted(rows)).items()
+            (position, row): name
+            for position, rows in wanted.items()
+            for row, name in self.segments[position].paper_ids_at(sorted(rows)).items()
         }
-        return [
-            (at, names[ordinal, row], (positions[ordinal], row)) for at, ordinal, row in located
-        ]
+        return [(at, names[where], where) for at, where in located]
 
     def paper(self, paper_id: str) -> Paper:
         try:
