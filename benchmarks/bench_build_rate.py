@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_results
 from _server import free_port
-from bench_corpus_scale import chunks_embedded, cli, timed, waiting_share, write_corpus
+from bench_corpus_scale import cli, texts_embedded, timed, waiting_share, write_corpus
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 
@@ -38,7 +38,7 @@ SIZES = (100_000, 1_000_000, 10_000_000)
 def build(corpus: Path, index_dir: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
     run = timed(cli("index", "add", corpus, "--index-dir", index_dir, *extra), env)
     papers = sum(1 for _ in corpus.open(encoding="utf-8"))
-    chunks = chunks_embedded(run["summary"])
+    chunks = texts_embedded(run["summary"])
     return {
         **run,
         "papers": papers,

@@ -122,8 +122,8 @@ def timed(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     return {"seconds": seconds, "peak_rss_mb": run.peak_kb / 1024, "summary": out.strip()}
 
 
-def chunks_embedded(summary: str) -> int:
-    found = re.search(r"chunks embedded: (\d+)", summary)
+def texts_embedded(summary: str) -> int:
+    found = re.search(r"texts embedded: (\d+)", summary)
     if not found:
         raise RuntimeError(f"no chunk count in {summary!r}")
     return int(found.group(1))
@@ -331,7 +331,7 @@ def main() -> None:
         # speed moved meanwhile, and the ratio is taken against the faster (the stricter).
         metrics["bundled_serve_after"] = serve_measure(small / "index", env, args.queries)
         metrics["side_by_side"] = side_by_side(small / "index", work / "index", env, args.queries)
-        unique = chunks_embedded(metrics["large"]["add"]["summary"])
+        unique = texts_embedded(metrics["large"]["add"]["summary"])
         if not args.no_resume:
             metrics["resume"] = resume(corpus, work, env, url, unique)
         metrics["endless_input"] = endless_input(env)

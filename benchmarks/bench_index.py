@@ -104,7 +104,7 @@ def run_pipeline(embedder: SentenceTransformerEmbedder, corpus: Path, workdir: P
     texts = [index.chunks[i].text for i in sorted(index.chunks)]
     index.close()
     shutil.rmtree(index_dir)
-    return PipelineRun(seconds, cpu_seconds, report.added, report.chunks_embedded, stages, texts)
+    return PipelineRun(seconds, cpu_seconds, report.added, report.texts_embedded, stages, texts)
 
 
 def run_bare(model: Any, texts: list[str], batch_size: int) -> tuple[float, float]:

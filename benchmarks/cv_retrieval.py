@@ -1,6 +1,7 @@
 """Held-out tuning of the hybrid retrieval's parameters (``Retriever`` ``dense_weight``,
 ``depth`` and pseudo-relevance ``feedback``: RM3 on BM25, Rocchio on dense) on BEIR collections
-(default: CISI and CACM from ../shared/benchmarks).
+(default: CISI and CACM from ../shared/benchmarks), and of the title list's weight
+(``title_weight``) at the default fusion with the shipped smoothing.
 
 Each collection is indexed once into ``--cache-dir`` (reused while its corpus and the embedder
 are the same). Documents are read as they are: a title-only document is indexed with its title,
@@ -56,12 +57,13 @@ from indexer.evaluation.metrics import ndcg_at_k  # noqa: E402
 from indexer.feedback import Feedback  # noqa: E402
 from indexer.index import IndexVersion, open_index  # noqa: E402
 from indexer.models import PaperRecord  # noqa: E402
-from indexer.retrieval import Mode, Retriever  # noqa: E402
+from indexer.retrieval import Candidates, Mode, Retriever  # noqa: E402
 from indexer.smoothing import Smoothing  # noqa: E402
 from indexer.text import clean  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "benchmarks"
 SHIPPED_SMOOTHING = Smoothing.from_settings(IndexerSettings())
+SHIPPED_TITLE_WEIGHT = IndexerSettings().feedback.title_weight
 OFF = Feedback()
 DEFAULT = (0.5, 100, OFF)
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -84,12 +86,23 @@ SMOOTHING = tuple(
         for lex in (0.0, 0.5, 1.0)
     ]
 )
+# The title list's weight at the default fusion with the shipped smoothing (0: off).
+TITLES = (0.0, 0.05, 0.1, 0.15)
 SINGLE: tuple[Mode, ...] = ("dense", "bm25")
 FOLDS = 5
 SEED = 13
-FAMILIES = ("hybrid", "hybrid_no_feedback", "hybrid_smoothing", "single", "single_no_feedback")
+FAMILIES = (
+    "hybrid",
+    "hybrid_no_feedback",
+    "hybrid_smoothing",
+    "hybrid_title",
+    "single",
+    "single_no_feedback",
+)
 
 Config = tuple[float, int, Feedback]
+# Part of the index cache's key: indexes cached before title vectors existed have none.
+FORMAT = "title-vectors"
 
 
 @dataclass
@@ -130,8 +143,10 @@ def read_corpus(path: Path) -> Corpus:
 
 
 def cached_index(corpus_path: Path, cache_dir: Path, embedder: Embedder) -> IndexVersion:
-    """An index of the corpus, built on first use under a key of its bytes and the embedder."""
-    digest = hashlib.sha256(corpus_path.read_bytes() + embedder.name.encode()).hexdigest()[:16]
+    """An index of the corpus, built on first use under a key of its bytes, the embedder and
+    what an index holds (``FORMAT``)."""
+    key = corpus_path.read_bytes() + embedder.name.encode() + FORMAT.encode()
+    digest = hashlib.sha256(key).hexdigest()[:16]
     target = cache_dir / f"{corpus_path.parent.name}-{digest}"
     if not (target / "index").is_dir():
         building = target.with_name(target.name + ".partial")
@@ -192,9 +207,11 @@ def score_grid(
     embedder: Embedder,
     configs: Sequence[Config],
     smoothings: Sequence[Smoothing] = (Smoothing(),),
+    titles: Sequence[float] = (0.0,),
 ) -> dict[str, dict[Any, np.ndarray]]:
     """Per-query nDCG@10 of every hybrid grid point, of each smoothing option at the default
-    fusion and of each single retriever (with each feedback option of its side)."""
+    fusion, of each title weight at the default fusion with the shipped smoothing, and of each
+    single retriever (with each feedback option of its side)."""
     depths = sorted({d for _, d, _ in configs} | {DEFAULT[1]})
     rm3s = list(dict.fromkeys(combine(fb, OFF) for _, _, fb in configs))
     rocchios = list(dict.fromkeys(combine(OFF, fb) for _, _, fb in configs))
@@ -206,8 +223,15 @@ def score_grid(
             singles[mode if fb == OFF else f"{mode} + {fb.label()}"] = (mode, fb)
     sides_by = {fb: Retriever(c.index, embedder, feedback=fb) for fb in rm3s + rocchios}
     smoothers = {sm: Retriever(c.index, embedder, *DEFAULT, smoothing=sm) for sm in smoothings}
+    titled = {
+        w: Retriever(c.index, embedder, *DEFAULT, smoothing=SHIPPED_SMOOTHING, title_weight=w)
+        for w in titles
+    }
+    # Computes the title cosines that every weight's ranking reads.
+    with_titles = Retriever(c.index, embedder, *DEFAULT, title_weight=1.0)
     hybrid: dict[Any, list[float]] = {point: [] for point in configs}
     smoothed: dict[Any, list[float]] = {sm: [] for sm in smoothings}
+    by_title: dict[Any, list[float]] = {w: [] for w in titles}
     single: dict[Any, list[float]] = {name: [] for name in singles}
     for text, vector, judged in zip(c.texts, c.vectors, c.qrels, strict=True):
         for depth in depths:
@@ -216,22 +240,28 @@ def score_grid(
             for w, d, fb in configs:
                 if d != depth:
                     continue
-                found = (dense[combine(OFF, fb)], lexical[combine(fb, OFF)])
+                found = Candidates(dense[combine(OFF, fb)], lexical[combine(fb, OFF)])
                 top = fusers[w].ranked(found, "hybrid", CUTOFF)
                 hybrid[(w, d, fb)].append(ndcg_at_k(list(top), judged, CUTOFF))
             if depth != DEFAULT[1]:
                 continue
             for sm, smoother in smoothers.items():
-                found = (dense[OFF], lexical[OFF])
+                found = Candidates(dense[OFF], lexical[OFF])
                 top = smoother.ranked(found, "hybrid", CUTOFF)
                 smoothed[sm].append(ndcg_at_k(list(top), judged, CUTOFF))
+            found = with_titles.candidates(text, depth, "hybrid", None, vector)
+            for w, retriever in titled.items():
+                top = retriever.ranked(found, "hybrid", CUTOFF)
+                by_title[w].append(ndcg_at_k(list(top), judged, CUTOFF))
             for name, (mode, fb) in singles.items():
-                found = (dense[fb], {}) if mode == "dense" else ({}, lexical[fb])
+                alone = (dense[fb], {}) if mode == "dense" else ({}, lexical[fb])
+                found = Candidates(*alone)
                 top = fusers[next(iter(fusers))].ranked(found, mode, CUTOFF)
                 single[name].append(ndcg_at_k(list(top), judged, CUTOFF))
     return {
         "hybrid": {key: np.array(v) for key, v in hybrid.items()},
         "hybrid_smoothing": {key: np.array(v) for key, v in smoothed.items()},
+        "hybrid_title": {key: np.array(v) for key, v in by_title.items()},
         "single": {key: np.array(v) for key, v in single.items()},
     }
 
@@ -291,6 +321,8 @@ def summarise(
 
 
 def _label(key: Any) -> Any:
+    if isinstance(key, float):  # a title weight, at the default fusion and shipped smoothing
+        return {**_label(SHIPPED_SMOOTHING), "title_weight": key}
     if isinstance(key, Smoothing):
         return {**_label(DEFAULT), "smoothing": key.label()}
     if isinstance(key, tuple):
@@ -323,11 +355,12 @@ def run(
     embedder: Embedder,
     configs: Sequence[Config],
     smoothings: Sequence[Smoothing] = (Smoothing(),),
+    titles: Sequence[float] = (0.0,),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metrics and per-query samples of the cross-validation over ``roots``; with two
     collections each is also scored with the grid point tuned on the other."""
     collections = [load_collection(root, cache_dir, embedder) for root in roots]
-    grids = {c.name: score_grid(c, embedder, configs, smoothings) for c in collections}
+    grids = {c.name: score_grid(c, embedder, configs, smoothings, titles) for c in collections}
     for grid_of in grids.values():
         for family in ("hybrid", "single"):
             grid_of[f"{family}_no_feedback"] = without_feedback(grid_of[family])
@@ -343,12 +376,21 @@ def run(
             dict(zip(c.query_ids, c.qrels, strict=True)),
             SEARCH_MODES,
             k=100,
-            retriever=Retriever(c.index, embedder, *DEFAULT, smoothing=SHIPPED_SMOOTHING),
+            retriever=Retriever(
+                c.index,
+                embedder,
+                *DEFAULT,
+                smoothing=SHIPPED_SMOOTHING,
+                title_weight=SHIPPED_TITLE_WEIGHT,
+            ),
         )
         metrics["collections"][c.name] = {
             **c.counts,
             "queries": len(c.query_ids),
-            "default_settings": {"params": _label(SHIPPED_SMOOTHING), "modes": default["modes"]},
+            "default_settings": {
+                "params": _label(SHIPPED_TITLE_WEIGHT),
+                "modes": default["modes"],
+            },
             **{
                 family: summarise(
                     grids[c.name][family], grids[other][family] if other else None, other
@@ -362,6 +404,7 @@ def run(
     metrics["recommended_smoothing"] = _recommended(
         grids, collections, "hybrid_smoothing", smoothings
     )
+    metrics["recommended_title"] = _recommended(grids, collections, "hybrid_title", titles)
     return metrics, samples
 
 
@@ -394,7 +437,9 @@ def _named(grid: dict[str, dict[Any, np.ndarray]]) -> dict[str, list[float]]:
         for sm, s in grid["hybrid_smoothing"].items()
         if sm.on
     }
-    return hybrid | smoothed | {name: s.tolist() for name, s in grid["single"].items()}
+    served = f"hybrid w={DEFAULT[0]} depth={DEFAULT[1]} {SHIPPED_SMOOTHING.label()}"
+    titled = {f"{served} title {w}": s.tolist() for w, s in grid["hybrid_title"].items()}
+    return hybrid | smoothed | titled | {name: s.tolist() for name, s in grid["single"].items()}
 
 
 def grid(
@@ -437,6 +482,11 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         default=",".join(SMOOTHING),
         help="papers/neighbours/weight/lexical share, or off (at the default fusion)",
     )
+    parser.add_argument(
+        "--titles",
+        default=",".join(map(str, TITLES)),
+        help="title-list weights (at the default fusion with the shipped smoothing)",
+    )
     args = parser.parse_args(argv)
     roots = args.beir or [SHARED / "cisi", SHARED / "cacm"]
     configs = grid(
@@ -450,11 +500,13 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
 
         embedder = build_embedder(IndexerSettings())
     smoothings = list(dict.fromkeys(smoothing_option(o) for o in args.smoothing.split(",")))
-    metrics, samples = run(roots, args.cache_dir, embedder, configs, smoothings)
+    titles = [float(w) for w in args.titles.split(",")]
+    metrics, samples = run(roots, args.cache_dir, embedder, configs, smoothings, titles)
     params = {
         "collections": {root.name: str(root) for root in roots},
         "grid": [_label(point) for point in configs],
         "smoothing_grid": [sm.label() for sm in smoothings],
+        "title_grid": titles,
         "default": _label(DEFAULT),
         "single_retrievers": list(SINGLE),
         "folds": FOLDS,

@@ -27,11 +27,18 @@ from tables_runtime import (
 )
 
 
+def _extras(chosen: dict[str, Any]) -> list[str]:
+    """A grid point's options beyond the fusion: feedback, smoothing, a title list."""
+    extra = [str(chosen.get(key, "off")) for key in ("feedback", "smoothing")]
+    if chosen.get("title_weight") is not None:
+        extra.append(f"title {chosen['title_weight']}" if chosen["title_weight"] else "off")
+    return [e for e in extra if e != "off"]
+
+
 def _params(chosen: Any) -> str:
     if isinstance(chosen, dict):
-        extra = [chosen.get(key, "off") for key in ("feedback", "smoothing")]
         return f"dense weight {chosen['dense_weight']}, depth {chosen['depth']}" + "".join(
-            f", {e}" for e in extra if e != "off"
+            f", {e}" for e in _extras(chosen)
         )
     return str(chosen)
 
@@ -39,8 +46,7 @@ def _params(chosen: Any) -> str:
 def _folds(chosen: list[Any]) -> str:
     if all(isinstance(c, dict) for c in chosen):
         return "; ".join(
-            f"{c['dense_weight']}/{c['depth']}"
-            + "".join(f" {c[k]}" for k in ("feedback", "smoothing") if c.get(k, "off") != "off")
+            f"{c['dense_weight']}/{c['depth']}" + "".join(f" {e}" for e in _extras(c))
             for c in chosen
         )
     return ", ".join(str(c) for c in chosen)
@@ -78,6 +84,7 @@ CV_FAMILIES = (
     ("hybrid_no_feedback", "hybrid, no feedback"),
     ("hybrid", "hybrid, feedback in the grid"),
     ("hybrid_smoothing", "hybrid (0.5/100), smoothing in the grid"),
+    ("hybrid_title", "hybrid (0.5/100, served smoothing), title weight in the grid"),
     ("single_no_feedback", "best single retriever, no feedback"),
     ("single", "best single retriever, feedback in the grid"),
 )
@@ -332,6 +339,7 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
     ("cv_retrieval", "recommended_smoothing"): lambda doc: cv_recommended(
         doc, "recommended_smoothing"
     ),
+    ("cv_retrieval", "recommended_title"): lambda doc: cv_recommended(doc, "recommended_title"),
     ("retrieval_variants", "variants"): retrieval_variants,
     ("service", "sweep"): service_sweep,
     ("service", "targets"): service_targets,

@@ -145,7 +145,7 @@ class Indexer:
             plan = plan_from(current, self.embedder, self.settings)
             checkpoint = self._checkpoint()
             if checkpoint.resumed:
-                self.progress.log(f"resuming: {checkpoint.resumed} chunk vectors already embedded")
+                self.progress.log(f"resuming: {checkpoint.resumed} vectors already embedded")
             counts = IngestCounts()
             ingest = Ingest(
                 self.root,

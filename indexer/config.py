@@ -247,8 +247,8 @@ class ChunkingSettings(SettingsGroup):
 
 
 class FeedbackSettings(SettingsGroup):
-    """What is done with the first-pass results: pseudo-relevance feedback (off by default)
-    and score smoothing (on)."""
+    """What is done with the first-pass results: pseudo-relevance feedback (off by default),
+    the title list and score smoothing (on)."""
 
     flat_prefix: ClassVar[str] = ""
     model_config = group_config(flat_prefix)
@@ -290,6 +290,15 @@ class FeedbackSettings(SettingsGroup):
         le=1.0,
         description="Smoothing: the tf-idf cosine's share of the similarity (the rest: the "
         "cosine of the papers' mean chunk vectors).",
+    )
+    # Title list (indexer/title_vectors.py). 0.1: of the grid in benchmarks/cv_retrieval.py the
+    # best on CISI and CACM at once; chosen per fold, the held-out folds of both gain.
+    title_weight: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Hybrid search: weight of the z-scored cosine between the query and each "
+        "candidate's title (0: off).",
     )
 
 

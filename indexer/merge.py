@@ -5,7 +5,8 @@ Tiered, as Lucene's policy is in spirit: segments are grouped by the order of ma
 are rewritten as one. Each paper is thus rewritten about log(N) times over an index's life, and
 a daily add of a few papers stays a small segment plus, now and then, a merge of small ones. A
 segment whose papers are mostly deleted is rewritten on its own. ``index compact`` merges all.
-Vectors are copied, never re-embedded; readers keep the version they opened.
+Vectors (chunks' and titles') are copied, never re-embedded; readers keep the version they
+opened.
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ def copy_live(segment: Segment, sink: SegmentSink, block: int = 2000) -> None:
         ordered: list[Paper] = [papers[r] for r in rows]
         order = [c for r in rows for c in chunk_rows[r]]
         vectors = np.asarray(segment.vectors[np.array(order, dtype=np.int64)])
-        sink.add(ordered, [specs[r] for r in rows], vectors)
+        titles = segment.title_vectors
+        if titles is not None:
+            titles = np.asarray(titles[np.array(rows, dtype=np.int64)])
+        sink.add(ordered, [specs[r] for r in rows], vectors, titles=titles)
 
 
 def merge_segments(

@@ -2,14 +2,14 @@
 
 Records are deduplicated as they arrive (against each other and against the index), collected
 into blocks of ``ingest_block_papers`` papers; a block is sentence-split, counted and BM25
-tokenised (indexer/prepare.py: in worker processes, in order), then chunked, embedded (through
-the resume checkpoint) and appended to the open segment, which is sealed once it holds
-``segment_max_papers`` papers. Blocks are embedded one by one, or together up to the texts the
-embedder wants per call (``Embedder.call_texts``: 32,768 chunks on a GPU). While blocks are
-embedded and written the workers prepare the next ones. Memory is bounded by a few blocks, the
-staged ones and the dedup keys, whatever the input size. A
-duplicate that arrives after its first copy's block was written is reported as merged; its
-extra fields are not carried over (the first copy wins).
+tokenised (indexer/prepare.py: in worker processes, in order), then chunked, embedded with each
+paper's bare title (through the resume checkpoint) and appended to the open segment, which is
+sealed once it holds ``segment_max_papers`` papers. Blocks are embedded one by one, or together
+up to the texts the embedder wants per call (``Embedder.call_texts``: 32,768 chunks on a GPU).
+While blocks are embedded and written the workers prepare the next ones. Memory is bounded by a
+few blocks, the staged ones and the dedup keys, whatever the input size. A duplicate that arrives
+after its first copy's block was written is reported as merged; its extra fields are not carried
+over (the first copy wins).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from indexer.prepare import Draft, Prepared, Preparer, worker_count
 from indexer.progress import Progress
 from indexer.segment_sink import SegmentSink
 from indexer.storage import IndexDir
+from indexer.title_vectors import has_title_vector
 
 
 @dataclass
@@ -41,8 +42,8 @@ class IngestCounts:
     updated: int = 0
     unchanged: int = 0
     merged: int = 0
-    chunks_embedded: int = 0
-    chunks_resumed: int = 0
+    texts_embedded: int = 0
+    texts_resumed: int = 0
     embed_seconds: float = 0.0
     warnings: list[RecordError] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -157,12 +158,24 @@ class Ingest:
         block = [prepared for part, _ in staged for prepared in part]
         specs = [chunks for _, part_specs in staged for chunks in part_specs]
         papers = [p.paper for p in block]
-        vectors = self.embed([s.text for chunks in specs for s in chunks])
+        texts = [s.text for chunks in specs for s in chunks]
+        titled = [i for i, p in enumerate(papers) if has_title_vector(p.title, p.abstract)]
+        # One call for chunks and titles: the checkpoint resumes both alike.
+        vectors = self.embed(texts + [papers[i].title for i in titled])
+        titles = np.full((len(papers), self.embedder.dimension), np.nan, dtype=np.float32)
+        titles[titled] = vectors[len(texts) :]
         if self.current is not None:
             located = self.current.papers.locate([p.paper_id for p in papers])
             for position, row in located.values():
                 self.replaced.append((self.current.segments[position].name, row))
-        self.sink.add(papers, specs, vectors, [p.data for p in block], [p.terms for p in block])
+        self.sink.add(
+            papers,
+            specs,
+            vectors[: len(texts)],
+            [p.data for p in block],
+            [p.terms for p in block],
+            titles,
+        )
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
@@ -170,7 +183,7 @@ class Ingest:
         known = self.checkpoint.lookup(keys)
         for i, vector in known.items():
             out[i] = vector
-        self.counts.chunks_resumed += len(known)
+        self.counts.texts_resumed += len(known)
         todo = [i for i in range(len(texts)) if i not in known]
         # Similar lengths side by side keep the encoder's batches free of padding.
         todo.sort(key=lambda i: len(texts[i]))
@@ -197,7 +210,7 @@ class Ingest:
             part = rows[positions]
             out[part] = vectors
             self.checkpoint.append([keys[i] for i in part], np.asarray(vectors))
-            self.counts.chunks_embedded += len(part)
+            self.counts.texts_embedded += len(part)
             done += len(part)
         if done != len(todo):
             raise EmbedderError(

@@ -23,8 +23,8 @@ class BuildReport:
     filtered: int = 0
     title_only: int = 0
     empty: int = 0
-    chunks_embedded: int = 0
-    chunks_resumed: int = 0
+    texts_embedded: int = 0
+    texts_resumed: int = 0
     embed_seconds: float = 0.0
     segments_written: int = 0
     segments_merged: int = 0
@@ -41,7 +41,7 @@ class BuildReport:
     @property
     def embed_rate(self) -> float:
         """Chunks embedded per second of waiting on the embedder (0.0 when none were)."""
-        return self.chunks_embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+        return self.texts_embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
     def summary(self) -> str:
         waiting = 100 * self.embed_seconds / self.seconds if self.seconds > 0 else 0.0
@@ -51,9 +51,9 @@ class BuildReport:
             f"{self.removed} removed, {self.rejected} rejected, {self.merged} merged duplicates",
             f"records: {self.filtered} filtered out, {self.title_only} title-only, "
             f"{self.empty} empty",
-            f"chunks embedded: {self.chunks_embedded}"
-            + (f" (+{self.chunks_resumed} resumed)" if self.chunks_resumed else "")
-            + (f" at {self.embed_rate:.0f} texts/s" if self.chunks_embedded else ""),
+            f"texts embedded: {self.texts_embedded}"
+            + (f" (+{self.texts_resumed} resumed)" if self.texts_resumed else "")
+            + (f" at {self.embed_rate:.0f} texts/s" if self.texts_embedded else ""),
             f"{self.seconds:.1f} s ({self.papers_per_second:.1f} papers/s, "
             f"{waiting:.0f}% waiting on the embedder, {100 - waiting:.0f}% in our own stages)",
             f"version: {self.version} (current)"
@@ -63,9 +63,9 @@ class BuildReport:
         return "; ".join(parts)
 
     def take(self, counts: IngestCounts) -> None:
-        for name in ("added", "updated", "unchanged", "merged", "chunks_embedded"):
+        for name in ("added", "updated", "unchanged", "merged", "texts_embedded"):
             setattr(self, name, getattr(self, name) + getattr(counts, name))
-        self.chunks_resumed += counts.chunks_resumed
+        self.texts_resumed += counts.texts_resumed
         self.embed_seconds += counts.embed_seconds
         self.warnings.extend(counts.warnings)
         self.outcomes.update(counts.outcomes)

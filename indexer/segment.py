@@ -8,6 +8,7 @@ Layout of ``segments/sNNNNNN/``::
     vectors.npy      float32 chunk vectors, row = chunk row (memory-mapped when read)
     chunk_paper.npy  the paper row of every chunk row
     paper_ids.npy paper_id_ends.npy   the paper id of every row (indexer/row_ids.py)
+    title_vectors.npy  float16 title vectors, row = paper row (indexer/title_vectors.py)
     ann.faiss        the FAISS structure of hnsw / ivf_sq8 segments
     bm25_*.npy doc_len.npy   postings (indexer/lexical.py)
 
@@ -43,11 +44,11 @@ from indexer.identity import normalise_title
 from indexer.lexical import PostingsWriter, SegmentPostings, TermCounts, paper_text, tokenize
 from indexer.models import Chunk, Paper
 from indexer.row_ids import RowIds, write_paper_ids
+from indexer.title_vectors import TitleVectorsWriter, npy_header, open_title_vectors
 
 SEGMENT_FILE = "segment.json"
 DB_FILE = "papers.sqlite"
 CHUNK_PAPER_FILE = "chunk_paper.npy"
-_NPY_HEADER = 128  # bytes reserved for the .npy header, rewritten with the shape when sealed
 _SCHEMA = """
 CREATE TABLE papers(row INTEGER PRIMARY KEY, paper_id TEXT NOT NULL UNIQUE,
                     title_key TEXT NOT NULL, title_sort TEXT NOT NULL, content_hash TEXT NOT NULL,
@@ -59,12 +60,6 @@ CREATE TABLE chunks(row INTEGER PRIMARY KEY, paper_row INTEGER NOT NULL,
 CREATE INDEX chunks_paper ON chunks(paper_row);
 CREATE TABLE terms(term TEXT PRIMARY KEY, tid INTEGER NOT NULL, df INTEGER NOT NULL) WITHOUT ROWID;
 """
-
-
-def _npy_header(rows: int, dimension: int) -> bytes:
-    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dimension}), }}"
-    body = text.ljust(_NPY_HEADER - 10 - 1) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
 
 
 def record_json(paper: Paper) -> str:
@@ -83,7 +78,8 @@ class SegmentWriter:
         self._db = sqlite3.connect(directory / DB_FILE)
         self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
         self._vectors = (directory / VECTORS_FILE).open("wb")
-        self._vectors.write(_npy_header(0, dimension))
+        self._vectors.write(npy_header(0, dimension, "<f4"))
+        self._titles = TitleVectorsWriter(directory, dimension)
         self._chunk_paper: list[int] = []
         self._paper_ids: list[str] = []
         self._postings = PostingsWriter()
@@ -101,10 +97,12 @@ class SegmentWriter:
         vectors: Any,
         records: Sequence[str] | None = None,
         terms: Sequence[TermCounts] | None = None,
+        titles: np.ndarray | None = None,
     ) -> None:
         """Append ``papers``, each with its chunk specs, and the chunks' vectors in order.
         ``records`` (``record_json`` of each paper) and ``terms`` (their counted BM25 tokens):
-        when a worker process made them already, else made here."""
+        when a worker process made them already, else made here. ``titles``: each paper's
+        title vector, NaN for none (None: none for any of them)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (sum(len(c) for c in chunks), self.dimension):
             raise ValueError(f"vectors of shape {vectors.shape} do not match the chunks")
@@ -133,6 +131,7 @@ class SegmentWriter:
         self._db.executemany("INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?)", paper_rows)
         self._db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", chunk_rows)
         self._vectors.write(vectors.tobytes())
+        self._titles.add(titles, len(papers))
         if terms is None:
             tokens = tokenize([paper_text(p.title, p.abstract) for p in papers])
             terms = [TermCounts.of(t) for t in tokens]
@@ -143,8 +142,9 @@ class SegmentWriter:
         from indexer.storage import describe_files, fsync_tree
 
         self._vectors.seek(0)
-        self._vectors.write(_npy_header(self.n_chunks, self.dimension))
+        self._vectors.write(npy_header(self.n_chunks, self.dimension, "<f4"))
         self._vectors.close()
+        self._titles.seal()
         np.save(self.directory / CHUNK_PAPER_FILE, np.asarray(self._chunk_paper, dtype=np.int32))
         write_paper_ids(self.directory, self._paper_ids)
         self._postings.write(self.directory, self._db)
@@ -170,6 +170,7 @@ class SegmentWriter:
 
     def abandon(self) -> None:
         self._vectors.close()
+        self._titles.abandon()
         self._db.close()
 
 
@@ -196,6 +197,8 @@ class Segment:
         self.postings = SegmentPostings.open(directory)
         self._row_ids = RowIds.open(directory, self.n_papers)
         self.ann = load_ann(directory, self.kind)
+        dimension = int(self.vectors.shape[1])
+        self.title_vectors = open_title_vectors(directory, self.n_papers, dimension)
         self.deleted_rows = np.array(sorted(set(deleted_rows)), dtype=np.int64)
         self._deleted_set = set(self.deleted_rows.tolist())
         # Derived once per opened version: BM25 masks every query with it.

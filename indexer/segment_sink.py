@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from indexer.ann import AnnParams
 from indexer.chunking import ChunkSpec
 from indexer.config import IndexerSettings
@@ -41,10 +43,11 @@ class SegmentSink:
         vectors: Any,
         records: list[str] | None = None,
         terms: list[TermCounts] | None = None,
+        titles: np.ndarray | None = None,
     ) -> None:
         """Append papers (with their chunks' vectors, in order), in runs that fill the open
         segment: one SQLite batch and (without ``terms``) one tokenizer call per run;
-        ``records`` and ``terms`` as ``SegmentWriter.add`` takes them."""
+        ``records``, ``terms`` and ``titles`` as ``SegmentWriter.add`` takes them."""
         paper_at = chunk_at = 0
         while paper_at < len(papers):
             if self._writer is None:
@@ -60,6 +63,7 @@ class SegmentSink:
                 vectors[chunk_at : chunk_at + n_chunks],
                 records[run] if records is not None else None,
                 terms[run] if terms is not None else None,
+                titles[run] if titles is not None else None,
             )
             paper_at, chunk_at = paper_at + len(papers[run]), chunk_at + n_chunks
             if self._writer.n_papers >= self.settings.index.segment_max_papers:

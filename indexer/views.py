@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from math import isnan
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -15,6 +16,7 @@ from indexer.ann import AnnParams
 from indexer.fanout import map_segments
 from indexer.lexical import LexicalIndex, tokenize
 from indexer.models import Chunk, Paper
+from indexer.title_vectors import cosines
 
 if TYPE_CHECKING:
     from indexer.index import IndexVersion
@@ -269,6 +271,22 @@ class VectorsView:
         q = np.asarray(query, dtype=np.float32)
         for at, vectors, starts in self._chunk_runs(paper_ids, known):
             out[at] = np.maximum.reduceat(vectors @ q, starts)
+        return out
+
+    def title_similarities(self, query: np.ndarray, located: Located) -> dict[str, float]:
+        """The query's cosine to the title of each ``located`` paper that has a title vector
+        (``indexer/title_vectors.py``); papers without one are left out."""
+        by_segment: dict[int, list[tuple[str, int]]] = {}
+        for paper_id, (position, row) in located.items():
+            by_segment.setdefault(position, []).append((paper_id, row))
+        out: dict[str, float] = {}
+        for position, found in by_segment.items():
+            titles = self._version.segments[position].title_vectors
+            if titles is None:
+                continue
+            rows = np.array([row for _, row in found], dtype=np.int64)
+            scores = cosines(titles, rows, query).tolist()
+            out.update((p, s) for (p, _), s in zip(found, scores, strict=True) if not isnan(s))
         return out
 
     def _chunk_runs(

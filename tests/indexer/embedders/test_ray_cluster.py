@@ -25,6 +25,7 @@ from indexer.embedders.ray_cluster import GPU_ACTOR_CPUS, actor_count
 from indexer.errors import EmbedderError
 from indexer.index import IndexVersion, open_index
 from indexer.retrieval import Retriever
+from indexer.title_vectors import has_title_vector
 
 QUERIES = (
     "How can a model learn to memorize at test time?",
@@ -99,7 +100,9 @@ def test_an_index_embedded_on_ray_equals_a_local_build(
 
     report = Indexer(settings, embedder=embedder).add([corpus_path])
 
-    assert report.chunks_embedded == corpus_index.n_live_chunks
+    # Every chunk and every title of a paper with an abstract (indexer/title_vectors.py).
+    titled = sum(has_title_vector(p.title, p.abstract) for p in corpus_index.papers.values())
+    assert report.texts_embedded == corpus_index.n_live_chunks + titled
     assert 0 < report.embed_seconds <= report.seconds
     # The service's way of opening it: the local embedder's name is expected.
     built = open_index(tmp_path / "index", expected_embedder=LOCAL_NAME)
@@ -130,8 +133,10 @@ def test_index_add_with_ray_resumes_a_killed_build_and_writes_the_local_index(
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
     assert run.returncode == 0, run.stderr
-    assert f"resuming: {len(done)} chunk vectors already embedded" in run.stderr
-    embedded = f"chunks embedded: {len(chunks) - len(done)} \\(\\+{len(done)} resumed\\)"
+    assert f"resuming: {len(done)} vectors already embedded" in run.stderr
+    titled = sum(has_title_vector(p.title, p.abstract) for p in corpus_index.papers.values())
+    fresh = len(chunks) - len(done) + titled
+    embedded = f"texts embedded: {fresh} \\(\\+{len(done)} resumed\\)"
     assert re.search(rf"{embedded} at \d+ texts/s;", run.stdout), run.stdout
     assert re.search(r"\d+% waiting on the embedder, \d+% in our own stages\)", run.stdout)
     _assert_same_index(corpus_index, open_index(index_dir), float32_embedder)
