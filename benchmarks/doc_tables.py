@@ -123,6 +123,25 @@ def cv_recommended(doc: Document, key: str = "recommended") -> str:
     return table(header, rows)
 
 
+def cv_title_against_off(doc: Document) -> str:
+    rows = []
+    for name, t in doc["metrics"]["title_against_off"].items():
+        low, high = t["ci95"]
+        rows.append(
+            [
+                name,
+                f"{t['mean_difference']:+.4f} [{low:+.4f}, {high:+.4f}]",
+                f"{t['wins']} / {t['losses']} (of {t['queries']})",
+                f3(t["held_out_over_seeds"]),
+            ]
+        )
+    first = next(iter(doc["metrics"]["title_against_off"].values()))
+    weight, seeds = first["point"]["title_weight"], first["seeds"]
+    header = ["collection", f"nDCG@10 difference per query, title {weight} − off (95% CI)"]
+    header += ["queries better / worse", f"held-out nDCG@10, mean over {seeds} fold seeds"]
+    return table(header, rows)
+
+
 def retrieval_variants(doc: Document) -> str:
     rows = [
         [name, f3(v["nDCG@10"]), f3(v["hit@1"])] for name, v in doc["metrics"]["variants"].items()
@@ -340,6 +359,7 @@ TABLES: dict[tuple[str, str], Callable[[Document], str]] = {
         doc, "recommended_smoothing"
     ),
     ("cv_retrieval", "recommended_title"): lambda doc: cv_recommended(doc, "recommended_title"),
+    ("cv_retrieval", "title_against_off"): cv_title_against_off,
     ("retrieval_variants", "variants"): retrieval_variants,
     ("service", "sweep"): service_sweep,
     ("service", "targets"): service_targets,
