@@ -38,6 +38,7 @@ from _server import ROOT, Server, distinct_queries, free_port, questions, run_lo
 from _side_by_side import p50_ratio
 
 from indexer.ann import ANN_FILE, VECTORS_FILE
+from indexer.title_vectors import TITLES_FILE
 
 SHARED = ROOT.parent / "shared" / "benchmarks"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -237,10 +238,12 @@ def measure(corpus: Path, work: Path, env: dict[str, str], queries: int) -> dict
     own = add["seconds"] * (1 - waiting_share(add["summary"]))
     before = files_of(index_dir)
     index_bytes = sum(size for size, _ in before.values())
-    # The serving RSS bound is stated against the vector index: exact vectors and ANN files.
+    # The serving RSS bound is stated against the vector index: exact chunk vectors and ANN
+    # files; the title vectors (read for a search's candidates only) are counted apart.
     vector_bytes = sum(
-        size for name, (size, _) in before.items() if name.endswith((VECTORS_FILE, ANN_FILE))
+        size for name, (size, _) in before.items() if Path(name).name in (VECTORS_FILE, ANN_FILE)
     )
+    title_bytes = sum(size for name, (size, _) in before.items() if Path(name).name == TITLES_FILE)
     extra = work / "extra.jsonl"
     write_corpus_slice(corpus, extra, 20)
     update = timed(cli("index", "add", extra, "--index-dir", index_dir), env)
@@ -254,6 +257,7 @@ def measure(corpus: Path, work: Path, env: dict[str, str], queries: int) -> dict
         "papers_per_s_excluding_embedder": papers / own if own else None,
         "index_bytes": index_bytes,
         "vector_bytes": vector_bytes,
+        "title_vector_bytes": title_bytes,
         "add_20": update,
         "add_20_bytes_written": written_bytes(before, after),
         "add_20_share_of_index": written_bytes(before, after) / index_bytes,

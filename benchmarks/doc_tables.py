@@ -224,6 +224,11 @@ def corpus_scale(doc: Document) -> str:
             if "vector_bytes" in large
             else []
         ),
+        *(
+            [["and title vectors", _mb(large["title_vector_bytes"] / 1e6)]]
+            if "title_vector_bytes" in large
+            else []
+        ),
         [
             "add 20 papers: wall / bytes written (share of the index)",
             f"{f1(large['add_20']['seconds'])} s / {large['add_20_bytes_written']:,} "
