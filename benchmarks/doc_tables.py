@@ -206,6 +206,11 @@ def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
 
 
+def _mib(value: float) -> str:
+    """A resident size: the benchmarks read it from /proc in KiB and record it / 1024."""
+    return f"{value:,.0f} MiB"
+
+
 def corpus_scale(doc: Document) -> str:
     m = doc["metrics"]
     large = m["large"]
@@ -217,7 +222,7 @@ def corpus_scale(doc: Document) -> str:
             f"{f1(large['add']['seconds'])} s / {f1(large['papers_per_s'])}",
         ],
         ["papers per s excluding the embedder", f1(large["papers_per_s_excluding_embedder"])],
-        ["`index add`: peak RSS", _mb(large["add"]["peak_rss_mb"])],
+        ["`index add`: peak RSS", _mib(large["add"]["peak_rss_mb"])],
         ["index on disk", _mb(large["index_bytes"] / 1e6)],
         *(
             [["of which vectors and ANN structures", _mb(large["vector_bytes"] / 1e6)]]
@@ -237,8 +242,8 @@ def corpus_scale(doc: Document) -> str:
         ["remove 1 paper: wall", f"{f1(large['remove_1']['seconds'])} s"],
         [
             "serve: ready / RSS at ready / after the queries",
-            f"{f1(serve['ready_s'])} s / {_mb(serve['rss_ready_mb'])} / "
-            f"{_mb(serve['rss_after_mb'])}",
+            f"{f1(serve['ready_s'])} s / {_mib(serve['rss_ready_mb'])} / "
+            f"{_mib(serve['rss_after_mb'])}",
         ],
         *(_p50_row(m, kind) for kind in ("search", "ask")),
         *(_side_by_side_row(m, kind) for kind in ("search", "ask") if "side_by_side" in m),
@@ -255,7 +260,7 @@ def corpus_scale(doc: Document) -> str:
     rows.append(
         [
             "`index add /dev/zero`: exit / wall / peak RSS",
-            f"{e['exit_code']} / {f1(e['seconds'])} s / {_mb(e['peak_rss_mb'])}",
+            f"{e['exit_code']} / {f1(e['seconds'])} s / {_mib(e['peak_rss_mb'])}",
         ]
     )
     if "real_model" in m:

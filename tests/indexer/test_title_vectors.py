@@ -48,9 +48,7 @@ def test_index_add_embeds_each_bare_title_and_gives_a_title_only_paper_none(
 def test_a_merge_copies_the_title_vectors_of_the_live_papers(
     two_segments: IndexVersion, index_copy: Path, embedder: Embedder, settings_for
 ) -> None:
-    before = {
-        p: _title_vector(two_segments, p) for p in list(two_segments.papers)[:5] + [UPDATED]
-    }
+    before = {p: _title_vector(two_segments, p) for p in [*list(two_segments.papers)[:5], UPDATED]}
     two_segments.close()
 
     Indexer(settings_for(index_copy), embedder=embedder).compact()
