@@ -126,7 +126,7 @@ def timed(command: list[str], env: dict[str, str]) -> dict[str, Any]:
 def texts_embedded(summary: str) -> int:
     found = re.search(r"texts embedded: (\d+)", summary)
     if not found:
-        raise RuntimeError(f"no chunk count in {summary!r}")
+        raise RuntimeError(f"no count of texts embedded in {summary!r}")
     return int(found.group(1))
 
 

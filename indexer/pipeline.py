@@ -147,7 +147,8 @@ class Ingest:
             for p in block
         ]
         self._staged.append((block, specs))
-        self._staged_texts += sum(len(chunks) for chunks in specs)
+        titles = sum(has_title_vector(p.paper.title, p.paper.sentences) for p in block)
+        self._staged_texts += sum(len(chunks) for chunks in specs) + titles
         if self._staged_texts >= self.embedder.call_texts:
             self._write_staged()
 
@@ -159,7 +160,7 @@ class Ingest:
         specs = [chunks for _, part_specs in staged for chunks in part_specs]
         papers = [p.paper for p in block]
         texts = [s.text for chunks in specs for s in chunks]
-        titled = [i for i, p in enumerate(papers) if has_title_vector(p.title, p.abstract)]
+        titled = [i for i, p in enumerate(papers) if has_title_vector(p.title, p.sentences)]
         # One call for chunks and titles: the checkpoint resumes both alike.
         vectors = self.embed(texts + [papers[i].title for i in titled])
         titles = np.full((len(papers), self.embedder.dimension), np.nan, dtype=np.float32)
@@ -189,7 +190,7 @@ class Ingest:
         todo.sort(key=lambda i: len(texts[i]))
         if not todo:
             return out
-        self.progress.log(f"embedding {len(todo)} chunks ({len(known)} resumed)")
+        self.progress.log(f"embedding {len(todo)} texts ({len(known)} resumed)")
         batches = self.embedder.embed_document_batches([texts[i] for i in todo])
         rows = np.asarray(todo)
         done = 0

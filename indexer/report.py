@@ -40,7 +40,8 @@ class BuildReport:
 
     @property
     def embed_rate(self) -> float:
-        """Chunks embedded per second of waiting on the embedder (0.0 when none were)."""
+        """Texts (chunks and titles) embedded per second of waiting on the embedder (0.0 when none
+        were)."""
         return self.texts_embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
     def summary(self) -> str:

@@ -142,7 +142,7 @@ class Retriever:
     hybrid's best papers re-scored from their neighbours among them (``indexer/smoothing.py``).
     ``title_weight``: the weight of a third z-scored list, the query's cosine to the titles of
     the candidates that have a title vector (``indexer/title_vectors.py``; the others count as
-    its mean); added before smoothing (0: off, the default here; served: 0.1).
+    its mean, z = 0); added before smoothing (0: off, the default here; served: 0.1).
     """
 
     def __init__(
@@ -295,12 +295,13 @@ class Retriever:
         dense: dict[str, _Ranked] = {}
         lexical: dict[str, _Ranked] = {}
         titles: dict[str, float] = {}
+        vector = None
         if mode in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embed_query(query)
             dense = self.dense(vector, depth, papers)
         if mode in ("hybrid", "bm25"):
             lexical = self.lexical(query, depth, papers)
-        if mode == "hybrid" and self.title_weight > 0:
+        if vector is not None and mode == "hybrid" and self.title_weight > 0:
             titles = self.index.vectors.title_similarities(vector, _locations(dense, lexical))
         return Candidates(dense, lexical, titles)
 

@@ -43,8 +43,9 @@ from indexer.errors import IndexCorruptError
 from indexer.identity import normalise_title
 from indexer.lexical import PostingsWriter, SegmentPostings, TermCounts, paper_text, tokenize
 from indexer.models import Chunk, Paper
+from indexer.npy_files import npy_header
 from indexer.row_ids import RowIds, write_paper_ids
-from indexer.title_vectors import TitleVectorsWriter, npy_header, open_title_vectors
+from indexer.title_vectors import TitleVectorsWriter, open_title_vectors
 
 SEGMENT_FILE = "segment.json"
 DB_FILE = "papers.sqlite"
@@ -106,6 +107,7 @@ class SegmentWriter:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (sum(len(c) for c in chunks), self.dimension):
             raise ValueError(f"vectors of shape {vectors.shape} do not match the chunks")
+        self._titles.check(titles, len(papers))
         paper_rows, chunk_rows = [], []
         if records is None:
             records = [record_json(p) for p in papers]

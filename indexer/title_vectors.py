@@ -8,9 +8,11 @@ to say the paper is about, which a 200-token chunk dilutes. Only the candidates'
 so a search reads a few hundred rows whatever the index's size; float16 halves the disk (the
 cosine feeds a z-score weighted 0.1, far coarser than float16's rounding).
 
-A paper without an abstract has no title vector (a NaN row): its one chunk is its title already,
-and it counts as neutral in the title list. Segments written before this file existed have none
-at all, and their papers count as neutral too.
+A paper without abstract sentences has no title vector (a NaN row): its one chunk is its title
+already, and it counts as neutral in the title list. A segment none of whose papers has one
+writes no file: segments written before title vectors existed, and merges or upgrades of only
+such papers (a merge copies vectors, it never embeds), whose papers count as neutral too until
+``index rebuild`` embeds them again.
 """
 
 from __future__ import annotations
@@ -20,20 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from indexer.errors import IndexCorruptError
+from indexer.npy_files import npy_header
 
 TITLES_FILE = "title_vectors.npy"
-_HEADER = 128  # bytes reserved for the .npy header, rewritten with the shape when sealed
 
 
-def npy_header(rows: int, dimension: int, descr: str) -> bytes:
-    """A fixed-size .npy header, so rows can be appended and the shape written at the end."""
-    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {dimension}), }}"
-    body = text.ljust(_HEADER - 10 - 1) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
-
-
-def has_title_vector(title: str, abstract: str) -> bool:
-    return bool(abstract.strip()) and bool(title.strip())
+def has_title_vector(title: str, sentences: list[str]) -> bool:
+    """Whether a paper gets a title vector: it has a title and abstract sentences (without
+    them its one chunk is the title, as ``chunk_paper`` makes it)."""
+    return bool(sentences) and bool(title.strip())
 
 
 class TitleVectorsWriter:
@@ -42,15 +39,23 @@ class TitleVectorsWriter:
     def __init__(self, directory: Path, dimension: int) -> None:
         self.dimension = dimension
         self.rows = 0
-        self._file = (directory / TITLES_FILE).open("wb")
+        self._path = directory / TITLES_FILE
+        self._file = self._path.open("wb")
         self._file.write(npy_header(0, dimension, "<f2"))
+        self._any = False
+
+    def check(self, vectors: np.ndarray | None, n_papers: int) -> None:
+        """Raises ``ValueError`` unless ``vectors`` is None or one row per paper."""
+        if vectors is not None and vectors.shape != (n_papers, self.dimension):
+            raise ValueError(f"title vectors of shape {vectors.shape} for {n_papers} papers")
 
     def add(self, vectors: np.ndarray | None, n_papers: int) -> None:
         """``vectors``: one row per paper (NaN: none); None: none for any of the papers."""
+        self.check(vectors, n_papers)
         if vectors is None:
             vectors = np.full((n_papers, self.dimension), np.nan, dtype=np.float16)
-        if vectors.shape != (n_papers, self.dimension):
-            raise ValueError(f"title vectors of shape {vectors.shape} for {n_papers} papers")
+        else:
+            self._any = self._any or not np.isnan(vectors).all()
         self._file.write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
         self.rows += n_papers
 
@@ -58,21 +63,21 @@ class TitleVectorsWriter:
         self._file.seek(0)
         self._file.write(npy_header(self.rows, self.dimension, "<f2"))
         self._file.close()
+        if not self._any:
+            self._path.unlink()  # rows that are all NaN would cost disk and say nothing
 
     def abandon(self) -> None:
         self._file.close()
 
 
 def open_title_vectors(directory: Path, n_papers: int, dimension: int) -> np.ndarray | None:
-    """The segment's title vectors as a plain array over the mapped file (None: a segment
-    written before they existed)."""
+    """The segment's title vectors as a plain array over the mapped file (None: a segment with
+    no paper that has one)."""
     path = directory / TITLES_FILE
     if not path.exists():
         return None
-    try:
-        vectors = np.asarray(np.load(path, mmap_mode="r"))
-    except ValueError:  # numpy cannot map a file with no data (a segment of no papers)
-        vectors = np.load(path)
+    # numpy cannot map a file with no data (a segment of no papers)
+    vectors = np.asarray(np.load(path, mmap_mode="r" if n_papers else None))
     if vectors.shape != (n_papers, dimension) or vectors.dtype != np.float16:
         raise IndexCorruptError(
             f"{path}: title vectors of shape {vectors.shape} ({vectors.dtype}) for {n_papers} "

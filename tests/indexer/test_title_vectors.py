@@ -45,6 +45,27 @@ def test_index_add_embeds_each_bare_title_and_gives_a_title_only_paper_none(
     index.close()
 
 
+def test_title_vectors_stay_with_their_papers_across_segments_and_a_segment_of_none_has_no_file(
+    embedder: Embedder, settings_for, tmp_path: Path
+) -> None:
+    titles = ["Protein folding", "Graph kernels", "Only a title", "Another title", "Sea otters"]
+    abstracts = ["We fold proteins.", "We count walks.", "", "", "Otters eat urchins."]
+    records = [
+        PaperRecord(title, abstract, "t", str(i), id=f"p{i}")
+        for i, (title, abstract) in enumerate(zip(titles, abstracts, strict=True))
+    ]
+    Indexer(settings_for(segment_max_papers=2), embedder=embedder).add_records(records)
+    index = open_index(tmp_path / "index")
+
+    assert len(index.segments) == 3
+    assert index.segments[1].title_vectors is None  # two title-only papers
+    assert not (index.segments[1].directory / TITLES_FILE).exists()
+    expected = np.asarray(embedder.embed_documents([titles[i] for i in (0, 1, 4)]))
+    for i, vector in zip((0, 1, 4), expected, strict=True):
+        np.testing.assert_allclose(_title_vector(index, f"p{i}"), vector, atol=2e-3)
+    index.close()
+
+
 def test_a_merge_copies_the_title_vectors_of_the_live_papers(
     two_segments: IndexVersion, index_copy: Path, embedder: Embedder, settings_for
 ) -> None:
@@ -60,15 +81,35 @@ def test_a_merge_copies_the_title_vectors_of_the_live_papers(
     merged.close()
 
 
-def test_a_segment_without_title_vectors_is_served_and_its_papers_are_neutral(
-    index_copy: Path, embedder: Embedder
+def test_a_merge_of_a_segment_without_title_vectors_leaves_its_papers_without_one(
+    two_segments: IndexVersion, index_copy: Path, embedder: Embedder, settings_for
 ) -> None:
-    # A segment written before title vectors existed: no file, none listed.
-    segment_dir = next((index_copy / "segments").iterdir())
+    where = two_segments.papers.locate(list(two_segments.papers))
+    fresh = {p: _title_vector(two_segments, p) for p, (at, _) in where.items() if at == 1}
+    old = next(p for p, (at, _) in where.items() if at == 0)
+    two_segments.close()
+    _forget_title_vectors(next(iter(sorted((index_copy / "segments").iterdir()))))
+
+    Indexer(settings_for(index_copy), embedder=embedder).compact()
+
+    merged = open_index(index_copy)
+    assert np.isnan(_title_vector(merged, old)).all()
+    assert fresh and all(np.array_equal(_title_vector(merged, p), v) for p, v in fresh.items())
+    merged.close()
+
+
+def _forget_title_vectors(segment_dir: Path) -> None:
+    """Make ``segment_dir`` a segment written before title vectors: no file, none listed."""
     (segment_dir / TITLES_FILE).unlink()
     meta = json.loads((segment_dir / SEGMENT_FILE).read_text())
     del meta["files"][TITLES_FILE]
     (segment_dir / SEGMENT_FILE).write_text(json.dumps(meta))
+
+
+def test_a_segment_without_title_vectors_is_served_and_its_papers_are_neutral(
+    index_copy: Path, embedder: Embedder
+) -> None:
+    _forget_title_vectors(next((index_copy / "segments").iterdir()))
 
     index = open_index(index_copy)
     plain = Retriever(index, embedder).search(QUERY, k=10)

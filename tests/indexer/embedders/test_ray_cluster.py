@@ -101,7 +101,7 @@ def test_an_index_embedded_on_ray_equals_a_local_build(
     report = Indexer(settings, embedder=embedder).add([corpus_path])
 
     # Every chunk and every title of a paper with an abstract (indexer/title_vectors.py).
-    titled = sum(has_title_vector(p.title, p.abstract) for p in corpus_index.papers.values())
+    titled = sum(has_title_vector(p.title, p.sentences) for p in corpus_index.papers.values())
     assert report.texts_embedded == corpus_index.n_live_chunks + titled
     assert 0 < report.embed_seconds <= report.seconds
     # The service's way of opening it: the local embedder's name is expected.
@@ -134,7 +134,7 @@ def test_index_add_with_ray_resumes_a_killed_build_and_writes_the_local_index(
 
     assert run.returncode == 0, run.stderr
     assert f"resuming: {len(done)} vectors already embedded" in run.stderr
-    titled = sum(has_title_vector(p.title, p.abstract) for p in corpus_index.papers.values())
+    titled = sum(has_title_vector(p.title, p.sentences) for p in corpus_index.papers.values())
     fresh = len(chunks) - len(done) + titled
     embedded = f"texts embedded: {fresh} \\(\\+{len(done)} resumed\\)"
     assert re.search(rf"{embedded} at \d+ texts/s;", run.stdout), run.stdout
