@@ -189,7 +189,7 @@ def test_progress_without_a_terminal_is_plain_lines_on_stderr(
     lines = result.stderr.splitlines()
     assert f"read {CORPUS}: 54 papers (daily), 0 errors" in lines
     assert f"reading {CORPUS} (daily)" in lines
-    assert any(re.fullmatch(r"embedding \d+ chunks \(0 resumed\)", line) for line in lines)
+    assert any(re.fullmatch(r"embedding \d+ texts \(0 resumed\)", line) for line in lines)
     assert any(
         re.fullmatch(r"papers: 54 \(\d+/s\), 100% of the input, ETA 0 s", line) for line in lines
     )
