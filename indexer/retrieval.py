@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -83,13 +83,26 @@ class _Ranked:
     location: tuple[int, int] | None = None  # where the paper lives (segment position, row)
 
 
-class Candidates(NamedTuple):
+@dataclass
+class Candidates:
     """What each retriever found for a query (paper id -> its ranking), and the query's cosine
     to the titles of those papers that have a title vector (hybrid with a title weight)."""
 
     dense: dict[str, _Ranked]
     lexical: dict[str, _Ranked]
-    titles: Mapping[str, float] = MappingProxyType({})
+    titles: Mapping[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def located(self) -> dict[str, tuple[int, int]]:
+        """Where the candidates' papers live, as the retrievers found them: reading those papers
+        again needs no look-up of their ids in SQLite (several a search, ~0.4 ms at 1M papers,
+        ad hoc). Once per query: the title list, smoothing and the hits' reads all use it."""
+        return {
+            p: r.location
+            for ranking in (self.dense, self.lexical)
+            for p, r in ranking.items()
+            if r.location
+        }
 
 
 def _group_by_paper(
@@ -102,12 +115,6 @@ def _group_by_paper(
         paper_id: _Ranked(float(scores[at]), int(ids[at]), rank, location)
         for rank, (at, paper_id, location) in enumerate(found, 1)
     }
-
-
-def _locations(*rankings: dict[str, _Ranked]) -> dict[str, tuple[int, int]]:
-    """Where the rankings' papers live, as they found them: reading those papers again needs no
-    look-up of their ids in SQLite (several a search, ~0.4 ms at 1M papers, ad hoc)."""
-    return {p: r.location for ranking in rankings for p, r in ranking.items() if r.location}
 
 
 def _standardised(ranking: dict[str, _Ranked]) -> dict[str, float]:
@@ -261,8 +268,7 @@ class Retriever:
             return []
         found = self.candidates(query, max(k, self.depth), mode, allowed, query_vector)
         fused = self.ranked(found, mode, k)
-        dense, lexical, _ = found
-        located = _locations(dense, lexical)
+        dense, lexical, located = found.dense, found.lexical, found.located
         papers = self.index.papers.many(list(fused), located)
         chunks = self._best_chunks(list(fused), dense, located)
         return [
@@ -292,36 +298,34 @@ class Retriever:
     ) -> Candidates:
         """Each retriever's ``depth`` best papers (dense, BM25) that ``mode`` uses, and for a
         hybrid with a title weight the query's cosine to their titles."""
-        dense: dict[str, _Ranked] = {}
-        lexical: dict[str, _Ranked] = {}
-        titles: dict[str, float] = {}
+        found = Candidates({}, {})
         vector = None
         if mode in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embed_query(query)
-            dense = self.dense(vector, depth, papers)
+            found.dense = self.dense(vector, depth, papers)
         if mode in ("hybrid", "bm25"):
-            lexical = self.lexical(query, depth, papers)
+            found.lexical = self.lexical(query, depth, papers)
         if vector is not None and mode == "hybrid" and self.title_weight > 0:
-            titles = self.index.vectors.title_similarities(vector, _locations(dense, lexical))
-        return Candidates(dense, lexical, titles)
+            found.titles = self.index.vectors.title_similarities(vector, found.located)
+        return found
 
     def ranked(self, found: Candidates, mode: Mode, k: int) -> dict[str, float]:
         """The ``k`` best papers of ``candidates`` in ``mode`` with their scores, best first
         (the hybrid fused with this retriever's ``dense_weight`` and ``title_weight``)."""
-        dense, lexical, titles = found
         if mode == "dense":
-            fused = {p: r.score for p, r in dense.items()}
+            fused = {p: r.score for p, r in found.dense.items()}
         elif mode == "bm25":
-            fused = {p: r.score for p, r in lexical.items()}
+            fused = {p: r.score for p, r in found.lexical.items()}
         else:
-            fused = self._fuse(dense, lexical)
+            fused = self._fuse(found.dense, found.lexical)
             if self.title_weight > 0:
                 # Over the candidates' titles only: a paper without a title vector is neutral.
+                titles = found.titles
                 z = _z_scores({p: titles[p] for p in fused if p in titles})
                 fused = {p: s + self.title_weight * z.get(p, 0.0) for p, s in fused.items()}
         order = sorted(fused, key=lambda p: (-fused[p], p))
         if mode == "hybrid" and self.smoothing.on:
-            fused, order = self._smoothed(fused, order, _locations(dense, lexical))
+            fused, order = self._smoothed(fused, order, found.located)
         return {p: fused[p] for p in order[:k]}
 
     def _smoothed(

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 Located = Mapping[str, tuple[int, int]]
 
 
+def _by_segment(located: Located) -> dict[int, dict[int, str]]:
+    """Located papers grouped for one read per segment: position -> {row: paper id}."""
+    grouped: dict[int, dict[int, str]] = {}
+    for paper_id, (position, row) in located.items():
+        grouped.setdefault(position, {})[row] = paper_id
+    return grouped
+
+
 class LexicalHits(NamedTuple):
     """BM25's best papers, best first: scores, ids and where each lives."""
 
@@ -60,12 +68,9 @@ class PapersView(Mapping[str, Paper]):
 
     def many(self, paper_ids: Sequence[str], known: Located | None = None) -> dict[str, Paper]:
         """The live ones of ``paper_ids`` (``known``: as for ``locate``)."""
-        by_segment: dict[int, list[int]] = {}
-        for position, row in self.locate(paper_ids, known).values():
-            by_segment.setdefault(position, []).append(row)
         out: dict[str, Paper] = {}
-        for position, rows in by_segment.items():
-            for paper in self._version.segments[position].papers_at(rows).values():
+        for position, rows in _by_segment(self.locate(paper_ids, known)).items():
+            for paper in self._version.segments[position].papers_at(list(rows)).values():
                 out[paper.paper_id] = paper
         return out
 
@@ -169,11 +174,9 @@ class ChunksView(Mapping[int, Chunk]):
     def first_of(self, paper_ids: Sequence[str], known: Located | None = None) -> dict[str, Chunk]:
         """The first chunk of each live paper of ``paper_ids``, one query per segment
         (``known``: as for ``PapersView.locate``)."""
-        by_segment: dict[int, dict[int, str]] = {}
-        for paper_id, (position, row) in self._version.papers.locate(paper_ids, known).items():
-            by_segment.setdefault(position, {})[row] = paper_id
         out: dict[str, Chunk] = {}
-        for position, rows in by_segment.items():
+        located = self._version.papers.locate(paper_ids, known)
+        for position, rows in _by_segment(located).items():
             for row, chunk in self._version.segments[position].first_chunks(list(rows)).items():
                 chunk.paper_id = rows[row]
                 out[rows[row]] = chunk
@@ -276,17 +279,13 @@ class VectorsView:
     def title_similarities(self, query: np.ndarray, located: Located) -> dict[str, float]:
         """The query's cosine to the title of each ``located`` paper that has a title vector
         (``indexer/title_vectors.py``); papers without one are left out."""
-        by_segment: dict[int, list[tuple[str, int]]] = {}
-        for paper_id, (position, row) in located.items():
-            by_segment.setdefault(position, []).append((paper_id, row))
         out: dict[str, float] = {}
-        for position, found in by_segment.items():
+        for position, found in _by_segment(located).items():
             titles = self._version.segments[position].title_vectors
             if titles is None:
                 continue
-            rows = np.array([row for _, row in found], dtype=np.int64)
-            scores = cosines(titles, rows, query).tolist()
-            out.update((p, s) for (p, _), s in zip(found, scores, strict=True) if not isnan(s))
+            scores = cosines(titles, np.fromiter(found, np.int64, len(found)), query).tolist()
+            out.update((p, s) for p, s in zip(found.values(), scores, strict=True) if not isnan(s))
         return out
 
     def _chunk_runs(
