@@ -102,16 +102,27 @@ class Server:
 
     def wait_ready(self, timeout_s: float = 120.0, poll_s: float = 0.02) -> float:
         """Seconds from launch until ``/readyz`` answered 200."""
+        return self._wait(lambda ready: True, "ready", timeout_s, poll_s)
+
+    def wait_warm(self, timeout_s: float = 120.0, poll_s: float = 0.02) -> float:
+        """Seconds from launch until ``/readyz`` says the background warm-up has ended (a
+        latency measured before shares the cores with it)."""
+        return self._wait(lambda ready: bool(ready.get("warm")), "warm", timeout_s, poll_s)
+
+    def _wait(
+        self, done: Callable[[dict[str, Any]], bool], what: str, timeout_s: float, poll_s: float
+    ) -> float:
         deadline = time.monotonic() + timeout_s
         with httpx.Client(timeout=5) as client:
             while True:
                 try:
-                    if client.get(f"{self.url}/readyz").status_code == 200:
+                    response = client.get(f"{self.url}/readyz")
+                    if response.status_code == 200 and done(response.json()):
                         return time.perf_counter() - self.started
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the server did not become ready")
+                    raise RuntimeError(f"the server did not become {what}")
                 time.sleep(poll_s)
 
     def stop(self) -> None:

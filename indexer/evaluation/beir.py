@@ -104,7 +104,7 @@ def evaluate_retrieval(
         scores: dict[str, dict[str, float]] = {}
         for row, (query_id, text) in enumerate(zip(ids, texts, strict=True)):
             vector = vectors[row] if vectors is not None else None
-            hits = retriever.search(text, k=k, mode=mode, query_vector=vector)
+            hits = retriever.search(text, k=k, mode=mode, query_vector=vector, chunks=False)
             ranked = [hit.paper.paper_id for hit in hits]
             scores[query_id] = query_metrics(ranked, qrels[query_id], k)
         timing[mode] = time.monotonic() - t0

@@ -17,6 +17,12 @@ class Readiness(BaseModel):
     status: str = Field(..., description="'ready', 'loading' or 'failed'.")
     index_version: str | None = Field(None, description="The loaded index version.")
     papers: int | None = Field(None, description="Papers in the loaded index.")
+    warm: bool | None = Field(
+        None,
+        description="Whether the background warm-up after loading this version has ended "
+        "(answering's libraries loaded, a small index's sentence vectors embedded, the heap "
+        "settled; a few seconds): requests are answered before, sharing the cores with it.",
+    )
     error: str | None = Field(None, description="Why the index could not be loaded.")
     pointer_error: str | None = Field(
         None,
@@ -38,11 +44,12 @@ def healthz() -> Health:
 )
 def readyz(state: StateDep) -> Readiness | JSONResponse:
     if state.ready:
-        index = state.loaded.index
+        loaded = state.loaded
         return Readiness(
             status="ready",
-            index_version=index.name,
-            papers=len(index.papers),
+            index_version=loaded.index.name,
+            papers=len(loaded.index.papers),
+            warm=loaded.warmed.is_set(),
             pointer_error=state.pointer_problem(),
         )
     body = Readiness(status="failed" if state.error else "loading", error=state.error)

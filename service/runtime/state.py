@@ -47,6 +47,9 @@ class Loaded:
     retriever: Retriever
     sentences: SentenceVectors
     warm_stop: threading.Event = field(default_factory=threading.Event)  # ends its warm-up
+    # Set once its background warm-up has ended (finished, failed or stopped): until then
+    # requests share the cores with it (/readyz "warm").
+    warmed: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,12 @@ class ServiceState:
 
     def _warm(self, loaded: Loaded | None = None) -> None:
         loaded = loaded or self.loaded
+        try:
+            self._warm_parts(loaded)
+        finally:
+            loaded.warmed.set()
+
+    def _warm_parts(self, loaded: Loaded) -> None:
         try:
             warm_answering()
         except Exception as exc:  # the first question loads what is missing

@@ -76,7 +76,7 @@ def retrieve(
         paper_ids = scope.paper_ids
         filters = scope.filters.to_filters() if scope.filters else None
     hits = loaded.retriever.search(
-        query, top_k, mode, paper_ids, filters, query_vector=query_vector
+        query, top_k, mode, paper_ids, filters, query_vector=query_vector, chunks=False
     )
     if sentences == "dense":
         vectors = loaded.sentences.get([h.paper.paper_id for h in hits])
@@ -94,10 +94,11 @@ def lexical_scores(weights: dict[str, float], sentences: list[str]) -> np.ndarra
     """Each sentence's sum of the IDF weights of the query terms it holds: a snippet picked
     without the model, as Lucene's highlighters pick fragments. Ties (no term at all) go to
     the earlier sentences, an abstract's lead."""
-    return np.array(
-        [sum(w for t, w in weights.items() if t in text_terms(s)) for s in sentences],
-        dtype=np.float64,
-    )
+    scores = []
+    for sentence in sentences:
+        terms = text_terms(sentence)  # once per sentence, not once per query term
+        scores.append(sum(w for t, w in weights.items() if t in terms))
+    return np.array(scores, dtype=np.float64)
 
 
 # Retrieval runs on the event loop when it is sure to be quick: a small index (hybrid search

@@ -4,6 +4,7 @@ after it rank the same."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def test_tokenize_gives_the_terms_bm25s_gives_for_every_bundled_and_cisi_text() 
     assert tokenize(texts) == _bm25s(texts)
     # One text at a time too (its stems then come from the remembered ones).
     assert [tokenize([t])[0] for t in texts[:200]] == _bm25s(texts[:200])
+
+
+def test_tokenize_gives_bm25s_terms_for_random_mixes_of_word_and_other_characters() -> None:
+    # Our token pattern drops bm25s's \b assertions (indexer/lexical.py): the same tokens
+    # wherever words of one character, underscores, digits, accents, combining marks, other
+    # scripts and punctuation meet.
+    alphabet = "ab_1 é-.,'\u00e9\u0301\u4e2d\t\nZ9ß\u0660"
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+
+    assert tokenize(texts) == _bm25s(texts)
 
 
 def test_tokenize_from_several_threads_gives_the_same_terms() -> None:

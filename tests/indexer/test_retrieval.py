@@ -59,7 +59,25 @@ def test_bm25_scores_whole_papers_so_terms_of_different_chunks_add_up(
 
     assert hits and hits[0].bm25_rank == 1
     assert "MasakhaNER" in hits[0].paper.abstract and "AmericasNLI" in hits[0].paper.abstract
-    assert hits[0].chunk.paper_id == hits[0].paper.paper_id
+    assert hits[0].chunk is not None and hits[0].chunk.paper_id == hits[0].paper.paper_id
+
+
+def test_a_search_without_chunks_finds_the_same_papers_and_scores(
+    corpus_index: IndexVersion, embedder: Embedder
+) -> None:
+    retriever = Retriever(corpus_index, embedder)
+    for mode in ("hybrid", "dense", "bm25"):
+        with_chunks = retriever.search("speculative decoding for language models", 10, mode)
+        papers_only = retriever.search(
+            "speculative decoding for language models", 10, mode, chunks=False
+        )
+
+        assert all(hit.chunk is not None for hit in with_chunks)
+        assert all(hit.chunk is None for hit in papers_only)
+        assert [(h.paper.paper_id, h.score, h.location) for h in papers_only] == [
+            (h.paper.paper_id, h.score, h.location) for h in with_chunks
+        ]
+        assert all(h.sentences == h.paper.sentences for h in papers_only)
 
 
 def test_scoped_hybrid_search_returns_only_the_named_papers(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,20 @@ def test_readyz_reports_the_index_version_and_paper_count(client: httpx.Client) 
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["index_version"] == "v000001" and ready.json()["papers"] == 54
+
+
+def test_readyz_says_warm_once_the_background_warm_up_has_ended(
+    corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    app = create_app(Settings(index_dir=corpus_index_dir), embedder=embedder)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as http:
+        deadline = time.monotonic() + 120
+        while (body := http.get("/readyz")).status_code != 200 or not body.json()["warm"]:
+            assert time.monotonic() < deadline, body.json()
+            time.sleep(0.05)
+        # What the warm-up does is done: every sentence vector of the small index is embedded.
+        assert app.state.service.loaded.sentences.complete
+        assert http.get("/readyz").json()["warm"] is True
 
 
 def test_readyz_is_503_with_the_reason_when_the_index_cannot_be_loaded(
