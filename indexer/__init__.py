@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from indexer.feedback import Feedback
     from indexer.identity import find_arxiv_id, normalise_title
     from indexer.index import IndexVersion, check_version, current_version_name, open_index
-    from indexer.lexical import tokenize
+    from indexer.lexical import distinct_terms, tokenize
     from indexer.models import Chunk, Paper, PaperRecord, RecordError
     from indexer.openai_api import Failure, OpenAIEndpoint, excerpt
     from indexer.readers import ReadOptions, read_file
@@ -92,6 +92,7 @@ __all__ = [
     "count_tokens",
     "count_tokens_many",
     "current_version_name",
+    "distinct_terms",
     "embedder_name",
     "eval_cli",
     "excerpt",
@@ -152,6 +153,7 @@ _WHERE: dict[str, tuple[str, str | None]] = {
     "current_version_name": ("indexer.index", "current_version_name"),
     "open_index": ("indexer.index", "open_index"),
     "tokenize": ("indexer.lexical", "tokenize"),
+    "distinct_terms": ("indexer.lexical", "distinct_terms"),
     "Chunk": ("indexer.models", "Chunk"),
     "Paper": ("indexer.models", "Paper"),
     "PaperRecord": ("indexer.models", "PaperRecord"),

@@ -72,16 +72,33 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     it ~0.7 ms per call whatever the text: most of a search that scores snippet sentences."""
     stop = _stopwords()
     words = [[w for w in _WORDS(text.lower()) if w not in stop] for text in texts]
-    distinct = {w for ws in words for w in ws}
-    known = {w: stem for w in distinct if (stem := _stems.get(w)) is not None}
-    unknown = [w for w in distinct if w not in known]
-    if unknown:
+    stems = _stems_of({w for ws in words for w in ws})
+    return [[stems[w] for w in ws] for ws in words]
+
+
+def distinct_terms(texts: Sequence[str]) -> list[frozenset[str]]:
+    """Each text's distinct BM25 terms, ``frozenset(tokenize([text])[0])``, made from a set of
+    its words rather than their list: ~6 us a sentence of an abstract against ~8.5 (ad hoc), for
+    search snippets, which score the sentences of papers a query has just found."""
+    stop = _stopwords()
+    words = [set(_WORDS(text.lower())) - stop for text in texts]
+    stems = _stems_of(set().union(*words))
+    return [frozenset(map(stems.__getitem__, ws)) for ws in words]
+
+
+def _stems_of(distinct: set[str]) -> dict[str, str]:
+    """word -> Snowball stem for ``distinct`` words, remembered ones read in one pass."""
+    words = list(distinct)
+    found = list(map(_stems.get, words))
+    stems = dict(zip(words, found, strict=True))
+    if None in found:
+        unknown = [w for w, stem in stems.items() if stem is None]
         fresh = dict(zip(unknown, _stemmer().stemWords(unknown), strict=True))
-        known.update(fresh)
+        stems.update(fresh)
         if len(_stems) + len(fresh) > _STEM_CACHE_MAX:
             _stems.clear()
         _stems.update(fresh)
-    return [[known[w] for w in ws] for ws in words]
+    return stems  # type: ignore[return-value]  # no None is left
 
 
 def paper_text(title: str, abstract: str) -> str:

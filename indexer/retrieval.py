@@ -363,16 +363,16 @@ class Retriever:
         return tokenize([paper_text(p.title, p.abstract) if p else "" for p in found])
 
     def _fuse(self, dense: dict[str, _Ranked], lexical: dict[str, _Ranked]) -> dict[str, float]:
-        fused: dict[str, float] = {}
+        papers = list(dict.fromkeys([*dense, *lexical]))
+        fused = np.zeros(len(papers))
         sides = ((dense, self.dense_weight), (lexical, 1.0 - self.dense_weight))
         for ranking, weight in sides:
             if not ranking:
                 continue  # one side found nothing (e.g. no query term is in the index)
             z = _standardised(ranking)
             floor = min(z.values())
-            for paper_id in dense.keys() | lexical.keys():
-                fused[paper_id] = fused.get(paper_id, 0.0) + weight * z.get(paper_id, floor)
-        return fused
+            fused += weight * np.array([z.get(p, floor) for p in papers])
+        return dict(zip(papers, fused.tolist(), strict=True))
 
     def _hit(
         self,

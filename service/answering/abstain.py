@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from indexer import Paper, tokenize
+from indexer import Paper, distinct_terms
 
 PREFIX = 0  # letters two stems share to count as one term (0: exact stems only)
 IDF_POWER = 1.0  # a term's share of the question is its IDF to this power
@@ -31,7 +31,7 @@ IDF_POWER = 1.0  # a term's share of the question is its IDF to this power
 @lru_cache(maxsize=65536)
 def text_terms(text: str) -> frozenset[str]:
     """The distinct stemmed terms (stop words removed) of ``text``, as BM25 indexes them."""
-    return frozenset(tokenize([text])[0])
+    return distinct_terms([text])[0]
 
 
 @lru_cache(maxsize=65536)

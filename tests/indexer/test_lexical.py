@@ -11,7 +11,7 @@ from pathlib import Path
 import bm25s
 import Stemmer
 
-from indexer.lexical import tokenize
+from indexer.lexical import distinct_terms, tokenize
 
 ROOT = Path(__file__).resolve().parents[2]
 CISI = ROOT.parent / "shared" / "benchmarks" / "cisi" / "corpus.jsonl"
@@ -50,6 +50,15 @@ def test_tokenize_gives_bm25s_terms_for_random_mixes_of_word_and_other_character
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
 
     assert tokenize(texts) == _bm25s(texts)
+
+
+def test_distinct_terms_are_the_sets_of_tokenizes_terms() -> None:
+    rng = random.Random(1)
+    noise = ["".join(rng.choice("ab_1 é-.,'Z9ß") for _ in range(20)) for _ in range(200)]
+    texts = [*_texts(), *noise]
+
+    assert distinct_terms(texts) == [frozenset(terms) for terms in _bm25s(texts)]
+    assert distinct_terms([]) == []
 
 
 def test_tokenize_from_several_threads_gives_the_same_terms() -> None:

@@ -211,3 +211,30 @@ def test_compiled_scores_equal_numpys_float32_arithmetic_bit_for_bit(
                 continue
             expected[segment.deleted_rows] = 0.0
             np.testing.assert_array_equal(got, expected)
+
+
+def test_the_heap_keeps_the_k_best_positive_scores_lowest_rows_first_whatever_the_ties() -> None:
+    # Blocks are skipped below the k-th best block maximum (indexer/lexical_top.py): at k
+    # below, at and above the number of blocks, with scores that tie in runs, a few values, or
+    # none positive, the k best are what a full sort by (score, row) keeps.
+    from indexer.lexical_top import _BLOCK, _top_k
+
+    rng = np.random.default_rng(3)
+    n = 37 * _BLOCK + 5
+    arrays = [
+        rng.random(n, dtype=np.float32),
+        rng.integers(0, 4, n).astype(np.float32),  # few distinct values: ties everywhere
+        np.repeat(rng.random(n // 50 + 1, dtype=np.float32), 50)[:n],  # runs of equal scores
+        np.where(rng.random(n) < 0.01, rng.random(n), 0).astype(np.float32),  # sparse
+        np.zeros(n, np.float32),
+        -rng.random(n, dtype=np.float32),
+    ]
+    for scores in arrays:
+        positive = np.flatnonzero(scores > 0)
+        ranked = positive[np.lexsort((positive, -scores[positive]))]
+        for k in (1, 10, 37, 38, 100, 3 * n):
+            rows, found = _top_k(scores, k)
+            expected = np.sort(ranked[:k])
+
+            assert rows.tolist() == expected.tolist()
+            assert found.tolist() == scores[expected].tolist()
