@@ -163,8 +163,18 @@ def search_segment(
         keep = ids[0] >= 0
         return scores[0][keep].astype(np.float32), ids[0][keep].astype(np.int64)
     wanted = max(k * params.rerank_factor, 100)
+    dropped = None
+    if allowed is None and deleted is not None and 0 < len(deleted) <= wanted:
+        # A few tombstones: asked for as many more candidates and dropped after, the kept ones
+        # are the ``wanted`` best live ones all the same. A selector is asked about every code
+        # scanned: 0.71 against 0.60 ms a segment of 880,000 vectors with one tombstone (ad hoc).
+        selector, dropped = None, deleted
     p = faiss_any.SearchParametersIVF(sel=selector, nprobe=params.ivf_nprobe)
-    _, ids = index.search(q, min(wanted, index.ntotal), params=p)
-    rows = np.unique(ids[0][ids[0] >= 0])
+    asked = wanted + (len(dropped) if dropped is not None else 0)
+    _, ids = index.search(q, min(asked, index.ntotal), params=p)
+    found = ids[0][ids[0] >= 0]
+    if dropped is not None:
+        found = found[~np.isin(found, dropped)][:wanted]
+    rows = np.unique(found)
     exact = np.asarray(vectors[rows] @ query, dtype=np.float32)
     return _top(exact, rows, k)

@@ -64,7 +64,7 @@ class IndexVersion:
         return int(self.manifest["embedder"]["dimension"])
 
     def locate_chunks(
-        self, chunk_ids: Sequence[int]
+        self, chunk_ids: Sequence[int] | np.ndarray
     ) -> Iterator[tuple[Segment, np.ndarray, np.ndarray]]:
         """Per segment holding some of ``chunk_ids``: (the segment, a mask of the ids it holds,
         their local rows); ``KeyError`` for an id no segment holds."""
@@ -92,7 +92,7 @@ class IndexVersion:
         return self.segments[position].chunks_of_row(row, paper_id)
 
     def first_papers_of_chunks(
-        self, chunk_ids: Sequence[int], limit: int
+        self, chunk_ids: Sequence[int] | np.ndarray, limit: int
     ) -> list[tuple[int, str, tuple[int, int]]]:
         """(position in ``chunk_ids``, paper id, (segment position, paper row)) of each distinct
         paper's first chunk there, in that order, for the first ``limit`` papers: a dense
@@ -100,21 +100,24 @@ class IndexVersion:
         ids read."""
         ids = np.asarray(chunk_ids, dtype=np.int64)
         keys = np.empty(len(ids), dtype=np.int64)
-        for segment, inside, local in self.locate_chunks(chunk_ids):
+        for segment, inside, local in self.locate_chunks(ids):
             rows = np.asarray(segment.chunk_paper[local], dtype=np.int64)
             keys[inside] = (self.segments.index(segment) << 32) | rows
         _, first = np.unique(keys, return_index=True)
         kept = np.sort(first)[:limit]
-        located = [(at, (int(keys[at]) >> 32, int(keys[at]) & 0xFFFFFFFF)) for at in kept.tolist()]
+        positions = (keys[kept] >> 32).tolist()
+        rows = (keys[kept] & 0xFFFFFFFF).tolist()
         wanted: dict[int, list[int]] = {}
-        for _, (position, row) in located:
+        for position, row in zip(positions, rows, strict=True):
             wanted.setdefault(position, []).append(row)
         names = {
-            (position, row): name
-            for position, rows in wanted.items()
-            for row, name in self.segments[position].paper_ids_at(sorted(rows)).items()
+            position: self.segments[position].paper_ids_at(sorted(in_segment))
+            for position, in_segment in wanted.items()
         }
-        return [(at, names[where], where) for at, where in located]
+        return [
+            (at, names[position][row], (position, row))
+            for at, position, row in zip(kept.tolist(), positions, rows, strict=True)
+        ]
 
     def paper(self, paper_id: str) -> Paper:
         try:

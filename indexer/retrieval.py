@@ -113,9 +113,10 @@ def _group_by_paper(
 ) -> dict[str, _Ranked]:
     """Best chunk per paper, in descending score order, with 1-based ranks: the first
     ``limit`` papers."""
-    found = index.first_papers_of_chunks(ids.tolist(), limit)
+    found = index.first_papers_of_chunks(ids, limit)
+    score_of, id_of = scores.tolist(), ids.tolist()
     return {
-        paper_id: _Ranked(float(scores[at]), int(ids[at]), rank, location)
+        paper_id: _Ranked(score_of[at], id_of[at], rank, location)
         for rank, (at, paper_id, location) in enumerate(found, 1)
     }
 
