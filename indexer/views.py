@@ -67,10 +67,21 @@ class PapersView(Mapping[str, Paper]):
         return found
 
     def many(self, paper_ids: Sequence[str], known: Located | None = None) -> dict[str, Paper]:
-        """The live ones of ``paper_ids`` (``known``: as for ``locate``)."""
+        """The live ones of ``paper_ids`` (``known``: as for ``locate``).
+
+        A large version's segments are read side by side: their SQLite files are bigger than
+        what the page cache keeps of them, a record out of it is a read from disk, and SQLite
+        waits for it without the GIL."""
+        segments = self._version.segments
+        groups = list(_by_segment(self.locate(paper_ids, known)).items())
+
+        def read(group: tuple[int, dict[int, str]]) -> dict[int, Paper]:
+            return segments[group[0]].papers_at(list(group[1]))
+
+        size = sum(s.n_papers for s in segments)
         out: dict[str, Paper] = {}
-        for position, rows in _by_segment(self.locate(paper_ids, known)).items():
-            for paper in self._version.segments[position].papers_at(list(rows)).values():
+        for found in map_segments(read, groups, size, self._version.params.parallel_min_rows):
+            for paper in found.values():
                 out[paper.paper_id] = paper
         return out
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.ann import AnnParams
 from indexer.builder import Indexer
 from indexer.embedders.base import Embedder
 from indexer.index import IndexVersion, open_index
+from tests.indexer.conftest import UPDATED
 
 
 def test_chunks_read_together_equal_chunks_read_one_by_one(corpus_index: IndexVersion) -> None:
@@ -66,3 +68,20 @@ def test_papers_chunk_vectors_are_read_as_runs_across_segments_and_updates(
         assert best[at] == pytest.approx(float((vectors @ query).max()), abs=1e-6)
     assert several, "some paper has several chunks"
     assert not means[-1].any() and best[-1] == -np.inf
+
+
+def test_papers_of_two_segments_read_side_by_side_are_those_read_one_after_the_other(
+    two_segments: IndexVersion, index_copy: Path
+) -> None:
+    # parallel_min_rows 0: the segments' SQLite reads run on two threads (indexer/fanout.py).
+    side_by_side = open_index(index_copy, params=AnnParams(parallel_min_rows=0))
+    paper_ids = [*sorted(two_segments.papers)[::2], UPDATED, "no-such-paper"]
+    try:
+        found = side_by_side.papers.many(paper_ids)
+
+        assert found == two_segments.papers.many(paper_ids)
+        assert list(found) == list(two_segments.papers.many(paper_ids))
+        assert UPDATED in found and "no-such-paper" not in found
+        assert {side_by_side.papers.locate([UPDATED])[UPDATED][0]} == {1}
+    finally:
+        side_by_side.close()
