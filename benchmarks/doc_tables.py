@@ -245,6 +245,11 @@ def corpus_scale(doc: Document) -> str:
             f"{f1(serve['ready_s'])} s / {_mib(serve['rss_ready_mb'])} / "
             f"{_mib(serve['rss_after_mb'])}",
         ],
+        *(
+            [["serve: background warm-up ended (`/readyz` warm)", f"{f1(serve['warm_s'])} s"]]
+            if "warm_s" in serve
+            else []
+        ),
         *(_p50_row(m, kind) for kind in ("search", "ask")),
         *(_side_by_side_row(m, kind) for kind in ("search", "ask") if "side_by_side" in m),
     ]
