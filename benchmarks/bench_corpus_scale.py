@@ -145,8 +145,8 @@ def queries_and_warm_up(n: int) -> tuple[list[str], list[str]]:
 
 
 def warm_up(url: str, texts: list[str]) -> None:
-    """Untimed searches and questions, so that what a server loads on its first requests (or
-    in the background just after it is ready) is not in the timed ones."""
+    """Untimed searches and questions, so that what a server loads on its first requests is not
+    in the timed ones (its background warm-up is waited for apart, ``Server.wait_warm``)."""
     run_load(url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts, 1)
     run_load(url, "/v1/ask", lambda q: {"question": f"{q} ?"}, texts, 1)
 

@@ -282,7 +282,14 @@ class Retriever:
         papers = self.index.papers.many(list(fused), located)
         best = self._best_chunks(list(fused), dense, located) if chunks else {}
         return [
-            self._hit(papers[p], s, best.get(p), dense.get(p), lexical.get(p), located.get(p))
+            self._hit(
+                papers[p],
+                s,
+                best[p] if chunks else None,
+                dense.get(p),
+                lexical.get(p),
+                located.get(p),
+            )
             for p, s in fused.items()
         ]
 

@@ -209,7 +209,9 @@ class Segment:
             self._live_mask = np.ones(self.n_papers, dtype=bool)
             self._live_mask[self.deleted_rows] = False
         self._deleted_chunks: np.ndarray | None = None
-        self._excluded: Any | None = None  # FAISS's selector of the live chunks, once needed
+        # FAISS's selector of the live chunks, built at the first search with tombstones (a
+        # compressed search with only a few of them drops them after the scan instead).
+        self._excluded: Any | None = None
         if len(self.vectors) != self.n_chunks or len(self.chunk_paper) != self.n_chunks:
             raise IndexCorruptError(
                 f"{directory}: holds {len(self.vectors)} vectors for {self.n_chunks} chunks"

@@ -19,9 +19,10 @@ class Readiness(BaseModel):
     papers: int | None = Field(None, description="Papers in the loaded index.")
     warm: bool | None = Field(
         None,
-        description="Whether the background warm-up after loading this version has ended "
-        "(answering's libraries loaded, a small index's sentence vectors embedded, the heap "
-        "settled; a few seconds): requests are answered before, sharing the cores with it.",
+        description="Whether the background warm-up after loading this version has ended, "
+        "finished or failed (answering's libraries loaded, a small index's sentence vectors "
+        "embedded, the heap frozen unless gc_freeze is off; a few seconds): requests are "
+        "answered before, sharing the cores with it.",
     )
     error: str | None = Field(None, description="Why the index could not be loaded.")
     pointer_error: str | None = Field(

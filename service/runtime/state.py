@@ -132,14 +132,16 @@ class ServiceState:
             if self._queries is None or self._queries.embedder is not embedder:
                 self._close_queries()
                 self._queries = QueryEncoder.from_settings(embedder, self.settings)
-            self._loaded = self._serving(index, embedder)
+            loaded = self._serving(index, embedder)
+            self._loaded = loaded
             self.error = None
             log.info("index %s loaded: %d papers", index.name, len(index.papers))
         except Exception as exc:
             self.error = str(exc)
             log.error("cannot load the index: %s", exc)
             raise
-        self._spawn(self._warm, "sentence-warmup")
+        # This version, not whatever is served when the thread starts (a reload may swap first).
+        self._spawn(self._warm, "sentence-warmup", loaded)
 
     def reload(self) -> ReloadOutcome:
         """Serve the index's current version if it is not the one served (blocking).
@@ -172,6 +174,8 @@ class ServiceState:
             old.warm_stop.set()
             if not self._stop.is_set():  # no new warm-up once close() has begun
                 self._spawn(self._warm, "sentence-warmup", new)
+            else:
+                new.warmed.set()  # nothing will warm it: /readyz must not wait for it
             log.info(
                 "index reloaded: %s -> %s (%d papers)",
                 old.index.name,
@@ -281,8 +285,7 @@ class ServiceState:
         except Exception:  # the reason is kept in self.error
             log.debug("index loading failed", exc_info=True)
 
-    def _warm(self, loaded: Loaded | None = None) -> None:
-        loaded = loaded or self.loaded
+    def _warm(self, loaded: Loaded) -> None:
         try:
             self._warm_parts(loaded)
         finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer import fanout
 from indexer.ann import AnnParams
 from indexer.builder import Indexer
 from indexer.embedders.base import Embedder
@@ -71,9 +72,11 @@ def test_papers_chunk_vectors_are_read_as_runs_across_segments_and_updates(
 
 
 def test_papers_of_two_segments_read_side_by_side_are_those_read_one_after_the_other(
-    two_segments: IndexVersion, index_copy: Path
+    two_segments: IndexVersion, index_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # parallel_min_rows 0: the segments' SQLite reads run on two threads (indexer/fanout.py).
+    # parallel_min_rows 0 and two threads, whatever the runner's cores: the segments' SQLite
+    # reads run side by side (indexer/fanout.py).
+    monkeypatch.setattr(fanout, "_threads", lambda: 2)
     side_by_side = open_index(index_copy, params=AnnParams(parallel_min_rows=0))
     paper_ids = [*sorted(two_segments.papers)[::2], UPDATED, "no-such-paper"]
     try:
