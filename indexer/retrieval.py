@@ -280,16 +280,11 @@ class Retriever:
         fused = self.ranked(found, mode, k)
         dense, lexical, located = found.dense, found.lexical, found.located
         papers = self.index.papers.many(list(fused), located)
-        best = self._best_chunks(list(fused), dense, located) if chunks else {}
+        best: Mapping[str, Chunk | None] = (
+            self._best_chunks(list(fused), dense, located) if chunks else dict.fromkeys(fused)
+        )
         return [
-            self._hit(
-                papers[p],
-                s,
-                best[p] if chunks else None,
-                dense.get(p),
-                lexical.get(p),
-                located.get(p),
-            )
+            self._hit(papers[p], s, best[p], dense.get(p), lexical.get(p), located.get(p))
             for p, s in fused.items()
         ]
 
