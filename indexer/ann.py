@@ -33,6 +33,8 @@ faiss_any: Any = faiss  # faiss's type stubs lack the search-parameter classes
 
 @dataclass(frozen=True)
 class AnnParams:
+    """A version's search parameters (and how its segments' FAISS structures are built)."""
+
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 128
@@ -41,6 +43,7 @@ class AnnParams:
     # CACM), 2 finds the exact top 100 and 300 as 4 did, 1 misses ~0.3% (bench_rerank.py).
     rerank_factor: int = 2
     parallel_min_rows: int = 100_000  # IndexSettings.search_parallel_min_rows
+    impact_cache_mb: int = 256  # IndexSettings.bm25_impact_cache_mb (BM25, not vectors)
 
     @classmethod
     def from_settings(cls, s: IndexSettings) -> AnnParams:
@@ -50,6 +53,7 @@ class AnnParams:
             hnsw_ef_search=s.hnsw_ef_search,
             ivf_nprobe=s.ivf_nprobe,
             parallel_min_rows=s.search_parallel_min_rows,
+            impact_cache_mb=s.bm25_impact_cache_mb,
         )
 
 

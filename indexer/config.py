@@ -55,6 +55,13 @@ class IndexSettings(SettingsGroup):
         description="A search runs its segments on several threads (one per core, at most 8) "
         "when they hold at least this many papers (BM25) or chunks (vectors) together.",
     )
+    bm25_impact_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="BM25: memory for each posting's tf / (norm + tf) of the terms queries used, "
+        "read by later queries instead of computed (segments of 1,000,000 postings or more; "
+        "0: off).",
+    )
     # Fewer, larger segments search faster (each costs its own inverted-file scan, candidate
     # heap and re-ranking): at 1,000,000 papers, two segments of 500,000 instead of four of
     # 250,000 halved a hybrid search's dense CPU time (docs/benchmarks.md, "Corpus scale").

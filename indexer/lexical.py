@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.fanout import map_segments
+from indexer.lexical_impacts import ImpactCache
 from indexer.lexical_top import accumulate, best_k, compile_kernels, find_rows, scored_top
 
 K1, B = 1.5, 0.75
@@ -211,6 +212,8 @@ class LexicalIndex:
         segments: Sequence[SegmentLike],
         postings: Sequence[SegmentPostings],
         parallel_min_rows: int = 100_000,
+        impact_cache_bytes: int = 0,
+        impact_min_postings: int = 1_000_000,
     ):
         self._segments = list(segments)
         self._parallel_min_rows = parallel_min_rows
@@ -219,8 +222,14 @@ class LexicalIndex:
         total = sum(s.total_length for s in segments)
         self.avg_length = total / self.n_docs if self.n_docs else 1.0
         self._norms: dict[int, np.ndarray] = {}
+        self._impacts = ImpactCache(self._postings, impact_cache_bytes, impact_min_postings)
         compile_kernels()
         self._terms: dict[str, list[tuple[int, int] | None]] = {}
+
+    @property
+    def impacts(self) -> ImpactCache:
+        """The impacts this version's queries remembered (``indexer/lexical_impacts.py``)."""
+        return self._impacts
 
     def _norm(self, position: int) -> np.ndarray:
         """k1 (1 - b + b dl / avgdl) of every paper of a segment: the same for every query of
@@ -321,13 +330,16 @@ class LexicalIndex:
             rows_allowed = allowed[i] if allowed is not None else None
             if rows_allowed is not None:
                 return self._scoped_top(i, lookups[i], terms, weights, rows_allowed, k)
-            spans, term_weights = self._spans(i, lookups[i], terms, weights)
+            tids, spans, term_weights = self._spans(i, lookups[i], terms, weights)
             if not len(spans):
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
             postings = self._postings[i]
             norm = self._norm(i)
-            found = (postings.rows, postings.tfs, spans, term_weights, norm)
-            return scored_top(*found, segment.deleted_rows, k)
+            impacts, states, remembered = self._impacts.plan(i, tids, spans)
+            found = (postings.rows, postings.tfs, spans, term_weights, norm, impacts, states)
+            best = scored_top(*found, segment.deleted_rows, k)
+            remembered()
+            return best
 
         if allowed is None:
             rows = sum(s.n_papers for s in self._segments)
@@ -341,15 +353,15 @@ class LexicalIndex:
         hits: Mapping[str, tuple[int, int]],
         terms: Iterable[str],
         weights: Mapping[str, float],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Where the postings of ``terms`` present in segment ``position`` lie, in the terms'
-        order, as (start, end) rows, and their weights (float32, as numpy multiplies a float32
-        array by a Python float)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The term ids of ``terms`` present in segment ``position``, in the terms' order, where
+        their postings lie as (start, end) rows, and their weights (float32, as numpy multiplies
+        a float32 array by a Python float)."""
         present = [t for t in terms if t in hits]
         indptr = self._postings[position].indptr
         tids = np.array([hits[t][0] for t in present], dtype=np.int64)
         spans = np.stack([indptr[tids], indptr[tids + 1]], axis=1).astype(np.int64)
-        return spans, np.array([weights[t] for t in present], dtype=np.float32)
+        return tids, spans, np.array([weights[t] for t in present], dtype=np.float32)
 
     def _segment_scores(
         self,
@@ -360,12 +372,14 @@ class LexicalIndex:
     ) -> np.ndarray | None:
         """Every paper row's score in segment ``position`` (None: no term of the query in it),
         summed over ``terms`` in their order."""
-        spans, term_weights = self._spans(position, hits, terms, weights)
+        _, spans, term_weights = self._spans(position, hits, terms, weights)
         if not len(spans):
             return None
         postings, norm = self._postings[position], self._norm(position)
         scores = np.zeros(len(postings.lengths), dtype=np.float32)
-        accumulate(scores, postings.rows, postings.tfs, spans, term_weights, norm)
+        computed = np.zeros(len(spans), dtype=np.int8)  # no impacts remembered: full scores
+        found = (postings.rows, postings.tfs, spans, term_weights, norm)
+        accumulate(scores, *found, np.zeros(0, np.float32), computed)
         return scores
 
     def _scoped_top(

@@ -36,16 +36,34 @@ def accumulate(
     spans: np.ndarray,
     weights: np.ndarray,
     norm: np.ndarray,
+    impacts: np.ndarray,
+    states: np.ndarray,
 ) -> None:
     """For each query term ``t`` in order, whose postings are ``rows`` and ``tfs`` at
     ``spans[t, 0]:spans[t, 1]`` (distinct rows): ``scores[rows] += weights[t] * (tfs /
-    (norm[rows] + tfs))``, in float32."""
+    (norm[rows] + tfs))``, in float32.
+
+    Each posting's ``tf / (norm + tf)`` (its impact) is computed (``states[t]`` 0), read from
+    ``impacts`` at the posting's position (1), or computed and written there for the next query
+    (2): the same float32 operations either way (``indexer/lexical_impacts.py``)."""
     for t in range(spans.shape[0]):
         weight = weights[t]
-        for i in range(spans[t, 0], spans[t, 1]):
-            row = rows[i]
-            tf = tfs[i]
-            scores[row] += weight * (tf / (norm[row] + tf))
+        state = states[t]
+        if state == 1:
+            for i in range(spans[t, 0], spans[t, 1]):
+                scores[rows[i]] += weight * impacts[i]
+        elif state == 2:
+            for i in range(spans[t, 0], spans[t, 1]):
+                row = rows[i]
+                tf = tfs[i]
+                impact = tf / (norm[row] + tf)
+                impacts[i] = impact
+                scores[row] += weight * impact
+        else:
+            for i in range(spans[t, 0], spans[t, 1]):
+                row = rows[i]
+                tf = tfs[i]
+                scores[row] += weight * (tf / (norm[row] + tf))
 
 
 @njit(nogil=True, cache=True)
@@ -55,17 +73,20 @@ def scored_top(
     spans: np.ndarray,
     weights: np.ndarray,
     norm: np.ndarray,
+    impacts: np.ndarray,
+    states: np.ndarray,
     deleted: np.ndarray,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rows ascending, their scores) of the ``k`` best positive scores of a segment, the lowest
-    rows first among equal scores: ``accumulate`` of its query terms' postings, 0 at the
-    ``deleted`` rows, in one compiled call: per term and step, a call from Python was a
-    release and a re-take of the GIL, which the other segments' threads were holding."""
+    rows first among equal scores: ``accumulate`` of its query terms' postings (their impacts
+    computed, read or stored as ``states`` says), 0 at the ``deleted`` rows, in one compiled
+    call: per term and step, a call from Python was a release and a re-take of the GIL, which
+    the other segments' threads were holding."""
     if k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     scores = np.zeros(norm.shape[0], np.float32)
-    accumulate(scores, rows, tfs, spans, weights, norm)
+    accumulate(scores, rows, tfs, spans, weights, norm, impacts, states)
     for i in range(deleted.shape[0]):
         scores[deleted[i]] = 0
     return _top_k(scores, k)
@@ -178,8 +199,9 @@ def compile_kernels() -> None:
     weights = np.ones(1, dtype=np.float32)
     norm = np.ones(4, dtype=np.float32)
     scores = np.zeros(4, dtype=np.float32)
-    accumulate(scores, rows, tfs, spans, weights, norm)
-    scored_top(rows, tfs, spans, weights, norm, np.zeros(1, dtype=np.int64), 1)
+    impacts, states = np.zeros(2, dtype=np.float32), np.zeros(1, dtype=np.int8)
+    accumulate(scores, rows, tfs, spans, weights, norm, impacts, states)
+    scored_top(rows, tfs, spans, weights, norm, impacts, states, np.zeros(1, dtype=np.int64), 1)
 
 
 def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

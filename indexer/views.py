@@ -339,8 +339,12 @@ class LexicalView:
     def __init__(self, version: IndexVersion) -> None:
         self._version = version
         segments = version.segments
+        params = version.params
         self._index = LexicalIndex(
-            segments, [s.postings for s in segments], version.params.parallel_min_rows
+            segments,
+            [s.postings for s in segments],
+            params.parallel_min_rows,
+            params.impact_cache_mb << 20,
         )
 
     def term_weights(self, text: str) -> dict[str, float]:

@@ -39,7 +39,11 @@ def _segment(directory: Path, papers: list[Paper], base: int, deleted: list[int]
     return Segment(directory, meta, deleted)
 
 
-@pytest.fixture(scope="module", params=[100_000, 0], ids=["one thread", "segments on threads"])
+@pytest.fixture(
+    scope="module",
+    params=[(100_000, 0), (0, 0), (0, 64 << 20)],
+    ids=["one thread", "segments on threads", "impacts remembered"],
+)
 def cisi(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[LexicalIndex, list[Segment]]]:
@@ -52,7 +56,9 @@ def cisi(
         _segment(root / "s1", papers[:half], 0, DELETED),
         _segment(root / "s2", papers[half:], half, []),
     ]
-    yield LexicalIndex(segments, [s.postings for s in segments], request.param), segments
+    parallel, remembered = request.param
+    postings = [s.postings for s in segments]
+    yield LexicalIndex(segments, postings, parallel, remembered, impact_min_postings=0), segments
     for segment in segments:
         segment.close()
 
