@@ -3,7 +3,8 @@ serve, resume after a kill, and an endless input; writes benchmarks/results/<nam
 
 Serving is measured on each index alone (the bundled corpus before and after the large one)
 and with both servers running side by side in alternating blocks (``_side_by_side.py``), whose
-ratio of p50s comes with a 95% interval.
+ratio of p50s comes with a 95% interval. Every timed text is new to the server process that
+answers it (``timed_texts``).
 
 The embeddings come from ``embed_server.py`` (OpenAI-compatible, hash-derived vectors, started
 here) so that the model's cost is excluded and our own stages are what is measured; then the
@@ -34,7 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_results
-from _server import ROOT, Server, distinct_queries, free_port, questions, run_load
+from _server import ROOT, Server, free_port, questions, run_load
 from _side_by_side import p50_ratio
 
 from indexer.ann import ANN_FILE, VECTORS_FILE
@@ -138,10 +139,23 @@ def waiting_share(summary: str) -> float:
 WARM_UP = 10  # untimed requests of each kind before a server's timed ones
 
 
-def queries_and_warm_up(n: int) -> tuple[list[str], list[str]]:
-    """``n`` distinct queries to time and ``WARM_UP`` others."""
-    texts = [q for _, q in zip(range(n + WARM_UP), distinct_queries(questions()), strict=False)]
-    return texts[:n], texts[n:]
+def timed_texts(searches: int) -> tuple[list[str], list[str], list[str]]:
+    """(texts to search, questions to ask, ``WARM_UP`` texts to warm up with), all distinct: the
+    bundled questions, the first ``searches`` searched and the rest asked, and CACM's shortest
+    judged queries to warm up with.
+
+    Each timed text reaches a server once, as a user's new question does. Numbered variants of
+    the bundled questions (the earlier design) repeat a question's BM25 terms: at 1,000,000
+    papers a repeat finds the same papers, whose records, vectors and terms the first search
+    read, and the two kinds of query gave ratios of 2.4x and 3.3x (docs/benchmarks.md, "Corpus
+    scale"). CACM's and CISI's queries are not timed: they are about the synthetic corpus's own
+    subjects, which the bundled questions are not, so they would time other work."""
+    with (SHARED / "cacm" / "queries.jsonl").open(encoding="utf-8") as handle:
+        judged = [" ".join(json.loads(line)["text"].split()) for line in handle if line.strip()]
+    asked = list(dict.fromkeys(questions()))
+    if not 0 < searches < len(asked):
+        raise SystemExit(f"--queries {searches}: from 1 to {len(asked) - 1} (bundled questions)")
+    return asked[:searches], asked[searches:], sorted(judged, key=len)[:WARM_UP]
 
 
 def warm_up(url: str, texts: list[str]) -> None:
@@ -161,10 +175,9 @@ def serve_measure(index_dir: Path, env: dict[str, str], n: int) -> dict[str, Any
         # in which every request shares the cores with it, the 1M index's more than the
         # bundled one's. Ready is measured above, without waiting.
         warm_s = server.wait_warm(timeout_s=600)
-        texts, warm = queries_and_warm_up(n)
+        texts, asks, warm = timed_texts(n)
         warm_up(server.url, warm)
         search = run_load(server.url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts, 1)
-        asks = [f"{q} ?" for q in texts[: n // 2]]
         ask = run_load(server.url, "/v1/ask", lambda q: {"question": q}, asks, 1)
         return {
             "ready_s": ready,
@@ -178,18 +191,17 @@ def serve_measure(index_dir: Path, env: dict[str, str], n: int) -> dict[str, Any
 
 def side_by_side(small: Path, large: Path, env: dict[str, str], n: int) -> dict[str, Any]:
     """The large index's p50s against the bundled corpus's with both servers running, in
-    alternating blocks of the same queries (``_side_by_side.py``): twice as many searches as
-    ``serve_measure`` sends, as many questions."""
+    alternating blocks of the same texts (``_side_by_side.py``): ``serve_measure``'s texts,
+    each new to these two server processes."""
     with Server(small, env=env) as base, Server(large, env=env) as other:
         base.wait_warm(timeout_s=600)
         other.wait_warm(timeout_s=600)
-        texts, warm = queries_and_warm_up(2 * n)
+        texts, asks, warm = timed_texts(n)
         for server in (base, other):
             warm_up(server.url, warm)
         search = p50_ratio(
             base.url, other.url, "/v1/search", lambda q: {"query": q, "top_k": 10}, texts
         )
-        asks = [f"{q} ?" for q in texts[:n]]
         ask = p50_ratio(base.url, other.url, "/v1/ask", lambda q: {"question": q}, asks)
     return {"search": search, "ask": ask}
 
@@ -291,7 +303,9 @@ def main() -> None:
     )
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--real-model-papers", type=int, default=300)
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--queries", type=int, default=120, help="bundled questions searched (the rest asked)"
+    )
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "abstractqa-corpus-scale"
     )
