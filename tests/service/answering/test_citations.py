@@ -48,6 +48,33 @@ def test_markers_after_the_full_stop_belong_to_the_sentence_before() -> None:
     ]
 
 
+def test_a_marker_after_a_full_stop_ends_the_sentence_where_punkt_does_not() -> None:
+    # Punkt keeps "..": two quoted sentences would make one claim that matches neither.
+    answer = "Costs matter less to decision makers.. [2] A correlation predicts terms. [1]"
+    assert segment(answer) == [
+        ("Costs matter less to decision makers.. [2]", [2]),
+        ("A correlation predicts terms. [1]", [1]),
+    ]
+    assert segment("See e.g. [3] the end. [1]") == [("See e.g. [3] the end. [1]", [3, 1])]
+
+
+def test_sentences_quoted_verbatim_need_no_embedding_however_punkt_splits_them() -> None:
+    papers = {"a": ["Costs matter less to decision makers..", "Budgets grew."],
+              "b": ["A correlation predicts index terms.", "Nine indexes were studied."]}  # fmt: skip
+    cited = [
+        Source(n, p, p, [SourceSentence(i, s, 0.5) for i, s in enumerate(papers[p])], 0.9)
+        for n, p in ((1, "a"), (2, "b"))
+    ]
+
+    def no_model(_: list[str]) -> np.ndarray:
+        raise AssertionError("a verbatim quote was embedded")
+
+    answer = f"{papers['a'][0]} [1] {papers['b'][0]} [2]"
+    verified = verify(answer, cited, lambda ids: {}, papers, no_model, 0.5)
+    assert [s.supported for s in verified.sentences] == [True, True]
+    assert [(c.n, c.sentence_indices) for c in verified.citations] == [(1, [0]), (2, [0])]
+
+
 def test_a_verbatim_sentence_is_supported_and_quoted(embedder: Embedder) -> None:
     verified = check(PAPERS["b"][1] + " [2]", embedder)
     assert verified.unsupported == 0
