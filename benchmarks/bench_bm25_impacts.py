@@ -5,10 +5,12 @@ writes benchmarks/results/<name>.json.
     .venv/bin/python benchmarks/bench_bm25_impacts.py \
         --index-dir /tmp/abstractqa-corpus-scale/n1000000/index --name bm25_impacts_1m
 
-Three passes over the questions, in alternating order so that the machine's drift falls on
-both: computed each time (the cache off), first use (the cache on and empty: every term's
-impacts computed and stored) and remembered (the same questions again: their terms read). The
-two kinds of index must return the same rows and scores bit for bit; the run fails otherwise.
+Per round, three passes over the questions, the first two in alternating order so that the
+machine's drift falls on both: computed (the cache off), first use (the cache on and empty at
+the pass's start: a question's terms that no earlier question of the pass had are computed and
+stored, the others read, as on a server that has just started) and remembered (the same
+questions again: every term read). The indexes must return the same rows and scores bit for
+bit; the run fails otherwise.
 """
 
 from __future__ import annotations

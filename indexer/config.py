@@ -58,9 +58,9 @@ class IndexSettings(SettingsGroup):
     bm25_impact_cache_mb: int = Field(
         256,
         ge=0,
-        description="BM25: memory for each posting's tf / (norm + tf) of the terms queries used, "
-        "read by later queries instead of computed (segments of 1,000,000 postings or more; "
-        "0: off).",
+        description="BM25: a buffer per index version for each posting's tf / (norm + tf) of "
+        "the terms queries used, read by later queries instead of computed (segments of "
+        "1,000,000 postings or more; forgotten at once when full; 0: off).",
     )
     # Fewer, larger segments search faster (each costs its own inverted-file scan, candidate
     # heap and re-ranking): at 1,000,000 papers, two segments of 500,000 instead of four of

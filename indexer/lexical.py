@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.fanout import map_segments
-from indexer.lexical_impacts import ImpactCache
+from indexer.lexical_impacts import ImpactCache, computed
 from indexer.lexical_top import accumulate, best_k, compile_kernels, find_rows, scored_top
 
 K1, B = 1.5, 0.75
@@ -323,6 +323,8 @@ class LexicalIndex:
         self, terms: Mapping[str, float], k: int, allowed: Sequence[np.ndarray | None] | None = None
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """As ``top``, for ``score_weighted``'s weighted stemmed terms."""
+        if k <= 0:
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in self._segments]
         lookups, weights = self._weights(terms)
 
         def one(i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -335,10 +337,12 @@ class LexicalIndex:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
             postings = self._postings[i]
             norm = self._norm(i)
-            impacts, states, remembered = self._impacts.plan(i, tids, spans)
-            found = (postings.rows, postings.tfs, spans, term_weights, norm, impacts, states)
-            best = scored_top(*found, segment.deleted_rows, k)
-            remembered()
+            plan = self._impacts.plan(i, tids, spans)
+            found = (postings.rows, postings.tfs, spans, term_weights, norm)
+            best = scored_top(
+                *found, plan.impacts, plan.starts, plan.states, segment.deleted_rows, k
+            )
+            plan.done()
             return best
 
         if allowed is None:
@@ -377,9 +381,9 @@ class LexicalIndex:
             return None
         postings, norm = self._postings[position], self._norm(position)
         scores = np.zeros(len(postings.lengths), dtype=np.float32)
-        computed = np.zeros(len(spans), dtype=np.int8)  # no impacts remembered: full scores
+        plan = computed(len(spans))  # full scores: no impacts remembered
         found = (postings.rows, postings.tfs, spans, term_weights, norm)
-        accumulate(scores, *found, np.zeros(0, np.float32), computed)
+        accumulate(scores, *found, plan.impacts, plan.starts, plan.states)
         return scores
 
     def _scoped_top(

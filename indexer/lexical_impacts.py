@@ -6,13 +6,14 @@ length of the whole version, so the impacts cannot be written with a segment (th
 mean differs) and are computed per version, the first time a query uses a term. A later query
 with that term reads them: one load per posting instead of a gather of ``norm`` and a division.
 At 1,000,000 papers every query term is common (~1.8 M postings a query) and the scoring loop
-took 1.05 ms a segment with the division, 0.57 ms reading remembered impacts (ad hoc, 60
-bundled questions); queries share their common terms.
+took 1.39 ms for both segments computing every impact, 0.91 ms reading remembered ones
+(``benchmarks/bench_bm25_impacts.py``); queries share their common terms.
 
-Bounded: at most ``cap_bytes`` of impacts (float32, as the scores) are remembered; past that,
-everything is forgotten at once and remembering starts again. A segment's impacts live in one
-zero-filled array as long as its postings, whose pages the system allocates only when written:
-the memory is what was remembered, not the postings' size. Small segments (under
+Bounded: the impacts live in one float32 buffer of ``cap_bytes``, filled from its start term by
+term (its pages are allocated as they are written). When a query's new terms do not fit in what
+is left, everything is forgotten at once: a new buffer, the old one freed when the queries
+reading it end (so for a moment there can be two). Terms of a query too large for a whole
+buffer are computed, not remembered, and forget nothing. Small segments (under
 ``min_postings``) compute as before: their scoring is quick, and a daily addition is one.
 """
 
@@ -20,25 +21,35 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexer.lexical_top import COMPUTE, READ, STORE
+
 if TYPE_CHECKING:
     from indexer.lexical import SegmentPostings
-
-COMPUTE, READ, STORE = 0, 1, 2  # a term's state for lexical_top.accumulate
-_NONE = np.zeros(0, dtype=np.float32)
 
 
 @dataclass
 class _Arena:
-    """What is remembered now: per segment, the impacts and which term ids hold theirs."""
+    """What is remembered now: where each (segment, term id)'s impacts start in ``buffer``."""
 
-    impacts: list[np.ndarray | None]
-    filled: list[np.ndarray | None]
-    used: int = 0
+    buffer: np.ndarray
+    starts: dict[tuple[int, int], int] = field(default_factory=dict)
+    used: int = 0  # float32 entries reserved from the buffer's start
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a segment's query terms are scored (``lexical_top.accumulate``): ``states`` per term,
+    and for those read or stored, where in ``impacts`` their postings' impacts start."""
+
+    impacts: np.ndarray
+    starts: np.ndarray
+    states: np.ndarray
+    done: Callable[[], None]
 
 
 class ImpactCache:
@@ -48,62 +59,61 @@ class ImpactCache:
         self, postings: Sequence[SegmentPostings], cap_bytes: int, min_postings: int = 1_000_000
     ) -> None:
         self._postings = list(postings)
-        self._cap = cap_bytes
+        self.cap_bytes = cap_bytes
+        self._entries = max(0, cap_bytes) // 4
         self._min_postings = min_postings
         self._lock = threading.Lock()
-        self._arena = self._fresh()
-
-    def _fresh(self) -> _Arena:
-        n = len(self._postings)
-        return _Arena([None] * n, [None] * n)
+        self._arena: _Arena | None = None
 
     @property
     def remembered_bytes(self) -> int:
-        return self._arena.used
+        """Bytes of the buffer that queries have reserved for impacts."""
+        return self._arena.used * 4 if self._arena else 0
 
-    def plan(
-        self, position: int, tids: np.ndarray, spans: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, Callable[[], None]]:
-        """(impacts array, per-term states, a call to make once the scoring returned) for a
-        query's terms ``tids`` of segment ``position`` at ``spans`` (their postings)."""
-        states = np.zeros(len(tids), dtype=np.int8)
+    def plan(self, position: int, tids: np.ndarray, spans: np.ndarray) -> Plan:
+        """The plan for a query's terms ``tids`` of segment ``position``, whose postings lie at
+        ``spans``; its ``done`` is called once the scoring returned (never if it did not run)."""
+        n = len(tids)
         postings = self._postings[position]
-        if self._cap <= 0 or len(postings.rows) < self._min_postings or not len(tids):
-            return _NONE, states, _nothing
-        sizes = (spans[:, 1] - spans[:, 0]) * 4
+        if not self._entries or len(postings.rows) < self._min_postings or not n:
+            return computed(n)
+        starts = np.zeros(n, dtype=np.int64)
+        states = np.full(n, COMPUTE, dtype=np.int8)
+        sizes = (spans[:, 1] - spans[:, 0]).tolist()
+        keys = [(position, tid) for tid in tids.tolist()]
         with self._lock:
             arena = self._arena
-            new = ~self._known(arena, position, tids) & (sizes <= self._cap)
-            if int(sizes[new].sum()) > self._cap - arena.used:
-                # Forgotten at once; the old arena lives on while queries still read it.
-                arena = self._arena = self._fresh()
-                new = sizes <= self._cap
-            known = self._known(arena, position, tids)
-            # Of the new terms, those that fit (all of them but for a query of huge postings);
-            # a term over the cap alone is computed each time.
-            stored = new & (np.cumsum(np.where(new, sizes, 0)) <= self._cap - arena.used)
-            wanted = int(sizes[stored].sum())
-            impacts, marks = arena.impacts[position], arena.filled[position]
-            if impacts is None or marks is None:
-                # calloc: pages come into memory as impacts are written, not before.
-                impacts = arena.impacts[position] = np.zeros(len(postings.rows), np.float32)
-                marks = arena.filled[position] = np.zeros(len(postings.indptr) - 1, dtype=bool)
-            arena.used += wanted  # reserved now: two queries at once stay under the cap too
-        states[known] = READ
-        states[stored] = STORE
-        stored_tids = tids[stored]
+            if arena is None:
+                arena = self._arena = _Arena(np.empty(self._entries, np.float32))
+            new = [t for t in range(n) if keys[t] not in arena.starts]
+            wanted = sum(sizes[t] for t in new)
+            if arena.used + wanted > self._entries and wanted <= self._entries:
+                # Forgotten at once; the old buffer lives on while queries still read it.
+                arena = self._arena = _Arena(np.empty(self._entries, np.float32))
+                new = list(range(n))
+            stored = []
+            for t in range(n):
+                if keys[t] in arena.starts:
+                    starts[t], states[t] = arena.starts[keys[t]], READ
+                elif arena.used + sizes[t] <= self._entries:
+                    starts[t], states[t] = arena.used, STORE
+                    arena.used += sizes[t]  # reserved now: two queries at once stay in the cap
+                    stored.append(t)
 
         def done() -> None:
             # Only after the loop wrote them: a query that reads a term's impacts must find
-            # them all. Another query storing the same term writes the same bits.
-            marks[stored_tids] = True
+            # them all. Another query storing the same term meanwhile wrote its own copy.
+            with self._lock:
+                for t in stored:
+                    arena.starts[keys[t]] = int(starts[t])
 
-        return impacts, states, done
+        return Plan(arena.buffer, starts, states, done)
 
-    @staticmethod
-    def _known(arena: _Arena, position: int, tids: np.ndarray) -> np.ndarray:
-        filled = arena.filled[position]
-        return filled[tids] if filled is not None else np.zeros(len(tids), dtype=bool)
+
+def computed(n: int) -> Plan:
+    """A plan for ``n`` terms whose impacts are all computed, none remembered."""
+    none = np.zeros(0, dtype=np.float32)
+    return Plan(none, np.zeros(n, np.int64), np.full(n, COMPUTE, np.int8), _nothing)
 
 
 def _nothing() -> None:

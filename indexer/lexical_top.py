@@ -28,6 +28,11 @@ from numba import njit
 _BLOCK = 128
 
 
+# A term's impacts in ``accumulate``: computed, read from ``impacts``, or computed and stored
+# there (``indexer/lexical_impacts.py``).
+COMPUTE, READ, STORE = 0, 1, 2
+
+
 @njit(nogil=True, cache=True)
 def accumulate(
     scores: np.ndarray,
@@ -37,30 +42,32 @@ def accumulate(
     weights: np.ndarray,
     norm: np.ndarray,
     impacts: np.ndarray,
+    starts: np.ndarray,
     states: np.ndarray,
 ) -> None:
     """For each query term ``t`` in order, whose postings are ``rows`` and ``tfs`` at
     ``spans[t, 0]:spans[t, 1]`` (distinct rows): ``scores[rows] += weights[t] * (tfs /
     (norm[rows] + tfs))``, in float32.
 
-    Each posting's ``tf / (norm + tf)`` (its impact) is computed (``states[t]`` 0), read from
-    ``impacts`` at the posting's position (1), or computed and written there for the next query
-    (2): the same float32 operations either way (``indexer/lexical_impacts.py``)."""
+    Each posting's ``tf / (norm + tf)`` (its impact) is computed (``states[t]`` COMPUTE), read
+    from ``impacts`` from ``starts[t]`` on, one per posting (READ), or computed and written
+    there for the next query (STORE): the same float32 operations either way."""
     for t in range(spans.shape[0]):
         weight = weights[t]
-        state = states[t]
-        if state == 1:
-            for i in range(spans[t, 0], spans[t, 1]):
-                scores[rows[i]] += weight * impacts[i]
-        elif state == 2:
-            for i in range(spans[t, 0], spans[t, 1]):
+        first = spans[t, 0]
+        at = starts[t] - first
+        if states[t] == READ:
+            for i in range(first, spans[t, 1]):
+                scores[rows[i]] += weight * impacts[at + i]
+        elif states[t] == STORE:
+            for i in range(first, spans[t, 1]):
                 row = rows[i]
                 tf = tfs[i]
                 impact = tf / (norm[row] + tf)
-                impacts[i] = impact
+                impacts[at + i] = impact
                 scores[row] += weight * impact
         else:
-            for i in range(spans[t, 0], spans[t, 1]):
+            for i in range(first, spans[t, 1]):
                 row = rows[i]
                 tf = tfs[i]
                 scores[row] += weight * (tf / (norm[row] + tf))
@@ -74,6 +81,7 @@ def scored_top(
     weights: np.ndarray,
     norm: np.ndarray,
     impacts: np.ndarray,
+    starts: np.ndarray,
     states: np.ndarray,
     deleted: np.ndarray,
     k: int,
@@ -82,11 +90,10 @@ def scored_top(
     rows first among equal scores: ``accumulate`` of its query terms' postings (their impacts
     computed, read or stored as ``states`` says), 0 at the ``deleted`` rows, in one compiled
     call: per term and step, a call from Python was a release and a re-take of the GIL, which
-    the other segments' threads were holding."""
-    if k <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    the other segments' threads were holding. ``k`` must be positive (with none wanted, no
+    impact would be stored that the caller's plan says is)."""
     scores = np.zeros(norm.shape[0], np.float32)
-    accumulate(scores, rows, tfs, spans, weights, norm, impacts, states)
+    accumulate(scores, rows, tfs, spans, weights, norm, impacts, starts, states)
     for i in range(deleted.shape[0]):
         scores[deleted[i]] = 0
     return _top_k(scores, k)
@@ -200,8 +207,10 @@ def compile_kernels() -> None:
     norm = np.ones(4, dtype=np.float32)
     scores = np.zeros(4, dtype=np.float32)
     impacts, states = np.zeros(2, dtype=np.float32), np.zeros(1, dtype=np.int8)
-    accumulate(scores, rows, tfs, spans, weights, norm, impacts, states)
-    scored_top(rows, tfs, spans, weights, norm, impacts, states, np.zeros(1, dtype=np.int64), 1)
+    starts = np.zeros(1, dtype=np.int64)
+    accumulate(scores, rows, tfs, spans, weights, norm, impacts, starts, states)
+    found = (rows, tfs, spans, weights, norm, impacts, starts, states)
+    scored_top(*found, np.zeros(1, dtype=np.int64), 1)
 
 
 def best_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

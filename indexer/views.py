@@ -15,6 +15,7 @@ import numpy as np
 from indexer.ann import AnnParams
 from indexer.fanout import map_segments
 from indexer.lexical import LexicalIndex, tokenize
+from indexer.lexical_impacts import ImpactCache
 from indexer.models import Chunk, Paper
 from indexer.title_vectors import cosines
 
@@ -346,6 +347,11 @@ class LexicalView:
             params.parallel_min_rows,
             params.impact_cache_mb << 20,
         )
+
+    @property
+    def impacts(self) -> ImpactCache:
+        """The BM25 impacts this version's queries remembered (``indexer/lexical_impacts.py``)."""
+        return self._index.impacts
 
     def term_weights(self, text: str) -> dict[str, float]:
         return self._index.term_weights(text)

@@ -19,13 +19,15 @@ from indexer import clean, split_sentences
 from service.answering.references import REFERENCE, drop_references
 from service.backends.base import Source
 
-_MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+")
+_NUMBERS = r"\d{1,3}(?:\s*[,;]\s*\d{1,3})*"
+_ONE_MARKER = rf"\[\s*{_NUMBERS}\s*\]"
+_MARKER = re.compile(rf"\[\s*({_NUMBERS})\s*\]")
+_LEADING_MARKERS = re.compile(rf"^(?:\s*{_ONE_MARKER})+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
-# Markers after a sentence's final punctuation, and a sentence opening after them: a boundary
-# Punkt can miss (after "..", a sentence of the synthetic 1M corpus's: the claim then holds two
-# verbatim sentences, matches none, and its paper's sentences are embedded to check it).
-_MARKED_END = re.compile(r"(?<=[.!?])(\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+\s+(?=[A-Z])")
+# Markers after a sentence's final punctuation, and a capital after them: where an answer that
+# quotes sentences ends one. Punkt can keep going (after "..", which sentences of the synthetic
+# 1M corpus end with); ``_verbatim_pieces`` splits there when each piece is then a quote.
+_MARKED_END = re.compile(rf"(?<=[.!?])(\s*{_ONE_MARKER})+\s+(?=[A-Z])")
 GAP = " … "  # between quoted sentences that are not adjacent in the abstract
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -95,33 +97,39 @@ def segment(text: str) -> list[tuple[str, list[int]]]:
     """Answer sentences with the source numbers each cites; markers that open a sentence
     (``... end. [2] Next``) belong to the sentence before."""
     pieces: list[list[str]] = []
-    for sentence in _marked_ends(split_sentences(text)):
+    for sentence in split_sentences(text):
         lead = _LEADING_MARKERS.match(sentence)
         if lead and pieces:
             pieces[-1].append(lead.group(0).strip())
             sentence = sentence[lead.end() :].strip()
         if sentence:
             pieces.append([sentence])
+    return [_with_cited(" ".join(parts)) for parts in pieces]
+
+
+def _with_cited(shown: str) -> tuple[str, list[int]]:
+    """(an answer sentence, the source numbers its markers name, in order)."""
+    cited = dict.fromkeys(n for m in _MARKER.finditer(shown) for n in _numbers(m.group(1)))
+    return shown, list(cited)
+
+
+def _verbatim_pieces(
+    segments: list[tuple[str, list[int]]], quoted: Callable[[str, list[int]], bool]
+) -> list[tuple[str, list[int]]]:
+    """``segments``, each that quotes none of its cited papers split after the marked sentence
+    ends inside it (``_MARKED_END``) when every piece then quotes one of its own: an answer
+    that quotes two sentences, each with its marker, is two claims, however Punkt split it.
+    Anything else (an abbreviation before a marker: "e.g. [2] DPR") is left as it was."""
     out = []
-    for parts in pieces:
-        shown = " ".join(parts)
-        cited = list(
-            dict.fromkeys(n for m in _MARKER.finditer(shown) for n in _numbers(m.group(1)))
-        )
-        out.append((shown, cited))
+    for shown, cited in segments:
+        ends = [m.end() for m in _MARKED_END.finditer(shown)]
+        bounds = zip([0, *ends], [*ends, len(shown)], strict=True)
+        pieces = [_with_cited(shown[a:b].strip()) for a, b in bounds]
+        if ends and not quoted(shown, cited) and all(quoted(*piece) for piece in pieces):
+            out.extend(pieces)
+        else:
+            out.append((shown, cited))
     return out
-
-
-def _marked_ends(sentences: list[str]) -> list[str]:
-    """``sentences`` split again after each ``_MARKED_END`` inside one."""
-    out = []
-    for sentence in sentences:
-        start = 0
-        for end in _MARKED_END.finditer(sentence):
-            out.append(sentence[start : end.end()].strip())
-            start = end.end()
-        out.append(sentence[start:].strip())
-    return [s for s in out if s]
 
 
 def claim_of(sentence: str) -> str:
@@ -141,17 +149,20 @@ def verify(
     an index too large for the sentence cache they are embedded on demand)."""
     by_n = {s.n: s for s in sources}
     text, removed = remove_unknown_markers(answer, set(by_n))
-    segments = segment(text)
-    claims = [claim_of(shown) for shown, _ in segments]
     # Sentences as answers copy them: without the abstract's own reference numbers.
     copied = {
         s.paper_id: [drop_references(x) for x in paper_sentences[s.paper_id]] for s in sources
     }
+
+    def quoted(shown: str, cited: list[int]) -> bool:
+        claim = claim_of(shown)
+        return any(claim in copied[by_n[n].paper_id] for n in cited)
+
+    segments = _verbatim_pieces(segment(text), quoted)
+    claims = [claim_of(shown) for shown, _ in segments]
     # A claim that is a verbatim sentence of a cited abstract needs no embedding.
     to_embed = [
-        i
-        for i, (_, cited) in enumerate(segments)
-        if cited and not any(claims[i] in copied[by_n[n].paper_id] for n in cited)
+        i for i, (shown, cited) in enumerate(segments) if cited and not quoted(shown, cited)
     ]
     vectors = embed([claims[i] for i in to_embed]) if to_embed else None
     claim_vectors = dict(zip(to_embed, vectors, strict=True)) if vectors is not None else {}

@@ -14,7 +14,7 @@ import pytest
 
 from indexer.ann import AnnParams
 from indexer.chunking import ChunkSpec
-from indexer.lexical import LexicalIndex, SegmentPostings
+from indexer.lexical import LexicalIndex, SegmentPostings, tokenize
 from indexer.lexical_impacts import COMPUTE, READ, STORE, ImpactCache
 from indexer.models import Paper
 from indexer.segment import Segment, SegmentWriter
@@ -39,32 +39,36 @@ def test_a_term_is_stored_by_its_first_query_and_read_by_the_next_once_the_first
     postings = _postings([10, 20, 30])
     cache = ImpactCache([postings], cap_bytes=1 << 20, min_postings=0)
     tids = np.array([0, 2], np.int64)
-    impacts, states, done = cache.plan(0, tids, _spans(postings, [0, 2]))
-    assert states.tolist() == [STORE, STORE] and len(impacts) == 60
-    # Not yet done: a query at the same time stores it too (the same bits), never reads it.
-    _, early, _ = cache.plan(0, tids, _spans(postings, [0, 2]))
-    assert early.tolist() == [STORE, STORE]
-    done()
-    _, later, _ = cache.plan(0, np.array([2, 1], np.int64), _spans(postings, [2, 1]))
-    assert later.tolist() == [READ, STORE]
+    first = cache.plan(0, tids, _spans(postings, [0, 2]))
+    assert first.states.tolist() == [STORE, STORE] and first.starts.tolist() == [0, 10]
+    # Not yet done: a query at the same time stores its own copy, never reads this one.
+    early = cache.plan(0, tids, _spans(postings, [0, 2]))
+    assert early.states.tolist() == [STORE, STORE] and early.starts.tolist() == [40, 50]
+    first.done()
+    later = cache.plan(0, np.array([2, 1], np.int64), _spans(postings, [2, 1]))
+    assert later.states.tolist() == [READ, STORE] and later.starts.tolist() == [10, 80]
+    assert later.impacts is first.impacts and cache.remembered_bytes == 100 * 4
 
 
-def test_the_cap_forgets_everything_at_once_and_is_never_exceeded() -> None:
+def test_a_full_buffer_forgets_everything_at_once_and_the_cap_is_never_exceeded() -> None:
     postings = _postings([100, 100, 100, 1000])  # 400 bytes of impacts a small term
     cache = ImpactCache([postings], cap_bytes=900, min_postings=0)
     for tid in (0, 1):
-        _, states, done = cache.plan(0, np.array([tid]), _spans(postings, [tid]))
-        assert states.tolist() == [STORE]
-        done()
+        plan = cache.plan(0, np.array([tid]), _spans(postings, [tid]))
+        assert plan.states.tolist() == [STORE]
+        plan.done()
     assert cache.remembered_bytes == 800
-    _, states, done = cache.plan(0, np.array([2]), _spans(postings, [2]))  # 1,200 > 900
-    done()
-    assert states.tolist() == [STORE] and cache.remembered_bytes == 400
-    _, states, _ = cache.plan(0, np.array([0, 2]), _spans(postings, [0, 2]))
-    assert states.tolist() == [STORE, READ]  # term 0 was forgotten, term 2 is kept
-    # A term over the cap alone is computed, not remembered; nothing else is forgotten.
-    _, states, _ = cache.plan(0, np.array([3, 2]), _spans(postings, [3, 2]))
-    assert states.tolist() == [COMPUTE, READ] and cache.remembered_bytes <= 900
+    plan = cache.plan(0, np.array([2]), _spans(postings, [2]))  # 1,200 > 900: a new buffer
+    plan.done()
+    assert plan.states.tolist() == [STORE] and plan.starts.tolist() == [0]
+    assert cache.remembered_bytes == 400
+    plan = cache.plan(0, np.array([0, 2]), _spans(postings, [0, 2]))
+    assert plan.states.tolist() == [STORE, READ]  # term 0 was forgotten, term 2 is kept
+    plan.done()
+    # A query too large for any buffer stores what fits, computes the rest, forgets nothing.
+    plan = cache.plan(0, np.array([3, 2, 1]), _spans(postings, [3, 2, 1]))
+    assert plan.states.tolist() == [COMPUTE, READ, COMPUTE]
+    assert cache.remembered_bytes == 800 and len(plan.impacts) == 900 // 4
 
 
 def test_small_segments_and_a_zero_cap_compute_every_impact() -> None:
@@ -74,8 +78,8 @@ def test_small_segments_and_a_zero_cap_compute_every_impact() -> None:
         ImpactCache([postings], cap_bytes=1 << 20, min_postings=31),
         ImpactCache([postings], cap_bytes=0, min_postings=0),
     ):
-        impacts, states, _ = cache.plan(0, tids, _spans(postings, [0, 1]))
-        assert states.tolist() == [COMPUTE, COMPUTE] and len(impacts) == 0
+        plan = cache.plan(0, tids, _spans(postings, [0, 1]))
+        assert plan.states.tolist() == [COMPUTE, COMPUTE] and len(plan.impacts) == 0
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +130,21 @@ def test_searches_reading_remembered_impacts_equal_those_computing_them(
     for _ in range(2):  # stored by the first pass, read by the second
         for query, want in zip(queries, expected, strict=True):
             _same(remembering.top(query, 100), want)
-    assert remembering.impacts.remembered_bytes > 0
+    # What the passes stored is read now: a query of their terms stores nothing new.
+    lookups, weights = remembering._weights({t: 1.0 for t in tokenize([queries[0]])[0]})
+    for position in range(len(cisi_segments)):
+        tids, spans, _ = remembering._spans(position, lookups[position], weights, weights)
+        plan = remembering.impacts.plan(position, tids, spans)
+        assert set(plan.states.tolist()) == {READ}
+
+
+def test_a_search_for_no_results_remembers_nothing_it_did_not_compute(
+    cisi_segments: list[Segment],
+) -> None:
+    computed, remembering = _index(cisi_segments, 0), _index(cisi_segments, 64 << 20)
+    query = _queries()[0]
+    assert all(not len(rows) for rows, _ in remembering.top(query, 0))
+    _same(remembering.top(query, 10), computed.top(query, 10))
 
 
 def test_threads_sharing_a_small_cap_get_the_same_results_as_computing(

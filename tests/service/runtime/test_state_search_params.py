@@ -27,12 +27,14 @@ def test_the_served_index_searches_with_the_configured_nprobe_parallel_threshold
     try:
         params = state.loaded.index.params
         assert _search_params(params) == configured
+        assert state.loaded.index.bm25.impacts.cap_bytes == 3 << 20
         hits = state.loaded.retriever.search("memory at test time", 3)
         assert hits and hits[0].paper.paper_id.startswith("titans")
 
         index_papers(index_copy, embedder, KELP)
         assert state.reload().changed
         assert _search_params(state.loaded.index.params) == configured
+        assert state.loaded.index.bm25.impacts.cap_bytes == 3 << 20
     finally:
         state.close()
 
