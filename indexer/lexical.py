@@ -1,10 +1,11 @@
 """BM25 over segments, scored with statistics of the whole index (as Lucene does).
 
-Each segment stores a term -> papers postings matrix (CSC arrays memory-mapped from ``.npy``
-files) and its vocabulary in the segment's SQLite file, so opening costs nothing per paper. A
-query is scored in every segment with the document frequencies, paper count and mean length
-summed over all segments; tombstoned papers still count in those statistics until a merge drops
-them (Lucene's choice too: exact until the next merge, never stale by more than the deletions).
+Each segment stores a term -> papers postings matrix (``indexer/postings.py``: CSC arrays
+memory-mapped from ``.npy`` files) and its vocabulary in the segment's SQLite file, so opening
+costs nothing per paper. A query is scored in every segment with the document frequencies,
+paper count and mean length summed over all segments; tombstoned papers still count in those
+statistics until a merge drops them (Lucene's choice too: exact until the next merge, never
+stale by more than the deletions).
 
 Tokens: bm25s's tokenizer with English stop words and Snowball stems; scores: the Lucene BM25
 variant bm25s uses by default (k1 1.5, b 0.75), so a one-segment index ranks as bm25s did.
@@ -15,14 +16,10 @@ better than the best chunk of each paper (docs/benchmarks.md).
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
-from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,10 +27,9 @@ import numpy as np
 from indexer.fanout import map_segments
 from indexer.lexical_impacts import ImpactCache, computed
 from indexer.lexical_top import accumulate, best_k, compile_kernels, find_rows, scored_top
+from indexer.postings import SegmentPostings
 
 K1, B = 1.5, 0.75
-INDPTR, ROWS, TFS, LENGTHS = "bm25_indptr.npy", "bm25_rows.npy", "bm25_tf.npy", "doc_len.npy"
-POSTING_FILES = (INDPTR, ROWS, TFS, LENGTHS)
 
 
 _local = threading.local()
@@ -106,73 +102,6 @@ def paper_text(title: str, abstract: str) -> str:
     return f"{title}. {abstract}" if abstract else title
 
 
-@dataclass(frozen=True)
-class TermCounts:
-    """One paper's BM25 terms, counted: the distinct terms in order of first use, joined by
-    spaces (one string pickles ~8x faster than a list, and a worker process sends these),
-    their counts and the paper's length in tokens."""
-
-    terms_text: str
-    counts: array  # float32, as the postings store them
-    length: int
-
-    @classmethod
-    def of(cls, tokens: list[str]) -> TermCounts:
-        counted = Counter(tokens)
-        # bm25s's tokens are runs of word characters, so they never hold a space.
-        return cls(" ".join(counted), array("f", counted.values()), len(tokens))
-
-    @property
-    def terms(self) -> list[str]:
-        # split(" ") keeps the terms in step with ``counts`` (split() would drop an empty one)
-        return self.terms_text.split(" ") if len(self.counts) else []
-
-
-class PostingsWriter:
-    """Collects the term counts of a segment's papers, in row order."""
-
-    def __init__(self) -> None:
-        self._vocab: dict[str, int] = {}
-        self._tids = array("i")
-        self._rows = array("i")
-        self._tfs = array("f")
-        self._lengths = array("i")
-
-    def add(self, papers: Sequence[TermCounts]) -> None:
-        vocab = self._vocab
-        for paper in papers:
-            row = len(self._lengths)
-            self._lengths.append(paper.length)
-            # One extend per paper and array, not three appends per term.
-            self._tids.extend([vocab.setdefault(term, len(vocab)) for term in paper.terms])
-            self._rows.extend(array("i", [row]) * len(paper.counts))
-            self._tfs.extend(paper.counts)
-
-    def write(self, directory: Path, db: sqlite3.Connection) -> list[Path]:
-        tids = np.frombuffer(self._tids, dtype=np.int32)
-        order = np.argsort(tids, kind="stable")  # rows stay ascending within each term
-        counts = np.bincount(tids, minlength=len(self._vocab))
-        indptr = np.zeros(len(self._vocab) + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        arrays: dict[str, np.ndarray] = {
-            INDPTR: indptr,
-            ROWS: np.frombuffer(self._rows, dtype=np.int32)[order],
-            TFS: np.frombuffer(self._tfs, dtype=np.float32)[order],
-            LENGTHS: np.frombuffer(self._lengths, dtype=np.int32),
-        }
-        for name, values in arrays.items():
-            np.save(directory / name, values)
-        db.executemany(
-            "INSERT INTO terms(term, tid, df) VALUES (?, ?, ?)",
-            ((term, tid, int(counts[tid])) for term, tid in self._vocab.items()),
-        )
-        return [directory / name for name in arrays]
-
-    @property
-    def total_length(self) -> int:
-        return int(np.frombuffer(self._lengths, dtype=np.int32).sum(dtype=np.int64))
-
-
 class SegmentLike(Protocol):
     n_papers: int
     total_length: int
@@ -181,27 +110,6 @@ class SegmentLike(Protocol):
     def in_query(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]: ...
 
     def live_mask(self) -> np.ndarray | None: ...
-
-
-@dataclass
-class SegmentPostings:
-    """One segment's postings, memory-mapped."""
-
-    indptr: np.ndarray
-    rows: np.ndarray
-    tfs: np.ndarray
-    lengths: np.ndarray
-
-    @classmethod
-    def open(cls, directory: Path) -> SegmentPostings:
-        # Plain arrays over the mapped memory: slicing a memmap costs ~0.1 ms a time in its
-        # subclass hooks, and a query slices every term's postings in every segment.
-        loaded = [np.asarray(np.load(directory / name, mmap_mode="r")) for name in POSTING_FILES]
-        return cls(*loaded)
-
-    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
-        start, end = int(self.indptr[tid]), int(self.indptr[tid + 1])
-        return self.rows[start:end], self.tfs[start:end]
 
 
 class LexicalIndex:

@@ -29,7 +29,7 @@ import numpy as np
 from indexer.lexical_top import COMPUTE, READ, STORE
 
 if TYPE_CHECKING:
-    from indexer.lexical import SegmentPostings
+    from indexer.postings import SegmentPostings
 
 
 @dataclass

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from indexer.config import AUTO_WORKERS_MAX
 from indexer.errors import IndexerError
-from indexer.lexical import TermCounts, paper_text, tokenize
+from indexer.lexical import paper_text, tokenize
 from indexer.models import Paper, PaperRecord
+from indexer.postings import TermCounts
 from indexer.segment import record_json
 from indexer.text import clean, count_tokens_many, split_cleaned
 

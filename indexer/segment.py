@@ -41,9 +41,10 @@ from indexer.ann import (
 from indexer.chunking import ChunkSpec
 from indexer.errors import IndexCorruptError
 from indexer.identity import normalise_title
-from indexer.lexical import PostingsWriter, SegmentPostings, TermCounts, paper_text, tokenize
+from indexer.lexical import paper_text, tokenize
 from indexer.models import Chunk, Paper
 from indexer.npy_files import npy_header
+from indexer.postings import PostingsWriter, SegmentPostings, TermCounts
 from indexer.row_ids import RowIds, write_paper_ids
 from indexer.title_vectors import TitleVectorsWriter, open_title_vectors
 

@@ -12,8 +12,8 @@ import numpy as np
 from indexer.ann import AnnParams
 from indexer.chunking import ChunkSpec
 from indexer.config import IndexerSettings
-from indexer.lexical import TermCounts
 from indexer.models import Paper
+from indexer.postings import TermCounts
 from indexer.progress import Progress
 from indexer.segment import SegmentWriter
 from indexer.storage import IndexDir

@@ -14,9 +14,10 @@ import pytest
 
 from indexer.ann import AnnParams
 from indexer.chunking import ChunkSpec
-from indexer.lexical import LexicalIndex, SegmentPostings, tokenize
+from indexer.lexical import LexicalIndex, tokenize
 from indexer.lexical_impacts import COMPUTE, READ, STORE, ImpactCache
 from indexer.models import Paper
+from indexer.postings import SegmentPostings
 from indexer.segment import Segment, SegmentWriter
 
 ROOT = Path(__file__).resolve().parents[2]
