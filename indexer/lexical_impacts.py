@@ -85,12 +85,10 @@ class ImpactCache:
             arena = self._arena
             if arena is None:
                 arena = self._arena = _Arena(np.empty(self._entries, np.float32))
-            new = [t for t in range(n) if keys[t] not in arena.starts]
-            wanted = sum(sizes[t] for t in new)
+            wanted = sum(sizes[t] for t in range(n) if keys[t] not in arena.starts)
             if arena.used + wanted > self._entries and wanted <= self._entries:
                 # Forgotten at once; the old buffer lives on while queries still read it.
                 arena = self._arena = _Arena(np.empty(self._entries, np.float32))
-                new = list(range(n))
             stored = []
             for t in range(n):
                 if keys[t] in arena.starts:
