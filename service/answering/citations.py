@@ -154,15 +154,14 @@ def verify(
         s.paper_id: [drop_references(x) for x in paper_sentences[s.paper_id]] for s in sources
     }
 
-    def quoted(shown: str, cited: list[int]) -> bool:
-        claim = claim_of(shown)
+    def quotes(claim: str, cited: list[int]) -> bool:
         return any(claim in copied[by_n[n].paper_id] for n in cited)
 
-    segments = _verbatim_pieces(segment(text), quoted)
+    segments = _verbatim_pieces(segment(text), lambda s, c: quotes(claim_of(s), c))
     claims = [claim_of(shown) for shown, _ in segments]
     # A claim that is a verbatim sentence of a cited abstract needs no embedding.
     to_embed = [
-        i for i, (shown, cited) in enumerate(segments) if cited and not quoted(shown, cited)
+        i for i, (_, cited) in enumerate(segments) if cited and not quotes(claims[i], cited)
     ]
     vectors = embed([claims[i] for i in to_embed]) if to_embed else None
     claim_vectors = dict(zip(to_embed, vectors, strict=True)) if vectors is not None else {}
