@@ -18,7 +18,11 @@ def tokenizer_processes() -> list[int]:
     """This process's children started by multiprocessing's spawn (tokenizer workers)."""
     found = []
     for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        for child in children:
             try:
                 command = Path(f"/proc/{child}/cmdline").read_bytes()
             except FileNotFoundError:  # it ended meanwhile
