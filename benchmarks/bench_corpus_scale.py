@@ -4,7 +4,8 @@ serve, resume after a kill, and an endless input; writes benchmarks/results/<nam
 Serving is measured on each index alone (the bundled corpus before and after the large one)
 and with both servers running side by side in alternating blocks (``_side_by_side.py``), whose
 ratio of p50s comes with a 95% interval. Every timed text is new to the server process that
-answers it (``timed_texts``).
+answers it, and every server is first warmed up with CACM's and CISI's queries
+(``timed_texts``).
 
 The embeddings come from ``embed_server.py`` (OpenAI-compatible, hash-derived vectors, started
 here) so that the model's cost is excluded and our own stages are what is measured; then the
@@ -136,27 +137,35 @@ def waiting_share(summary: str) -> float:
     return float(found.group(1)) / 100 if found else 0.0
 
 
-WARM_UP = 10  # untimed requests of each kind before a server's timed ones
+WARM_UP = ("cacm", "cisi")  # whose judged queries every server is warmed up with, untimed
 
 
 def timed_texts(searches: int) -> tuple[list[str], list[str], list[str]]:
-    """(texts to search, questions to ask, ``WARM_UP`` texts to warm up with), all distinct: the
-    bundled questions, the first ``searches`` searched and up to half as many of the rest asked,
-    and CACM's shortest judged queries to warm up with.
+    """(texts to search, questions to ask, texts to warm up with), all distinct: the bundled
+    questions, the first ``searches`` searched and up to half as many of the rest asked, and
+    the judged queries of ``WARM_UP``'s collections (164) to warm up with.
 
     Each timed text reaches a server once, as a user's new question does. Numbered variants of
     the bundled questions (the earlier design) repeat a question's BM25 terms: at 1,000,000
     papers a repeat finds the same papers, whose records, vectors and terms the first search
     read, and the two kinds of query gave ratios of 2.4x and 3.3x (docs/benchmarks.md, "Corpus
     scale"). CACM's and CISI's queries are not timed: they are about the synthetic corpus's own
-    subjects, which the bundled questions are not, so they would time other work."""
-    with (SHARED / "cacm" / "queries.jsonl").open(encoding="utf-8") as handle:
-        judged = [" ".join(json.loads(line)["text"].split()) for line in handle if line.strip()]
+    subjects, which the bundled questions are not, so they would time other work. They warm
+    the servers up, all of them: a server measured right after a build, with ten of them
+    before its timed texts (3e2fdf0), still met most of its memory-mapped pages for the first
+    time during those (this machine pages out what a build wrote and no process maps; "Why
+    the page cache empties on this machine"), so its p50 was its first minute's, not that of a
+    server in service."""
+    judged: list[str] = []
+    for name in WARM_UP:
+        with (SHARED / name / "queries.jsonl").open(encoding="utf-8") as handle:
+            lines = [line for line in handle if line.strip()]
+        judged += [" ".join(json.loads(line)["text"].split()) for line in lines]
     asked = list(dict.fromkeys(questions()))
     if not 0 < searches < len(asked):
         raise SystemExit(f"--queries {searches}: from 1 to {len(asked) - 1} (bundled questions)")
     asks = asked[searches:][: max(1, searches // 2)]  # all 59 by default
-    return asked[:searches], asks, sorted(judged, key=len)[:WARM_UP]
+    return asked[:searches], asks, list(dict.fromkeys(judged))
 
 
 def warm_up(url: str, texts: list[str]) -> None:
@@ -375,6 +384,7 @@ def main() -> None:
         "papers": args.papers,
         "real_model_papers": args.real_model_papers,
         "queries": args.queries,
+        "warm_up": {"collections": list(WARM_UP), "texts": len(timed_texts(args.queries)[2])},
         "embed_batch": 256,
     }
     path = write_results(args.name or f"corpus_scale_{args.papers}", params, metrics)
