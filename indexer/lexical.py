@@ -246,7 +246,7 @@ class LexicalIndex:
             postings = self._postings[i]
             norm = self._norm(i)
             plan = self._impacts.plan(i, tids, spans)
-            found = (postings.rows, postings.tfs, spans, term_weights, norm)
+            found = (postings.unsigned_rows, postings.tfs, spans, term_weights, norm)
             best = scored_top(
                 *found, plan.impacts, plan.starts, plan.states, segment.deleted_rows, k
             )
@@ -290,7 +290,7 @@ class LexicalIndex:
         postings, norm = self._postings[position], self._norm(position)
         scores = np.zeros(len(postings.lengths), dtype=np.float32)
         plan = computed(len(spans))  # full scores: no impacts remembered
-        found = (postings.rows, postings.tfs, spans, term_weights, norm)
+        found = (postings.unsigned_rows, postings.tfs, spans, term_weights, norm)
         accumulate(scores, *found, plan.impacts, plan.starts, plan.states)
         return scores
 

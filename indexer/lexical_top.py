@@ -51,23 +51,30 @@ def accumulate(
 
     Each posting's ``tf / (norm + tf)`` (its impact) is computed (``states[t]`` COMPUTE), read
     from ``impacts`` from ``starts[t]`` on, one per posting (READ), or computed and written
-    there for the next query (STORE): the same float32 operations either way."""
+    there for the next query (STORE): the same float32 operations either way.
+
+    ``rows`` are unsigned (``SegmentPostings.unsigned_rows``), and so are the loops' indices:
+    numba wraps a negative index around, a test per array access that a signed index pays. On
+    the 1,000,000-paper benchmark index, a segment's share of a bundled question took 1.02 ms
+    with signed indices and 0.54 ms with unsigned ones with its impacts read, 1.33-1.62 and
+    0.94-0.95 ms computing them, with the same rows and scores bit for bit (ad hoc, the whole
+    ``scored_top``, the 179 questions and CACM's and CISI's 164 queries)."""
     for t in range(spans.shape[0]):
         weight = weights[t]
-        first = spans[t, 0]
-        at = starts[t] - first
+        first, end = np.uint64(spans[t, 0]), np.uint64(spans[t, 1])
+        base = np.uint64(starts[t])
         if states[t] == READ:
-            for i in range(first, spans[t, 1]):
-                scores[rows[i]] += weight * impacts[at + i]
+            for i in range(first, end):
+                scores[rows[i]] += weight * impacts[base + (i - first)]
         elif states[t] == STORE:
-            for i in range(first, spans[t, 1]):
+            for i in range(first, end):
                 row = rows[i]
                 tf = tfs[i]
                 impact = tf / (norm[row] + tf)
-                impacts[at + i] = impact
+                impacts[base + (i - first)] = impact
                 scores[row] += weight * impact
         else:
-            for i in range(first, spans[t, 1]):
+            for i in range(first, end):
                 row = rows[i]
                 tf = tfs[i]
                 scores[row] += weight * (tf / (norm[row] + tf))
@@ -197,9 +204,9 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 @cache
 def compile_kernels() -> None:
     """Compile (or load from numba's cache) the loops for the array types a search passes:
-    read-only int32 rows and float32 tfs as ``np.load`` maps them. Done when an index is
-    opened, so that no query waits ~2 s for the compiler."""
-    rows = np.arange(2, dtype=np.int32)
+    read-only uint32 rows (``SegmentPostings.unsigned_rows``) and float32 tfs as ``np.load`` maps
+    them. Done when an index is opened, so that no query waits ~2 s for the compiler."""
+    rows = np.arange(2, dtype=np.uint32)
     tfs = np.ones(2, dtype=np.float32)
     rows.flags.writeable = tfs.flags.writeable = False
     spans = np.array([[0, 2]], dtype=np.int64)

@@ -13,6 +13,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,12 @@ class SegmentPostings:
         # subclass hooks, and a query slices every term's postings in every segment.
         loaded = [np.asarray(np.load(directory / name, mmap_mode="r")) for name in POSTING_FILES]
         return cls(*loaded)
+
+    @cached_property
+    def unsigned_rows(self) -> np.ndarray:
+        """``rows`` as uint32 (a view: rows are never negative), as the BM25 loops index with
+        them (``indexer/lexical_top.py``, ``accumulate``)."""
+        return self.rows.view(np.uint32)
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.indptr[tid]), int(self.indptr[tid + 1])

@@ -94,6 +94,17 @@ def test_the_top_k_of_every_cisi_query_equals_the_best_of_its_full_scores(
         _assert_same(index, index.score(query), index.top(query, k), k)
 
 
+def test_the_loops_read_a_segments_rows_unsigned_from_the_mapped_file_without_a_copy(
+    cisi: tuple[LexicalIndex, list[Segment]],
+) -> None:
+    for segment in cisi[1]:
+        postings = segment.postings
+        unsigned = postings.unsigned_rows
+        assert unsigned.dtype == np.uint32
+        assert np.shares_memory(unsigned, postings.rows)
+        np.testing.assert_array_equal(unsigned.astype(np.int64), postings.rows.astype(np.int64))
+
+
 def test_the_top_k_never_holds_a_deleted_row(cisi: tuple[LexicalIndex, list[Segment]]) -> None:
     index, _ = cisi
     for query in _queries()[:20]:
