@@ -6,8 +6,8 @@ length of the whole version, so the impacts cannot be written with a segment (th
 mean differs) and are computed per version, the first time a query uses a term. A later query
 with that term reads them: one load per posting instead of a gather of ``norm`` and a division.
 At 1,000,000 papers a bundled question's terms have ~1.5 M postings, most of them of terms in
-a tenth of the papers or more, and the scoring loop took 1.72 ms p50 for both segments
-computing every impact, 1.26 ms reading remembered ones (``benchmarks/bench_bm25_impacts.py``,
+a tenth of the papers or more, and the scoring loop took 1.23 ms p50 for both segments
+computing every impact, 0.76 ms reading remembered ones (``benchmarks/bench_bm25_impacts.py``,
 ``benchmarks/results/bm25_impacts_1m.json``); queries share their common terms.
 
 Bounded: the impacts live in one float32 buffer of ``cap_bytes``, filled from its start term by
