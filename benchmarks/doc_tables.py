@@ -251,7 +251,13 @@ def corpus_scale(doc: Document) -> str:
             else []
         ),
         *(_p50_row(m, kind) for kind in ("search", "ask")),
+        *([_abstained_row(m)] if "ask_abstained" in serve else []),
         *(_side_by_side_row(m, kind) for kind in ("search", "ask") if "side_by_side" in m),
+        *(
+            [_side_by_side_row(m, "ask", "side_by_side_answered")]
+            if "side_by_side_answered" in m
+            else []
+        ),
     ]
     if "resume" in m:
         r = m["resume"]
@@ -310,15 +316,31 @@ def _p50_row(m: dict[str, Any], kind: str) -> list[str]:
     ]
 
 
-def _side_by_side_row(m: dict[str, Any], kind: str) -> list[str]:
-    """The two servers running at once, alternating blocks of the same queries."""
-    both = m["side_by_side"][kind]
-    low, high = both["p50_ratio_95ci"]
+def _abstained_row(m: dict[str, Any]) -> list[str]:
+    """How many of the timed questions each server abstained on, measured alone."""
+    serve = m["large"]["serve"]
+    bundled = [str(m[k]["ask_abstained"]) for k in ("bundled_serve", "bundled_serve_after")]
     return [
-        f"/v1/{kind} p50 side by side, {both['block']}-request blocks (bundled)",
-        f"{f1(both['other']['p50'])} ms ({f1(both['base']['p50'])} ms, ratio "
-        f"{both['p50_ratio']:.2f}, 95% CI {low:.2f}-{high:.2f})",
+        "/v1/ask: timed questions abstained on (bundled corpus, before / after)",
+        f"{serve['ask_abstained']} of {serve['asks']} ({' / '.join(bundled)})",
     ]
+
+
+def _side_by_side_row(m: dict[str, Any], kind: str, key: str = "side_by_side") -> list[str]:
+    """The two servers running at once, alternating blocks of the same queries; a question's
+    row says how many each abstained on (``side_by_side_answered``: every one answered)."""
+    both = m[key][kind]
+    low, high = both["p50_ratio_95ci"]
+    answered = ", every question answered" if key == "side_by_side_answered" else ""
+    value = (
+        f"{f1(both['other']['p50'])} ms ({f1(both['base']['p50'])} ms, ratio "
+        f"{both['p50_ratio']:.2f}, 95% CI {low:.2f}-{high:.2f})"
+    )
+    if kind == "ask" and "ask_abstained" in m[key]:
+        n = m[key]["ask_abstained"]
+        value += f"; abstained on {n['other']} of {n['asks']} ({n['base']})"
+    label = f"/v1/{kind} p50 side by side{answered}, {both['block']}-request blocks (bundled)"
+    return [label, value]
 
 
 def _by_size(doc: Document) -> list[tuple[int, dict[str, Any]]]:
