@@ -108,8 +108,10 @@ class SegmentPostings:
     @cached_property
     def unsigned_rows(self) -> np.ndarray:
         """``rows`` as uint32 (a view: rows are never negative), as the BM25 loops index with
-        them (``indexer/lexical_top.py``, ``accumulate``)."""
-        return self.rows.view(np.uint32)
+        them (``indexer/lexical_top.py``, ``accumulate``). Rows of another type than the int32
+        ``PostingsWriter`` writes are left as they are: a uint32 view of them would misread
+        every row, and the loops index with any integer type, only more slowly."""
+        return self.rows.view(np.uint32) if self.rows.dtype == np.int32 else self.rows
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.indptr[tid]), int(self.indptr[tid + 1])

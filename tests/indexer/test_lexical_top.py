@@ -15,6 +15,7 @@ from indexer.ann import AnnParams
 from indexer.chunking import ChunkSpec
 from indexer.lexical import K1, B, LexicalIndex, tokenize
 from indexer.models import Paper
+from indexer.postings import SegmentPostings
 from indexer.segment import Segment, SegmentWriter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +104,13 @@ def test_the_loops_read_a_segments_rows_unsigned_from_the_mapped_file_without_a_
         assert unsigned.dtype == np.uint32
         assert np.shares_memory(unsigned, postings.rows)
         np.testing.assert_array_equal(unsigned.astype(np.int64), postings.rows.astype(np.int64))
+
+
+def test_rows_of_another_integer_type_are_not_reinterpreted_as_unsigned() -> None:
+    rows = np.array([0, 3, 7], dtype=np.int64)
+    ones = np.ones(3, dtype=np.float32)
+    postings = SegmentPostings(np.array([0, 3]), rows, ones, np.ones(8, dtype=np.int32))
+    np.testing.assert_array_equal(postings.unsigned_rows, rows)
 
 
 def test_the_top_k_never_holds_a_deleted_row(cisi: tuple[LexicalIndex, list[Segment]]) -> None:
